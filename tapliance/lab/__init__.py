@@ -1,0 +1,1 @@
+"""Network-namespace lab: the Vagrant topologies built from namespaces and veth on one box."""

@@ -1,0 +1,23 @@
+"""Fixtures for root tests: a unique name prefix per test, and removal of everything made under it."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from tapliance.lab import netns
+
+
+@pytest.fixture
+def prefix() -> Iterator[str]:
+    """A unique prefix for namespace/interface names; everything under it is removed afterwards."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root (network namespaces, TAP devices); run via scripts/test")
+    p = netns.unique_prefix()
+    try:
+        yield p
+    finally:
+        netns.cleanup(p)
+        assert netns.list_ns(p) == [], f"namespaces left behind: {netns.list_ns(p)}"
