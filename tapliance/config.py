@@ -248,7 +248,7 @@ class _Reader:
             raise self.error(full, f"{host!r} is not an IP address (names are not resolved)") from None
         return Endpoint(host, port)
 
-    def path(self, t: dict[str, Any], full: str, k: str, default: Path | None) -> Path | None:
+    def filepath(self, t: dict[str, Any], full: str, k: str, default: Path | None) -> Path | None:
         v = self.get(t, full, k, str, None)
         if v is None:
             return default
@@ -292,7 +292,7 @@ def _tunnel(r: _Reader, t: dict[str, Any]) -> TunnelConfig:
     listen = TunnelConfig.listen
     if "listen" in t:
         listen = r.endpoint("tunnel.listen", t["listen"], default_host="0.0.0.0")
-    key = r.path(t, "tunnel.private_key_file", "private_key_file", TunnelConfig.private_key_file)
+    key = r.filepath(t, "tunnel.private_key_file", "private_key_file", TunnelConfig.private_key_file)
     assert key is not None
     return TunnelConfig(
         listen=listen,
@@ -303,7 +303,7 @@ def _tunnel(r: _Reader, t: dict[str, Any]) -> TunnelConfig:
         rekey_after_seconds=r.number(t, "tunnel.rekey_after_seconds", "rekey_after_seconds", 120.0, 1, 86400),
         rekey_after_bytes=r.integer(t, "tunnel.rekey_after_bytes", "rekey_after_bytes", 1 << 36,
                                     1 << 16, 1 << 60),
-        control_socket=r.path(t, "tunnel.control_socket", "control_socket", None),
+        control_socket=r.filepath(t, "tunnel.control_socket", "control_socket", None),
         handshake_rate=r.integer(t, "tunnel.handshake_rate", "handshake_rate", 50, 1, 100000),
     )
 
@@ -331,7 +331,7 @@ def _peer(r: _Reader, t: dict[str, Any], where: str) -> PeerConfig:
         public_key=pk,
         name=r.get(t, f"{where}.name", "name", str, ""),
         endpoint=ep,
-        preshared_key_file=r.path(t, f"{where}.preshared_key_file", "preshared_key_file", None),
+        preshared_key_file=r.filepath(t, f"{where}.preshared_key_file", "preshared_key_file", None),
         keepalive=ka,
     )
 

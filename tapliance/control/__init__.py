@@ -1,0 +1,1 @@
+"""Control plane: status snapshots over a unix socket (JSON), rendered for humans by the CLI."""

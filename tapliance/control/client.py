@@ -1,0 +1,68 @@
+"""Client side of the control socket: fetch a status snapshot, render it for a terminal."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+
+class ControlError(RuntimeError):
+    pass
+
+
+def fetch(path: Path, request: str = "status", timeout: float = 3.0) -> dict[str, Any]:
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    try:
+        s.connect(str(path))
+        s.sendall(request.encode() + b"\n")
+        chunks = []
+        while chunk := s.recv(65536):
+            chunks.append(chunk)
+    except FileNotFoundError:
+        raise ControlError(f"{path}: no control socket (is `tapliance up` running for this config?)") from None
+    except (ConnectionRefusedError, OSError) as e:
+        raise ControlError(f"{path}: cannot talk to the daemon: {e.strerror or e}") from None
+    finally:
+        s.close()
+    try:
+        data = json.loads(b"".join(chunks))
+    except ValueError:
+        raise ControlError(f"{path}: the daemon sent an invalid reply") from None
+    if not isinstance(data, dict):
+        raise ControlError(f"{path}: the daemon sent an invalid reply")
+    return data
+
+
+def _size(n: int) -> str:
+    f = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if f < 1024 or unit == "TiB":
+            return f"{f:.0f} {unit}" if unit == "B" else f"{f:.2f} {unit}"
+        f /= 1024
+    return str(n)
+
+
+def render(s: dict[str, Any]) -> str:
+    lines = [
+        f"interface: {s.get('interface')}  listen: {s.get('listen')}  suite: {s.get('suite')}"
+        f"  mode: {'hub' if s.get('hub') else 'point-to-point'}",
+        f"  public key: {s.get('public_key')}",
+        f"  uptime: {s.get('uptime', 0):.0f} s  pid: {s.get('pid')}",
+    ]
+    for p in s.get("peers", []):
+        hs = p.get("last_handshake")
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(hs)) if hs else "never"
+        lines += [
+            f"peer: {p['name']}  ({p['public_key']})",
+            f"  state: {p['state']}  endpoint: {p.get('endpoint') or '(not yet known)'}",
+            f"  last handshake: {when}" + (f" ({p['last_handshake_ago']} s ago)" if hs else ""),
+            f"  transfer: {_size(p['rx_bytes'])} / {p['rx_frames']} frames received, "
+            f"{_size(p['tx_bytes'])} / {p['tx_frames']} frames sent",
+        ]
+    drops = s.get("drops") or {}
+    lines.append("drops: " + (", ".join(f"{k}={v}" for k, v in drops.items()) if drops else "none"))
+    return "\n".join(lines)

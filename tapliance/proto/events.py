@@ -1,0 +1,42 @@
+"""Control-plane events the core reports to the runtime (which logs them). Small and frozen."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+Addr = tuple[str, int]
+
+
+@dataclass(frozen=True)
+class HandshakeCompleted:
+    peer: str
+    endpoint: Addr
+    initiator: bool
+    rekey: bool
+
+
+@dataclass(frozen=True)
+class EndpointChanged:
+    """A peer's endpoint was learned (old is None: discovery) or moved (roaming)."""
+
+    peer: str
+    old: Addr | None
+    new: Addr
+
+
+@dataclass(frozen=True)
+class PeerDown:
+    peer: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class HandshakeRejected:
+    """A handshake message that authenticated far enough to be worth a log line."""
+
+    peer: str
+    endpoint: Addr
+    reason: str
+
+
+Event = HandshakeCompleted | EndpointChanged | PeerDown | HandshakeRejected

@@ -1,0 +1,104 @@
+"""Splitting frames into datagram-sized chunks and putting them back together.
+
+Why: L2 bridging needs the TAP to keep a 1500-byte MTU (and offloads hand us 64 KiB super-frames),
+while the underlay carries only ~1500-byte IP packets. Every chunk travels in its own data datagram,
+sealed on its own, so a lost datagram costs at most its frame and a forged one is rejected alone.
+
+The fragments of one frame take consecutive data counters, so the frame id is ``counter - index``:
+no extra header bytes, and the id is authenticated with the rest of the header.
+
+Reassembly is bounded: at most ``max_frames`` frames in progress and ``max_bytes`` buffered; the
+oldest partial frame is evicted past either bound, and a partial frame older than the timeout is
+dropped. Drops are counted by reason in ``drops`` (a dict the owner shares with its other counters).
+"""
+
+from __future__ import annotations
+
+from tapliance.proto import wire as W
+from tapliance.proto.timers import REASSEMBLY_TIMEOUT
+
+
+def split(frame: bytes, max_chunk: int) -> list[bytes]:
+    """Chunks of at most ``max_chunk`` bytes, all but the last the same size (at least one chunk)."""
+    n = len(frame)
+    if n <= max_chunk:
+        return [frame]
+    count = -(-n // max_chunk)
+    size = -(-n // count)  # even out chunk sizes: no tiny tail datagram
+    return [frame[i : i + size] for i in range(0, n, size)]
+
+
+class _Partial:
+    __slots__ = ("chunks", "have", "size", "started")
+
+    def __init__(self, count: int, now: float) -> None:
+        self.chunks: list[bytes | None] = [None] * count
+        self.have = 0
+        self.size = 0
+        self.started = now
+
+
+class Reassembler:
+    def __init__(self, drops: dict[str, int], *, max_frames: int = 64, max_bytes: int = 4 << 20,
+                 timeout: float = REASSEMBLY_TIMEOUT) -> None:
+        self.drops = drops
+        self.max_frames = max_frames
+        self.max_bytes = max_bytes
+        self.timeout = timeout
+        self._pending: dict[int, _Partial] = {}  # frame id -> partial; insertion order = age
+        self._bytes = 0
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+    @property
+    def buffered(self) -> int:
+        return self._bytes
+
+    def add(self, counter: int, index: int, count: int, chunk: bytes, now: float) -> bytes | None:
+        """Take one authenticated fragment; return the whole frame once its last fragment arrives."""
+        frame_id = counter - index
+        p = self._pending.get(frame_id)
+        if p is None:
+            if len(self._pending) >= self.max_frames:
+                self._evict_oldest("frag_evicted")
+            p = self._pending[frame_id] = _Partial(count, now)
+        elif len(p.chunks) != count:
+            self._drop(frame_id, "frag_inconsistent")
+            return None
+        if p.chunks[index] is not None:
+            self.drops["frag_duplicate"] = self.drops.get("frag_duplicate", 0) + 1
+            return None
+        p.chunks[index] = chunk
+        p.have += 1
+        p.size += len(chunk)
+        self._bytes += len(chunk)
+        if p.size > W.MAX_FRAME:
+            self._drop(frame_id, "frag_oversize")
+            return None
+        while self._bytes > self.max_bytes and self._pending:
+            self._evict_oldest("frag_evicted")
+        if frame_id not in self._pending:
+            return None
+        if p.have == count:
+            del self._pending[frame_id]
+            self._bytes -= p.size
+            return b"".join(p.chunks)  # type: ignore[arg-type]
+        return None
+
+    def expire(self, now: float) -> None:
+        """Drop partial frames older than the timeout (call from the timer tick)."""
+        limit = now - self.timeout
+        while self._pending:
+            fid, p = next(iter(self._pending.items()))
+            if p.started > limit:
+                break
+            self._drop(fid, "frag_timeout")
+
+    def _evict_oldest(self, reason: str) -> None:
+        self._drop(next(iter(self._pending)), reason)
+
+    def _drop(self, frame_id: int, reason: str) -> None:
+        p = self._pending.pop(frame_id)
+        self._bytes -= p.size
+        self.drops[reason] = self.drops.get(reason, 0) + 1

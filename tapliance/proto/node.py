@@ -1,0 +1,428 @@
+"""The protocol node: one local identity, its peers, and everything between the TAP and the wire.
+
+Sans-IO: the runtime calls ``on_frame`` (a frame read from the TAP), ``on_datagram`` (a UDP datagram
+and its source) and ``on_timer`` (at the deadline it returned), each with the current time, then
+drains ``tx`` (datagrams to send), ``to_tap`` (frames to write) and ``events``. Drops are counted in
+``drops`` by reason; a malformed or unauthenticated packet never raises and never creates state.
+
+Receive pipeline for data (the hot path):
+    header -> receiver index -> keypair -> replay.check -> AEAD open -> replay.commit
+    -> (authenticated from here) key confirmation, roaming -> reassembly -> switch -> TAP / relay
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable, Sequence
+
+from cryptography.exceptions import InvalidTag
+
+from tapliance.proto import handshake as hs
+from tapliance.proto import primitives as P
+from tapliance.proto import timers as T
+from tapliance.proto import wire as W
+from tapliance.proto.events import Addr, EndpointChanged, Event, HandshakeCompleted, PeerDown
+from tapliance.proto.fragments import Reassembler
+from tapliance.proto.peer import Peer, PeerSpec
+from tapliance.proto.ratelimit import TokenBucket
+from tapliance.proto.session import Keypair
+from tapliance.proto.switch import MacTable
+from tapliance.suites import suite_id
+
+_unpack_data = W.DATA_HEADER.unpack_from
+LOCAL = "local"  # the switch port of our own TAP
+PASSIVE_KEEPALIVE = 10.0
+
+
+class Node:
+    def __init__(self, *, static_private: bytes, peers: Sequence[PeerSpec], random: Callable[[int], bytes],
+                 now: float, unix_offset: float, suite: str = "chacha20-poly1305", underlay_mtu: int = 1500,
+                 ipv6: bool = False, rekey_after_seconds: float = 120.0, rekey_after_bytes: int = 1 << 36,
+                 handshake_rate: int = 50) -> None:
+        self.static_private = static_private
+        self.static_public = P.dh_public(static_private)
+        self.random = random
+        self.unix_offset = unix_offset
+        self.suite = suite
+        self.suite_id = suite_id(suite)
+        self.my_mac1_key = hs.mac1_key(self.static_public)
+        self.my_cookie_key = hs.cookie_key(self.static_public)
+        self.rekey_after = rekey_after_seconds
+        self.rekey_after_bytes = rekey_after_bytes
+        self.reject_after = T.reject_after_time(rekey_after_seconds)
+        self.max_chunk = W.max_chunk(underlay_mtu, ipv6)
+        self.peers: dict[bytes, Peer] = {}
+        for spec in peers:
+            self.peers[spec.public_key] = Peer(spec, P.dh(static_private, spec.public_key))
+        self.peer_list = list(self.peers.values())
+        self.hub = len(self.peer_list) > 1
+        self.indices: dict[int, tuple[Peer, Keypair | None]] = {}  # None: our pending initiation
+        self.tx: list[tuple[bytes, Addr]] = []
+        self.to_tap: list[bytes] = []
+        self.events: list[Event] = []
+        self.drops: dict[str, int] = {}
+        self.reasm = Reassembler(self.drops)
+        self.macs: MacTable[object] = MacTable()
+        self.bucket = TokenBucket(handshake_rate, handshake_rate, now)
+        self._cookie_secret = random(32)
+        self._cookie_secret_time = now
+
+    def drop(self, reason: str) -> None:
+        self.drops[reason] = self.drops.get(reason, 0) + 1
+
+    # ---- frames from the TAP -------------------------------------------------------------------
+
+    def on_frame(self, frame: bytes, now: float) -> None:
+        if len(frame) < 14:
+            self.drop("tap_runt")
+            return
+        if not self.hub:
+            if self.peer_list:
+                self._send_frame(self.peer_list[0], frame, now)
+            return
+        self.macs.learn(frame[6:12], LOCAL, now)
+        port = None if frame[0] & 1 else self.macs.lookup(frame[0:6], now)
+        if isinstance(port, Peer):
+            self._send_frame(port, frame, now)
+        elif port is None:  # broadcast, multicast, unknown unicast: flood
+            for p in self.peer_list:
+                self._send_frame(p, frame, now, flood=True)
+
+    def _send_frame(self, peer: Peer, frame: bytes, now: float, flood: bool = False) -> None:
+        kp = peer.usable(now, self.reject_after)
+        if kp is None or peer.endpoint is None:
+            if flood and peer.endpoint is None:
+                return  # a hub does not queue floods for clients it has never heard from
+            if len(peer.queue) == peer.queue.maxlen:
+                self.drop("queue_full")
+            peer.queue.append(frame)
+            self._maybe_initiate(peer, now)
+            return
+        try:
+            dgs = kp.seal_frame(frame, self.max_chunk)
+        except ValueError:
+            self.drop("frame_too_big")
+            return
+        ep = peer.endpoint
+        self.tx.extend([(d, ep) for d in dgs])
+        peer.tx_bytes += len(frame)
+        peer.tx_frames += 1
+        self._sent(peer, now)
+        if (kp.sent_bytes > self.rekey_after_bytes or kp.counter > T.REKEY_AFTER_MESSAGES
+                or (kp.initiator and now - kp.created > self.rekey_after)):
+            self._maybe_initiate(peer, now)
+
+    def _sent(self, peer: Peer, now: float) -> None:
+        peer.last_sent = now
+        if peer.awaiting_reply_since is None:
+            peer.awaiting_reply_since = now
+
+    # ---- datagrams from the wire -----------------------------------------------------------------
+
+    def on_datagram(self, data: bytes, addr: Addr, now: float) -> None:
+        n = len(data)
+        if n < W.DATA_OVERHEAD:
+            self.drop("short")
+            return
+        t = data[0]
+        if t == W.MSG_DATA:
+            self._on_data(data, addr, now)
+        elif t == W.MSG_INITIATION:
+            self._on_initiation(data, addr, now)
+        elif t == W.MSG_RESPONSE:
+            self._on_response(data, addr, now)
+        elif t == W.MSG_COOKIE:
+            self._on_cookie(data, now)
+        else:
+            self.drop("bad_type")
+
+    def _on_data(self, data: bytes, addr: Addr, now: float) -> None:
+        _, flags, fidx, fcnt, receiver, counter = _unpack_data(data)
+        entry = self.indices.get(receiver)
+        if entry is None or entry[1] is None:
+            self.drop("unknown_index")
+            return
+        peer, kp = entry
+        if fidx >= fcnt or flags & ~W.FLAGS_KNOWN:
+            self.drop("bad_header")
+            return
+        if not kp.replay.check(counter):
+            self.drop("replay")
+            return
+        if now - kp.created >= self.reject_after:
+            self.drop("expired_key")
+            return
+        try:
+            chunk = kp.open_chunk(data, counter)
+        except InvalidTag:
+            self.drop("decrypt")
+            return
+        if not kp.replay.commit(counter):
+            self.drop("replay")
+            return
+        # Authenticated from here on.
+        if kp is peer.next:
+            self._free(peer.confirm_next())
+            self._flush(peer, now)
+        peer.last_received = now
+        peer.awaiting_reply_since = None
+        peer.down = False
+        if addr != peer.endpoint:
+            self._set_endpoint(peer, addr)
+        if fcnt == 1:
+            if not chunk:
+                return  # keepalive
+            frame: bytes | None = chunk
+        else:
+            frame = self.reasm.add((kp.local_index << 64) | counter, fidx, fcnt, chunk, now)
+            if frame is None:
+                return
+        if len(frame) < 14:
+            self.drop("runt")
+            return
+        peer.rx_bytes += len(frame)
+        peer.rx_frames += 1
+        if not self.hub:
+            self.to_tap.append(frame)
+        else:
+            self._switch(peer, frame, now)
+
+    def _switch(self, src: Peer, frame: bytes, now: float) -> None:
+        """Hub forwarding of a frame that arrived from peer ``src``."""
+        self.macs.learn(frame[6:12], src, now)
+        port = None if frame[0] & 1 else self.macs.lookup(frame[0:6], now)
+        if isinstance(port, Peer):
+            if port is not src:
+                self._send_frame(port, frame, now)
+            return
+        self.to_tap.append(frame)
+        if port is None:
+            for p in self.peer_list:
+                if p is not src:
+                    self._send_frame(p, frame, now, flood=True)
+
+    # ---- handshake messages ----------------------------------------------------------------------
+
+    def _under_load(self, data: bytes, mac2_off: int, sender: int, addr: Addr, now: float) -> bool:
+        """True (and a cookie reply sent) when we are over the handshake rate and the message's mac2
+        does not prove its source address."""
+        if self.bucket.take(now):
+            return False
+        cookie = self._cookie_for(addr, now)
+        if hs.check_mac2(data, mac2_off, cookie):
+            return False
+        nonce = self.random(24)
+        self.tx.append((hs.create_cookie_reply(data, mac2_off - 16, sender, cookie, self.my_cookie_key, nonce),
+                        addr))
+        self.drop("handshake_under_load")
+        return True
+
+    def _cookie_for(self, addr: Addr, now: float) -> bytes:
+        if now - self._cookie_secret_time > T.COOKIE_SECRET_LIFETIME:
+            self._cookie_secret = self.random(32)
+            self._cookie_secret_time = now
+        return P.mac(self._cookie_secret, f"{addr[0]}|{addr[1]}".encode())
+
+    def _on_initiation(self, data: bytes, addr: Addr, now: float) -> None:
+        if len(data) != W.INIT_LEN:
+            self.drop("bad_length")
+            return
+        if not P.equal(P.mac(self.my_mac1_key, data[: W.INIT_MAC1_OFF]), data[W.INIT_MAC1_OFF : W.INIT_MAC2_OFF]):
+            self.drop("bad_mac1")
+            return
+        sender = int.from_bytes(data[4:8], "little")
+        if self._under_load(data, W.INIT_MAC2_OFF, sender, addr, now):
+            return
+        try:
+            init = hs.consume_initiation(data, suite=self.suite_id, static_private=self.static_private,
+                                         static_public=self.static_public, my_mac1_key=self.my_mac1_key,
+                                         lookup_ss=lambda pk: p.ss if (p := self.peers.get(pk)) else None)
+        except hs.HandshakeError as e:
+            self.drop(e.reason)
+            return
+        peer = self.peers[init.peer_public]
+        if init.timestamp <= peer.last_timestamp:
+            self.drop("stale_timestamp")  # a replayed initiation
+            return
+        peer.last_timestamp = init.timestamp
+        idx = self._new_index(peer)
+        msg, keys = hs.create_response(init, sender_index=idx, ephemeral_private=self.random(32),
+                                       psk=peer.psk, peer_mac1_key=peer.mac1_key, cookie=None)
+        kp = Keypair(keys, self.suite, local_index=idx, remote_index=init.sender_index, initiator=False,
+                     created=now)
+        self.indices[idx] = (peer, kp)
+        self._free(peer.install(kp, confirmed=False))
+        self._set_endpoint(peer, addr)
+        self.tx.append((msg, addr))
+        self._completed(peer, addr, now, initiator=False)
+
+    def _on_response(self, data: bytes, addr: Addr, now: float) -> None:
+        if len(data) != W.RESP_LEN:
+            self.drop("bad_length")
+            return
+        receiver = int.from_bytes(data[8:12], "little")
+        entry = self.indices.get(receiver)
+        st = entry[0].handshake if entry is not None and entry[1] is None else None
+        if entry is None or st is None or st.sender_index != receiver:
+            self.drop("unknown_index")
+            return
+        peer = entry[0]
+        sender = int.from_bytes(data[4:8], "little")
+        if self._under_load(data, W.RESP_MAC2_OFF, sender, addr, now):
+            return
+        try:
+            remote, keys = hs.consume_response(data, st, static_private=self.static_private,
+                                               my_mac1_key=self.my_mac1_key, psk=peer.psk)
+        except hs.HandshakeError as e:
+            self.drop(e.reason)
+            return
+        kp = Keypair(keys, self.suite, local_index=receiver, remote_index=remote, initiator=True, created=now)
+        self.indices[receiver] = (peer, kp)
+        peer.handshake = None
+        self._free(peer.install(kp, confirmed=True))
+        peer.last_received = now
+        peer.awaiting_reply_since = None
+        if addr != peer.endpoint:
+            self._set_endpoint(peer, addr)
+        self._completed(peer, addr, now, initiator=True)
+        if not self._flush(peer, now):
+            self._keepalive(peer, kp, now)  # key confirmation for the responder
+
+    def _on_cookie(self, data: bytes, now: float) -> None:
+        receiver = int.from_bytes(data[4:8], "little")
+        entry = self.indices.get(receiver)
+        st = entry[0].handshake if entry is not None and entry[1] is None else None
+        if entry is None or st is None:
+            self.drop("unknown_index")
+            return
+        try:
+            _, cookie = hs.consume_cookie_reply(data, entry[0].cookie_key, st.mac1)
+        except hs.HandshakeError as e:
+            self.drop(e.reason)
+            return
+        entry[0].cookie, entry[0].cookie_time = cookie, now
+
+    def _completed(self, peer: Peer, addr: Addr, now: float, *, initiator: bool) -> None:
+        rekey = peer.last_handshake > 0
+        peer.last_handshake = now
+        peer.handshakes += 1
+        peer.down = False
+        self.events.append(HandshakeCompleted(peer.name, addr, initiator, rekey))
+
+    def _set_endpoint(self, peer: Peer, addr: Addr) -> None:
+        self.events.append(EndpointChanged(peer.name, peer.endpoint, addr))
+        peer.endpoint = addr
+
+    def _flush(self, peer: Peer, now: float) -> bool:
+        if not peer.queue:
+            return False
+        frames = list(peer.queue)
+        peer.queue.clear()
+        for f in frames:
+            self._send_frame(peer, f, now)
+        return True
+
+    def _keepalive(self, peer: Peer, kp: Keypair, now: float) -> None:
+        if peer.endpoint is not None:
+            self.tx.extend([(d, peer.endpoint) for d in kp.seal_frame(b"", self.max_chunk)])
+            self._sent(peer, now)
+
+    # ---- handshake initiation and timers ---------------------------------------------------------
+
+    def _new_index(self, peer: Peer, kp: Keypair | None = None) -> int:
+        while True:
+            idx = int.from_bytes(self.random(4), "little")
+            if idx not in self.indices:
+                self.indices[idx] = (peer, kp)
+                return idx
+
+    def _free(self, dropped: Keypair | list[Keypair] | None) -> None:
+        for kp in dropped if isinstance(dropped, list) else [dropped] if dropped else []:
+            self.indices.pop(kp.local_index, None)
+
+    def _maybe_initiate(self, peer: Peer, now: float) -> None:
+        if peer.handshake is not None or peer.endpoint is None:
+            return
+        if now - peer.last_initiation < T.HANDSHAKE_MIN_INTERVAL:
+            return
+        peer.handshake_started = now
+        self._send_initiation(peer, now)
+
+    def _send_initiation(self, peer: Peer, now: float) -> None:
+        assert peer.endpoint is not None
+        if peer.handshake is not None:
+            self.indices.pop(peer.handshake.sender_index, None)
+        idx = self._new_index(peer)
+        cookie = peer.cookie if now - peer.cookie_time < T.COOKIE_SECRET_LIFETIME else None
+        msg, peer.handshake = hs.create_initiation(
+            suite=self.suite_id, static_private=self.static_private, static_public=self.static_public,
+            peer_public=peer.public_key, peer_mac1_key=peer.mac1_key, sender_index=idx,
+            ephemeral_private=self.random(32), unix_time=now + self.unix_offset, cookie=cookie)
+        peer.last_initiation = now
+        peer.retransmit_at = now + T.REKEY_TIMEOUT + self.random(1)[0] / 768  # up to 1/3 s jitter
+        self.tx.append((msg, peer.endpoint))
+
+    def _give_up(self, peer: Peer) -> None:
+        if peer.handshake is not None:
+            self.indices.pop(peer.handshake.sender_index, None)
+        peer.handshake = None
+        self._free(peer.erase())
+        peer.queue.clear()
+        peer.awaiting_reply_since = None
+        if not peer.down:
+            peer.down = True
+            self.events.append(PeerDown(peer.name, f"no handshake answer for {T.REKEY_ATTEMPT_TIME:.0f} s"))
+
+    def on_timer(self, now: float) -> float:
+        """Run due timers; return the time of the next deadline."""
+        self.reasm.expire(now)
+        deadline = now + 1.0
+        for peer in self.peer_list:
+            deadline = min(deadline, self._peer_timers(peer, now))
+        return deadline
+
+    def _peer_timers(self, peer: Peer, now: float) -> float:
+        far = now + 3600.0
+        if peer.handshake is not None and now >= peer.retransmit_at:
+            if now - peer.handshake_started >= T.REKEY_ATTEMPT_TIME:
+                self._give_up(peer)
+            else:
+                self._send_initiation(peer, now)
+        if peer.current is not None and now - peer.current.created >= self.reject_after:
+            self._free(peer.erase())
+        kp = peer.usable(now, self.reject_after)
+        deadlines = [far]
+        if kp is not None:
+            rekey_at = kp.created + self.rekey_after + (0 if kp.initiator else 2 * T.REKEY_TIMEOUT)
+            if now >= rekey_at:
+                self._maybe_initiate(peer, now)
+            deadlines.append(max(rekey_at, now + T.HANDSHAKE_MIN_INTERVAL))
+            interval = peer.keepalive or (PASSIVE_KEEPALIVE if peer.last_received > peer.last_sent else 0)
+            if interval:
+                if now - peer.last_sent >= interval:
+                    self._keepalive(peer, kp, now)
+                deadlines.append(peer.last_sent + interval)
+        elif peer.keepalive > 0 and peer.endpoint is not None:
+            self._maybe_initiate(peer, now)  # keep a configured tunnel up without waiting for traffic
+            deadlines.append(peer.last_initiation + T.HANDSHAKE_MIN_INTERVAL)
+        if peer.awaiting_reply_since is not None:
+            dead_at = peer.awaiting_reply_since + (peer.keepalive or PASSIVE_KEEPALIVE) + T.REKEY_TIMEOUT
+            if now >= dead_at and peer.handshake is None:
+                peer.awaiting_reply_since = None
+                self._maybe_initiate(peer, now)
+            else:
+                deadlines.append(dead_at)
+        if peer.handshake is not None:
+            deadlines.append(peer.retransmit_at)
+        return min(deadlines)
+
+    def status(self, now: float) -> dict[str, object]:
+        return {
+            "public_key": base64.b64encode(self.static_public).decode(),
+            "suite": self.suite,
+            "peers": [p.status(now, self.unix_offset) for p in self.peer_list],
+            "drops": dict(sorted(self.drops.items())),
+            "reassembly_pending": len(self.reasm),
+            "mac_table": len(self.macs),
+            "hub": self.hub,
+        }

@@ -1,0 +1,117 @@
+"""Per-peer state: keypairs, handshake progress, endpoint, counters and the timer rules.
+
+Keypair slots (as in WireGuard): ``current`` seals outgoing data; ``previous`` still opens packets
+that were in flight during a rekey; ``next`` is a responder's fresh keypair that it may not send on
+until the initiator proves it has it (first data packet received on it: key confirmation). So a
+rekey never drops traffic: both sides keep the old keypair until the new one is confirmed.
+
+Timer rules (evaluated by ``Node.on_timer``; ``next_deadline`` says when to call again):
+- an unanswered initiation is retransmitted every REKEY_TIMEOUT (+ jitter); after REKEY_ATTEMPT_TIME
+  the peer is declared down and its keys are erased;
+- persistent keepalive: an empty data packet after ``keepalive`` seconds of tx silence;
+- dead-peer detection: data sent but nothing received for keepalive + REKEY_TIMEOUT starts a handshake
+  (this is how a peer that restarted and lost its keys is healed without an operator);
+- rekey: the initiator of the current keypair rekeys after ``rekey_after`` seconds or bytes, the
+  responder as a fallback REKEY_TIMEOUT later; a keypair older than 1.5 x rekey_after is erased.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections import deque
+from dataclasses import dataclass
+
+from tapliance.proto.events import Addr
+from tapliance.proto.handshake import InitiatorState, cookie_key, mac1_key
+from tapliance.proto.session import Keypair
+
+QUEUE_FRAMES = 128  # frames held while a handshake is in progress
+
+
+@dataclass(frozen=True)
+class PeerSpec:
+    public_key: bytes
+    name: str = ""
+    endpoint: Addr | None = None
+    psk: bytes | None = None
+    keepalive: float = 10.0
+
+
+class Peer:
+    def __init__(self, spec: PeerSpec, static_static: bytes) -> None:
+        self.spec = spec
+        self.public_key = spec.public_key
+        self.name = spec.name or base64.b64encode(spec.public_key).decode()[:8]
+        self.psk = spec.psk or bytes(32)
+        self.ss = static_static  # precomputed DH(our static, their static)
+        self.mac1_key = mac1_key(spec.public_key)  # for messages we send to them
+        self.cookie_key = cookie_key(spec.public_key)
+        self.endpoint: Addr | None = spec.endpoint
+        self.keepalive = spec.keepalive
+        self.current: Keypair | None = None
+        self.previous: Keypair | None = None
+        self.next: Keypair | None = None
+        self.handshake: InitiatorState | None = None
+        self.handshake_started = 0.0  # when the current attempt series began
+        self.last_initiation = -1e9  # when we last sent an initiation
+        self.retransmit_at = 0.0
+        self.last_timestamp = b""  # greatest TAI64N seen in an initiation from them
+        self.cookie: bytes | None = None
+        self.cookie_time = -1e9
+        self.last_handshake = 0.0  # our clock when the last handshake completed
+        self.last_sent = -1e9
+        self.last_received = -1e9
+        self.awaiting_reply_since: float | None = None
+        self.queue: deque[bytes] = deque(maxlen=QUEUE_FRAMES)
+        self.down = False
+        self.rx_bytes = self.tx_bytes = self.rx_frames = self.tx_frames = 0
+        self.handshakes = 0
+
+    def usable(self, now: float, reject_after: float) -> Keypair | None:
+        kp = self.current
+        if kp is not None and now - kp.created < reject_after:
+            return kp
+        return None
+
+    def install(self, kp: Keypair, *, confirmed: bool) -> list[Keypair]:
+        """Put a fresh keypair in place; return keypairs that fell out (their indices must be freed)."""
+        dropped = []
+        if confirmed:
+            if self.previous is not None:
+                dropped.append(self.previous)
+            if self.next is not None:
+                dropped.append(self.next)
+                self.next = None
+            self.previous, self.current = self.current, kp
+        else:
+            if self.next is not None:
+                dropped.append(self.next)
+            self.next = kp
+        return dropped
+
+    def confirm_next(self) -> Keypair | None:
+        """The initiator used ``next``: promote it; return the keypair that fell out, if any."""
+        dropped = self.previous
+        self.previous, self.current, self.next = self.current, self.next, None
+        return dropped
+
+    def erase(self) -> list[Keypair]:
+        dropped = [k for k in (self.current, self.previous, self.next) if k is not None]
+        self.current = self.previous = self.next = None
+        return dropped
+
+    def status(self, now: float, unix_offset: float) -> dict[str, object]:
+        state = "up" if self.current else ("handshaking" if self.handshake else ("down" if self.down else "idle"))
+        return {
+            "name": self.name,
+            "public_key": base64.b64encode(self.public_key).decode(),
+            "endpoint": f"{self.endpoint[0]}:{self.endpoint[1]}" if self.endpoint else None,
+            "state": state,
+            "last_handshake": round(self.last_handshake + unix_offset, 3) if self.last_handshake else None,
+            "last_handshake_ago": round(now - self.last_handshake, 1) if self.last_handshake else None,
+            "last_received_ago": round(now - self.last_received, 1) if self.last_received > 0 else None,
+            "handshakes": self.handshakes,
+            "rx_bytes": self.rx_bytes, "tx_bytes": self.tx_bytes,
+            "rx_frames": self.rx_frames, "tx_frames": self.tx_frames,
+            "key_age": round(now - self.current.created, 1) if self.current else None,
+        }

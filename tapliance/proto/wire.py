@@ -1,0 +1,67 @@
+"""Wire constants and offsets of the native suite: the one place they live. See docs/protocol.md.
+
+All integers are little-endian (as WireGuard's, which this format follows).
+"""
+
+from __future__ import annotations
+
+import struct
+
+# Message types (first byte of every datagram).
+MSG_INITIATION = 1
+MSG_RESPONSE = 2
+MSG_COOKIE = 3
+MSG_DATA = 4
+
+# Noise protocol name and our prologue-like identifier (differs from WireGuard's on purpose: a
+# WireGuard peer and a tapliance peer must never complete a handshake with each other).
+CONSTRUCTION = b"Noise_IKpsk2_25519_ChaChaPoly_BLAKE2s"
+IDENTIFIER = b"tapliance v1 native L2 tunnel"
+LABEL_MAC1 = b"mac1----"
+LABEL_COOKIE = b"cookie--"
+
+KEY_LEN = 32
+TAG_LEN = 16
+MAC_LEN = 16
+TIMESTAMP_LEN = 12  # TAI64N
+
+# Handshake initiation:  type(1) suite(1) reserved(2) sender(4) ephemeral(32) static(32+16) timestamp(12+16) mac1 mac2
+INIT_LEN = 148
+INIT_MAC1_OFF = 116
+INIT_MAC2_OFF = 132
+INIT = struct.Struct("<BB2xI32s48s28s16s16s")
+
+# Handshake response: type(1) reserved(3) sender(4) receiver(4) ephemeral(32) empty(0+16) mac1 mac2
+RESP_LEN = 92
+RESP_MAC1_OFF = 60
+RESP_MAC2_OFF = 76
+RESP = struct.Struct("<B3xII32s16s16s16s")
+
+# Cookie reply: type(1) reserved(3) receiver(4) nonce(24) cookie(16+16)
+COOKIE_LEN = 64
+COOKIE = struct.Struct("<B3xI24s32s")
+
+# Data: type(1) flags(1) frag_index(1) frag_count(1) receiver(4) counter(8) | AEAD(chunk) tag(16)
+# The 16-byte header is the AEAD's associated data, so every field is authenticated.
+DATA_HEADER = struct.Struct("<BBBBIQ")
+DATA_HEADER_LEN = 16
+DATA_OVERHEAD = DATA_HEADER_LEN + TAG_LEN
+MAX_FRAGMENTS = 255
+MAX_FRAME = 65535 + 14 + 4 + 12  # a 64 KiB super-frame with Ethernet/VLAN/virtio headers
+FLAG_VNET = 0x01  # chunk carries a virtio-net header in front of the frame (offload path)
+FLAGS_KNOWN = FLAG_VNET
+
+# UDP/IP overhead used to size datagrams so the underlay never fragments.
+IPV4_UDP_OVERHEAD = 20 + 8
+IPV6_UDP_OVERHEAD = 40 + 8
+
+
+def max_chunk(underlay_mtu: int, ipv6: bool) -> int:
+    """Largest frame chunk one data datagram carries on an underlay of ``underlay_mtu``."""
+    ip = IPV6_UDP_OVERHEAD if ipv6 else IPV4_UDP_OVERHEAD
+    return underlay_mtu - ip - DATA_OVERHEAD
+
+
+def nonce96(counter: int) -> bytes:
+    """The AEAD nonce for a data counter: 4 zero bytes then the 64-bit counter (little-endian)."""
+    return b"\x00\x00\x00\x00" + counter.to_bytes(8, "little")

@@ -1,0 +1,1 @@
+"""The runtime: the only code that touches file descriptors, sockets and the clock."""

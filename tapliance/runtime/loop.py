@@ -1,0 +1,157 @@
+"""The event loop: one thread, one selector over the TAP, the UDP socket, the control socket and a
+signal wake-up pipe. Feeds the sans-IO node and performs the I/O it asks for.
+
+Pipeline:
+    TAP readable  -> read up to BATCH frames -> node.on_frame    -> sendto each datagram in node.tx
+    UDP readable  -> recv up to BATCH dgrams -> node.on_datagram -> write node.to_tap, sendto node.tx
+    deadline      -> node.on_timer (handshake retransmits, keepalives, rekey, expiry)
+I/O errors on the data path are counted drops (``tx_*``/``tap_*``), never fatal: a full socket buffer
+or an unreachable peer must not stop the tunnel.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import selectors
+import signal
+import socket
+import time
+from typing import Any
+
+from tapliance.control.server import ControlServer
+from tapliance.proto.events import EndpointChanged, HandshakeCompleted, HandshakeRejected, PeerDown
+from tapliance.proto.node import Node
+from tapliance.runtime.udp import normalize, sendable
+
+log = logging.getLogger("tapliance")
+BATCH = 64
+READ_SIZE = 65536
+
+
+class Runtime:
+    def __init__(self, node: Node, tap_fd: int, sock: socket.socket, *, ifname: str, listen: str) -> None:
+        self.node = node
+        self.tap_fd = tap_fd
+        self.sock = sock
+        self.ifname = ifname
+        self.listen = listen
+        self.drops = node.drops  # runtime drops share the node's counter dict
+        self.stopping = False
+        self.started = time.monotonic()
+        self.control: ControlServer | None = None
+
+    def snapshot(self) -> dict[str, Any]:
+        now = time.monotonic()
+        s = self.node.status(now)
+        s.update(interface=self.ifname, listen=self.listen, pid=os.getpid(), uptime=round(now - self.started, 1))
+        return s
+
+    def _drop(self, reason: str) -> None:
+        self.drops[reason] = self.drops.get(reason, 0) + 1
+
+    def _flush(self) -> None:
+        node = self.node
+        if node.to_tap:
+            write, fd = os.write, self.tap_fd
+            for frame in node.to_tap:
+                try:
+                    write(fd, frame)
+                except BlockingIOError:
+                    self._drop("tap_busy")
+                except OSError as e:
+                    self._drop("tap_error")
+                    log.debug("TAP write: %s", e)
+            node.to_tap.clear()
+        if node.tx:
+            sendto, sock = self.sock.sendto, self.sock
+            for data, addr in node.tx:
+                try:
+                    sendto(data, sendable(sock, addr))
+                except BlockingIOError:
+                    self._drop("tx_busy")
+                except OSError as e:
+                    self._drop("tx_too_big" if e.errno == errno.EMSGSIZE else "tx_error")
+            node.tx.clear()
+        if node.events:
+            for ev in node.events:
+                _log_event(ev)
+            node.events.clear()
+
+    def _read_tap(self) -> None:
+        now = time.monotonic()
+        on_frame, read, fd = self.node.on_frame, os.read, self.tap_fd
+        for _ in range(BATCH):
+            try:
+                frame = read(fd, READ_SIZE)
+            except BlockingIOError:
+                break
+            on_frame(frame, now)
+        self._flush()
+
+    def _read_udp(self) -> None:
+        now = time.monotonic()
+        on_dgram, recv = self.node.on_datagram, self.sock.recvfrom
+        for _ in range(BATCH):
+            try:
+                data, addr = recv(READ_SIZE)
+            except BlockingIOError:
+                break
+            except OSError as e:  # e.g. ICMP port unreachable reported on the socket
+                self._drop("rx_error")
+                log.debug("UDP receive: %s", e)
+                continue
+            on_dgram(data, normalize(addr), now)
+        self._flush()
+
+    def run(self, control: ControlServer | None) -> None:
+        self.control = control
+        wake_r, wake_w = socket.socketpair()
+        wake_r.setblocking(False)
+        wake_w.setblocking(False)
+        old_wakeup = signal.set_wakeup_fd(wake_w.fileno())
+        old_handlers = {s: signal.signal(s, self._on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+        sel = selectors.DefaultSelector()
+        sel.register(self.tap_fd, selectors.EVENT_READ, self._read_tap)
+        sel.register(self.sock, selectors.EVENT_READ, self._read_udp)
+        sel.register(wake_r, selectors.EVENT_READ, lambda: wake_r.recv(64))
+        if control is not None:
+            sel.register(control, selectors.EVENT_READ, control.handle)
+        try:
+            deadline = self.node.on_timer(time.monotonic())
+            self._flush()
+            while not self.stopping:
+                timeout = max(0.0, deadline - time.monotonic())
+                for key, _ in sel.select(timeout):
+                    key.data()
+                now = time.monotonic()
+                if now >= deadline:
+                    deadline = self.node.on_timer(now)
+                    self._flush()
+        finally:
+            sel.close()
+            signal.set_wakeup_fd(old_wakeup)
+            for s, h in old_handlers.items():
+                signal.signal(s, h)
+            wake_r.close()
+            wake_w.close()
+
+    def _on_signal(self, signum: int, _frame: object) -> None:
+        log.info("received %s, shutting down", signal.Signals(signum).name)
+        self.stopping = True
+
+
+def _log_event(ev: object) -> None:
+    if isinstance(ev, HandshakeCompleted):
+        log.info("peer %s: %s with %s:%d (%s)", ev.peer, "rekeyed" if ev.rekey else "handshake completed",
+                 ev.endpoint[0], ev.endpoint[1], "we initiated" if ev.initiator else "they initiated")
+    elif isinstance(ev, EndpointChanged):
+        if ev.old is None:
+            log.info("peer %s: discovered at %s:%d", ev.peer, *ev.new)
+        else:
+            log.info("peer %s: roamed from %s:%d to %s:%d", ev.peer, *ev.old, *ev.new)
+    elif isinstance(ev, PeerDown):
+        log.warning("peer %s: down: %s", ev.peer, ev.reason)
+    elif isinstance(ev, HandshakeRejected):
+        log.warning("peer %s: handshake from %s:%d rejected: %s", ev.peer, *ev.endpoint, ev.reason)

@@ -1,0 +1,103 @@
+"""The TAP device: open or attach, configure over netlink, read/write Ethernet frames, remove.
+
+Created vs attached: if a device of the configured name already exists (e.g. a persistent TAP made
+with ``ip tuntap add mode tap``), we attach to it and, on exit, only remove the addresses we added.
+Otherwise the kernel creates a non-persistent TAP that disappears when our file descriptor closes.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import logging
+import os
+import struct
+from pathlib import Path
+
+from pyroute2 import IPRoute
+from pyroute2.netlink.exceptions import NetlinkError
+
+from tapliance.config import InterfaceConfig
+
+log = logging.getLogger("tapliance.tap")
+
+TUNSETIFF = 0x400454CA
+IFF_TAP = 0x0002
+IFF_NO_PI = 0x1000
+IFF_VNET_HDR = 0x4000
+IFF_MULTI_QUEUE = 0x0100
+
+
+class TapError(RuntimeError):
+    """One-line, user-facing TAP setup failure."""
+
+
+def _is_tun_device(name: str) -> bool:
+    return Path(f"/sys/class/net/{name}/tun_flags").exists()
+
+
+class Tap:
+    def __init__(self, cfg: InterfaceConfig) -> None:
+        self.cfg = cfg
+        self.name = cfg.name
+        self.fd = -1
+        self.created = False
+        self._added_addrs: list[tuple[str, int]] = []
+
+    def open(self) -> None:
+        exists = Path(f"/sys/class/net/{self.name}").exists()
+        if exists and not _is_tun_device(self.name):
+            raise TapError(f"interface {self.name} exists and is not a TAP device; choose another "
+                           "interface.name")
+        if exists and not self.cfg.create:
+            log.info("attaching to existing TAP %s", self.name)
+        elif not exists and not self.cfg.create:
+            raise TapError(f"interface {self.name} does not exist and interface.create = false")
+        try:
+            fd = os.open("/dev/net/tun", os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError as e:
+            raise TapError(f"cannot open /dev/net/tun: {e.strerror} (needs root or CAP_NET_ADMIN)") from None
+        try:
+            fcntl.ioctl(fd, TUNSETIFF, struct.pack("16sH", self.name.encode(), IFF_TAP | IFF_NO_PI))
+        except OSError as e:
+            os.close(fd)
+            hint = " (is it a TUN device, or owned by another user / flags?)" if e.errno == errno.EINVAL else ""
+            raise TapError(f"cannot attach TAP {self.name}: {e.strerror}{hint}") from None
+        self.fd = fd
+        self.created = not exists
+        log.info("%s TAP %s", "created" if self.created else "attached to", self.name)
+
+    def configure(self) -> None:
+        """MTU, MAC, addresses, link up. Idempotent on a pre-existing device."""
+        try:
+            with IPRoute() as ipr:
+                idx = ipr.link_lookup(ifname=self.name)[0]
+                kw: dict[str, object] = {"mtu": self.cfg.mtu}
+                if self.cfg.mac:
+                    kw["address"] = self.cfg.mac
+                ipr.link("set", index=idx, **kw)
+                for a in self.cfg.addresses:
+                    try:
+                        ipr.addr("add", index=idx, address=str(a.ip), prefixlen=a.network.prefixlen)
+                        self._added_addrs.append((str(a.ip), a.network.prefixlen))
+                    except NetlinkError as e:
+                        if e.code != errno.EEXIST:
+                            raise
+                ipr.link("set", index=idx, state="up")
+        except NetlinkError as e:
+            raise TapError(f"configuring {self.name}: {os.strerror(e.code)}") from None
+
+    def close(self) -> None:
+        if self.fd < 0:
+            return
+        if not self.created and self._added_addrs:
+            try:
+                with IPRoute() as ipr:
+                    idx = ipr.link_lookup(ifname=self.name)[0]
+                    for ip, plen in self._added_addrs:
+                        ipr.addr("del", index=idx, address=ip, prefixlen=plen)
+            except (NetlinkError, IndexError, OSError) as e:
+                log.warning("could not remove addresses from %s: %s", self.name, e)
+        os.close(self.fd)
+        self.fd = -1
+        log.info("%s TAP %s", "removed" if self.created else "detached from", self.name)
