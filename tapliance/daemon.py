@@ -93,7 +93,11 @@ def run(path: str | Path, *, apply_net: bool = True) -> int:
 
             for line in net.apply(cfg):
                 log.info("net: %s", line)
-            undo.append(("host network setup", lambda: [log.info("net: %s", x) for x in net.teardown(cfg)]))
+            def net_teardown() -> None:
+                for x in net.teardown(cfg):
+                    log.info("net: %s", x)
+
+            undo.append(("host network setup", net_teardown))
         now = time.monotonic()
         node = Node(static_private=priv, peers=specs, random=os.urandom, now=now,
                     unix_offset=time.time() - now, suite=cfg.tunnel.suite,

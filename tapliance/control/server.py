@@ -57,10 +57,7 @@ class ControlServer:
 
     def close(self) -> None:
         self.sock.close()
-        try:
-            self.path.unlink()
-        except FileNotFoundError:
-            pass
+        self.path.unlink(missing_ok=True)
 
 
 def _refuse_if_live(path: Path) -> None:

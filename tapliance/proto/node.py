@@ -139,10 +139,11 @@ class Node:
     def _on_data(self, data: bytes, addr: Addr, now: float) -> None:
         _, flags, fidx, fcnt, receiver, counter = _unpack_data(data)
         entry = self.indices.get(receiver)
-        if entry is None or entry[1] is None:
+        kp = entry[1] if entry is not None else None
+        if entry is None or kp is None:
             self.drop("unknown_index")
             return
-        peer, kp = entry
+        peer = entry[0]
         if fidx >= fcnt or flags & ~W.FLAGS_KNOWN:
             self.drop("bad_header")
             return
@@ -172,11 +173,12 @@ class Node:
         if fcnt == 1:
             if not chunk:
                 return  # keepalive
-            frame: bytes | None = chunk
+            frame = chunk
         else:
-            frame = self.reasm.add((kp.local_index << 64) | counter, fidx, fcnt, chunk, now)
-            if frame is None:
+            whole = self.reasm.add((kp.local_index << 64) | counter, fidx, fcnt, chunk, now)
+            if whole is None:
                 return
+            frame = whole
         if len(frame) < 14:
             self.drop("runt")
             return

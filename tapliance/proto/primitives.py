@@ -16,7 +16,8 @@ from nacl.bindings import (
     crypto_scalarmult,
     crypto_scalarmult_base,
 )
-from nacl.exceptions import CryptoError, RuntimeError as NaclRuntimeError
+from nacl.exceptions import CryptoError
+from nacl.exceptions import RuntimeError as NaclRuntimeError
 
 from tapliance.proto.wire import nonce96
 

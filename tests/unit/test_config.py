@@ -1,0 +1,97 @@
+"""Config loading: defaults, and a table of malformed configs -> one-line errors naming file and key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tapliance import config as C
+
+PK = "N0z7ov3faNe5UDfG10fKu+Qy8Lk0lrqGTDdFnxt3sGg="
+GOOD = f"""
+[interface]
+name = "tap0"
+addresses = ["10.1.2.3/24", "fd00::1/64"]
+[tunnel]
+listen = ":9123"
+private_key_file = "host.key"
+[[peer]]
+name = "b"
+public_key = "{PK}"
+endpoint = "203.0.113.40:9123"
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "t.toml"
+    p.write_text(text)
+    return p
+
+
+def test_good_config_and_defaults(tmp_path: Path) -> None:
+    cfg = C.load(write(tmp_path, GOOD))
+    assert cfg.interface.mtu == 1500
+    assert cfg.tunnel.listen == C.Endpoint("0.0.0.0", 9123)
+    assert cfg.tunnel.private_key_file == tmp_path / "host.key"  # relative to the config file
+    assert cfg.tunnel.suite == "chacha20-poly1305"
+    assert cfg.peers[0].endpoint == C.Endpoint("203.0.113.40", 9123)
+    assert cfg.control_socket == Path("/run/tapliance/tap0.sock")
+    assert cfg.bridge is None and cfg.nat is None and cfg.routes == ()
+
+
+def test_ipv6_endpoint(tmp_path: Path) -> None:
+    cfg = C.load(write(tmp_path, GOOD.replace("203.0.113.40:9123", "[2001:db8::1]:9123")))
+    assert cfg.peers[0].endpoint == C.Endpoint("2001:db8::1", 9123)
+    assert str(cfg.peers[0].endpoint) == "[2001:db8::1]:9123"
+
+
+BAD = [
+    ("[interface\nname='x'", "TOML syntax error"),
+    ("bogus = 1", "bogus: unknown key"),
+    ("[interface]\nname = 'this-name-is-too-long'", "interface.name: not a valid interface name"),
+    ("[interface]\nmtu = 100", "interface.mtu: must be between 576 and 65000"),
+    ("[interface]\nmtu = '1500'", "interface.mtu: must be an integer"),
+    ("[interface]\nmtu = true", "interface.mtu: must be an integer, got a boolean"),
+    ("[interface]\naddresses = ['10.0.0.1']", "interface.addresses[0]: '10.0.0.1' needs a prefix length"),
+    ("[interface]\naddresses = ['10.0.0.300/24']", "interface.addresses[0]: not an IP address"),
+    ("[interface]\nmac = '01:00:5e:00:00:01'", "interface.mac: 01:00:5e:00:00:01 is a multicast address"),
+    ("[interface]\nmac = 'zz'", "interface.mac: not a MAC address"),
+    ("[tunnel]\nlisten = '9123'", "tunnel.listen: expected HOST:PORT"),
+    ("[tunnel]\nlisten = '0.0.0.0:70000'", "tunnel.listen: port must be 1-65535"),
+    ("[tunnel]\nlisten = 'example.com:1'", "tunnel.listen: 'example.com' is not an IP address"),
+    ("[tunnel]\nsuite = 'rot13'", "tunnel.suite: must be one of chacha20-poly1305, aes-256-gcm"),
+    ("[tunnel]\nkeepalive = -1", "tunnel.keepalive: must be between 0 and 3600"),
+    ("[tunnel]\nprivate_key_file = ''", "tunnel.private_key_file: must not be empty"),
+    ("[[peer]]\nname = 'x'", "peer[0].public_key: missing"),
+    ("[[peer]]\npublic_key = 'abc'", "peer[0].public_key: not a base64 X25519 public key"),
+    (f"[[peer]]\npublic_key = '{PK}'\nendpoint = 'x'", "peer[0].endpoint: expected HOST:PORT"),
+    (f"[[peer]]\npublic_key = '{PK}'\n[[peer]]\npublic_key = '{PK}'", "peer[1].public_key: duplicate"),
+    (f"[[peer]]\npublic_key = '{PK}'\ncolour = 'red'", "peer[0].colour: unknown key"),
+    ("peer = 3", "peer: must be an array of tables"),
+    ("[log]\nlevel = 'loud'", "log.level: must be one of"),
+    ("[[route]]\nto = '192.168.1.1/24'", "route[0].to: not a network address"),
+    ("[[route]]\nto = '192.168.1.0/24'\nvia = 'fd00::1'", "route[0].via: IPv6 gateway for an IPv4 route"),
+    ("[bridge]\nports = ['eth0']", "bridge.name: missing"),
+    ("[nat]\nmasquerade = true", "nat.uplink: missing"),
+]
+
+
+@pytest.mark.parametrize(("text", "message"), BAD, ids=[m.split(":")[0] for _, m in BAD])
+def test_bad_configs(tmp_path: Path, text: str, message: str) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(C.ConfigError) as e:
+        C.load(path)
+    msg = str(e.value)
+    assert msg.startswith(f"{path}: "), msg
+    assert message in msg, msg
+    assert "\n" not in msg
+
+
+def test_missing_and_binary_files(tmp_path: Path) -> None:
+    with pytest.raises(C.ConfigError, match="cannot read"):
+        C.load(tmp_path / "nope.toml")
+    p = tmp_path / "bin.toml"
+    p.write_bytes(b"\xff\xfe\x00")
+    with pytest.raises(C.ConfigError, match="not UTF-8"):
+        C.load(p)

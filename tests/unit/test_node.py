@@ -1,0 +1,240 @@
+"""The protocol core through a peer pair over a fake link: handshake, data, rekey, roaming, healing."""
+
+from __future__ import annotations
+
+from tapliance.keyfile import generate_private
+from tapliance.proto import wire as W
+from tapliance.proto.events import EndpointChanged, HandshakeCompleted, PeerDown
+from tapliance.proto.peer import PeerSpec
+from tests.unit.pair import BCAST, MAC_A, MAC_B, Net, frame, pair
+
+
+def state(h: object, now: float) -> str:
+    return h.n.status(now)["peers"][0]["state"]  # type: ignore[attr-defined, no-any-return]
+
+
+def test_handshake_and_data_both_ways() -> None:
+    net, a, b = pair()
+    net.advance(1)
+    assert state(a, net.now) == state(b, net.now) == "up"
+    f1 = frame(MAC_B, MAC_A, b"hello" * 10)
+    net.send_frame(a, f1)
+    net.run()
+    assert b.tap_out == [f1]
+    f2 = frame(MAC_A, MAC_B, b"world")
+    net.send_frame(b, f2)
+    net.run()
+    assert a.tap_out == [f2]
+    assert a.n.drops == b.n.drops == {}
+
+
+def test_listener_discovers_endpoint_and_queues_nothing_before() -> None:
+    net, a, b = pair(keepalive=0)
+    net.send_frame(b, frame(MAC_A, MAC_B, b"early"))  # B has no endpoint for A yet: held
+    assert net.wire == []
+    net.send_frame(a, frame(MAC_B, MAC_A, b"first"))  # A initiates; the frame waits for the session
+    net.run()
+    assert [f[14:] for f in b.tap_out] == [b"first"]
+    assert [f[14:] for f in a.tap_out] == [b"early"]  # B flushed its queue once A confirmed the keys
+    assert any(isinstance(e, EndpointChanged) and e.old is None for e in b.n.events)
+
+
+def test_large_frame_fragmented_under_1500_underlay() -> None:
+    net, a, b = pair()
+    net.advance(1)
+    net.captured.clear()
+    big = frame(MAC_B, MAC_A, bytes(range(256)) * 250)  # 64 000 bytes: a TSO-sized super-frame
+    net.send_frame(a, big)
+    net.run()
+    assert b.tap_out == [big]
+    sizes = [len(d) for d, _, _ in net.captured]
+    assert len(sizes) == 45 and max(sizes) <= 1500 - 28
+
+
+def test_lost_fragment_costs_only_its_frame() -> None:
+    net, a, b = pair()
+    net.advance(1)
+    net.filter = lambda d, s, t: not (d[0] == W.MSG_DATA and d[2] == 1 and d[3] == 3)  # lose fragment #1
+    net.send_frame(a, frame(MAC_B, MAC_A, b"x" * 4000))
+    net.run()
+    net.filter = lambda d, s, t: True
+    net.send_frame(a, frame(MAC_B, MAC_A, b"y" * 4000))
+    net.run()
+    assert [f[14] for f in b.tap_out] == [ord("y")]
+    net.advance(3)
+    assert b.n.drops.get("frag_timeout") == 1
+
+
+def test_replayed_datagram_is_dropped() -> None:
+    net, a, b = pair()
+    net.advance(1)
+    net.captured.clear()
+    net.send_frame(a, frame(MAC_B, MAC_A, b"once"))
+    net.run()
+    data = [c for c in net.captured if c[0][0] == W.MSG_DATA][0]
+    b.n.on_datagram(data[0], data[1], net.now)
+    assert b.n.drops == {"replay": 1}
+    assert len(b.tap_out) == 1
+
+
+def test_rekey_on_time_without_loss() -> None:
+    net, a, b = pair(rekey_after_seconds=30.0)
+    net.advance(1)
+    delivered = 0
+    for i in range(200):  # 100 s of traffic at 2 frames/s across three rekeys
+        net.send_frame(a, frame(MAC_B, MAC_A, i.to_bytes(4, "big")))
+        net.send_frame(b, frame(MAC_A, MAC_B, i.to_bytes(4, "big")))
+        net.run()
+        net.advance(0.5, step=0.5)
+        delivered += 1
+    assert [int.from_bytes(f[14:18], "big") for f in b.tap_out] == list(range(200))
+    assert [int.from_bytes(f[14:18], "big") for f in a.tap_out] == list(range(200))
+    assert a.n.peer_list[0].handshakes >= 3
+    assert a.n.drops == b.n.drops == {}
+
+
+def test_rekey_on_volume() -> None:
+    net, a, b = pair(rekey_after_bytes=1 << 16)
+    net.advance(2)  # past the minimum interval between initiations
+    for _ in range(100):
+        net.send_frame(a, frame(MAC_B, MAC_A, bytes(1400)))
+        net.run()
+    assert len(b.tap_out) == 100
+    assert a.n.peer_list[0].handshakes >= 2
+
+
+def test_roaming_on_authenticated_packets_only() -> None:
+    net, a, b = pair()
+    net.advance(1)
+    # A moves to a new address (NAT rebinding): B follows after an authenticated packet.
+    old = a.addr
+    del net.hosts[old]
+    a.addr = ("198.51.100.7", 40000)
+    net.hosts[a.addr] = a
+    net.send_frame(a, frame(MAC_B, MAC_A, b"from new place"))
+    net.run()
+    assert b.n.peer_list[0].endpoint == a.addr
+    # A forged/garbage packet from a third address does not move the endpoint.
+    b.n.on_datagram(bytes([4]) + bytes(40), ("203.0.113.66", 1), net.now)
+    assert b.n.peer_list[0].endpoint == a.addr
+    # And a replay of a genuine packet from another address does not either.
+    genuine = [c for c in net.captured if c[0][0] == W.MSG_DATA and c[1] == a.addr][-1]
+    b.n.on_datagram(genuine[0], ("203.0.113.66", 2), net.now)
+    assert b.n.peer_list[0].endpoint == a.addr
+    assert b.n.drops.get("replay") == 1
+
+
+def test_wrong_peer_key_gets_nothing_through() -> None:
+    net = Net()
+    a = net.host("a", ("192.0.2.1", 1))
+    b = net.host("b", ("192.0.2.2", 1))
+    stranger = generate_private()
+    from tapliance.keyfile import public_from_private
+
+    net.start(a, [PeerSpec(b.public, "b", b.addr)])
+    net.start(b, [PeerSpec(public_from_private(stranger), "not-a")])  # B expects someone else
+    net.send_frame(a, frame(MAC_B, MAC_A, b"secret"))
+    net.advance(20)
+    assert b.tap_out == [] and state(b, net.now) == "idle"
+    assert b.n.drops.get("unknown_peer", 0) >= 3
+
+
+def test_psk_mismatch_fails_handshake() -> None:
+    net = Net()
+    a = net.host("a", ("192.0.2.1", 1))
+    b = net.host("b", ("192.0.2.2", 1))
+    net.start(a, [PeerSpec(b.public, "b", b.addr, psk=bytes(32 * [1]))])
+    net.start(b, [PeerSpec(a.public, "a", None, psk=bytes(32 * [2]))])
+    net.advance(12)
+    assert state(a, net.now) == "handshaking"
+    assert a.n.drops.get("handshake_decrypt", 0) >= 2
+
+
+def test_suite_mismatch_is_named() -> None:
+    net = Net()
+    a = net.host("a", ("192.0.2.1", 1))
+    b = net.host("b", ("192.0.2.2", 1))
+    net.start(a, [PeerSpec(b.public, "b", b.addr)], suite="aes-256-gcm")
+    net.start(b, [PeerSpec(a.public, "a")])
+    net.advance(2)
+    assert b.n.drops.get("suite_mismatch", 0) >= 1
+
+
+def test_aes_gcm_suite_works() -> None:
+    net, a, b = pair(suite="aes-256-gcm")
+    net.send_frame(a, frame(MAC_B, MAC_A, b"gcm" * 1000))
+    net.run()
+    assert len(b.tap_out) == 1 and b.tap_out[0].endswith(b"gcm")
+
+
+def test_restarted_listener_heals_without_operator() -> None:
+    net, a, b = pair()
+    net.advance(1)
+    # B loses all state (kill -9 + restart): same key, new process.
+    net.start(b, [PeerSpec(a.public, "a", None, None, 10.0)])
+    net.advance(40)
+    net.send_frame(a, frame(MAC_B, MAC_A, b"after restart"))
+    net.run()
+    assert [f[14:] for f in b.tap_out] == [b"after restart"]
+
+
+def test_restarted_initiator_heals_immediately() -> None:
+    net, a, b = pair()
+    net.advance(1)
+    net.start(a, [PeerSpec(b.public, "b", b.addr, None, 10.0)])
+    net.advance(2)
+    net.send_frame(a, frame(MAC_B, MAC_A, b"x"))
+    net.run()
+    assert len(b.tap_out) == 1
+
+
+def test_replayed_initiation_is_rejected() -> None:
+    net, a, b = pair()
+    net.advance(1)
+    init = [c for c in net.captured if c[0][0] == W.MSG_INITIATION][0]
+    before = b.n.peer_list[0].handshakes
+    b.n.on_datagram(init[0], init[1], net.now)
+    assert b.n.drops.get("stale_timestamp") == 1
+    assert b.n.peer_list[0].handshakes == before
+
+
+def test_dead_peer_is_reported_down() -> None:
+    net, a, b = pair()
+    net.advance(1)
+    del net.hosts[b.addr]  # B vanishes
+    net.advance(140, step=1.0)
+    assert any(isinstance(e, PeerDown) for e in a.n.events)
+    assert a.n.status(net.now)["peers"][0]["state"] in ("down", "handshaking")
+
+
+def test_keepalives_flow_when_idle() -> None:
+    net, a, b = pair(keepalive=5)
+    net.advance(1)
+    net.captured.clear()
+    net.advance(30)
+    keepalives = [c for c in net.captured if c[0][0] == W.MSG_DATA and len(c[0]) == W.DATA_OVERHEAD]
+    assert len(keepalives) >= 8
+    assert isinstance(a.n.events[0], (HandshakeCompleted, EndpointChanged))
+
+
+def test_hub_learns_macs_and_relays_between_clients() -> None:
+    net = Net()
+    hub = net.host("hub", ("192.0.2.1", 1))
+    c1 = net.host("c1", ("192.0.2.11", 1))
+    c2 = net.host("c2", ("192.0.2.12", 1))
+    net.start(hub, [PeerSpec(c1.public, "c1"), PeerSpec(c2.public, "c2")])
+    for c in (c1, c2):
+        net.start(c, [PeerSpec(hub.public, "hub", hub.addr)])
+    net.advance(1)
+    mac1, mac2 = bytes.fromhex("021111111111"), bytes.fromhex("022222222222")
+    net.send_frame(c1, frame(BCAST, mac1, b"who-has"))  # broadcast: hub's TAP and c2 both get it
+    net.run()
+    assert len(hub.tap_out) == 1 and len(c2.tap_out) == 1
+    net.send_frame(c2, frame(mac1, mac2, b"unicast reply"))  # hub knows mac1 is behind c1
+    net.run()
+    assert [f[14:] for f in c1.tap_out] == [b"unicast reply"]
+    assert len(hub.tap_out) == 1  # not copied to the hub's own TAP
+    net.send_frame(hub, frame(mac2, MAC_A, b"to c2 only"))
+    net.run()
+    assert [f[14:] for f in c2.tap_out][-1] == b"to c2 only"
+    assert len(c1.tap_out) == 1
