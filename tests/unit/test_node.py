@@ -71,7 +71,7 @@ def test_replayed_datagram_is_dropped() -> None:
     net.captured.clear()
     net.send_frame(a, frame(MAC_B, MAC_A, b"once"))
     net.run()
-    data = [c for c in net.captured if c[0][0] == W.MSG_DATA][0]
+    data = next(c for c in net.captured if c[0][0] == W.MSG_DATA)
     b.n.on_datagram(data[0], data[1], net.now)
     assert b.n.drops == {"replay": 1}
     assert len(b.tap_out) == 1
@@ -80,13 +80,11 @@ def test_replayed_datagram_is_dropped() -> None:
 def test_rekey_on_time_without_loss() -> None:
     net, a, b = pair(rekey_after_seconds=30.0)
     net.advance(1)
-    delivered = 0
     for i in range(200):  # 100 s of traffic at 2 frames/s across three rekeys
         net.send_frame(a, frame(MAC_B, MAC_A, i.to_bytes(4, "big")))
         net.send_frame(b, frame(MAC_A, MAC_B, i.to_bytes(4, "big")))
         net.run()
         net.advance(0.5, step=0.5)
-        delivered += 1
     assert [int.from_bytes(f[14:18], "big") for f in b.tap_out] == list(range(200))
     assert [int.from_bytes(f[14:18], "big") for f in a.tap_out] == list(range(200))
     assert a.n.peer_list[0].handshakes >= 3
@@ -189,9 +187,9 @@ def test_restarted_initiator_heals_immediately() -> None:
 
 
 def test_replayed_initiation_is_rejected() -> None:
-    net, a, b = pair()
+    net, _a, b = pair()
     net.advance(1)
-    init = [c for c in net.captured if c[0][0] == W.MSG_INITIATION][0]
+    init = next(c for c in net.captured if c[0][0] == W.MSG_INITIATION)
     before = b.n.peer_list[0].handshakes
     b.n.on_datagram(init[0], init[1], net.now)
     assert b.n.drops.get("stale_timestamp") == 1
@@ -208,7 +206,7 @@ def test_dead_peer_is_reported_down() -> None:
 
 
 def test_keepalives_flow_when_idle() -> None:
-    net, a, b = pair(keepalive=5)
+    net, a, _b = pair(keepalive=5)
     net.advance(1)
     net.captured.clear()
     net.advance(30)
