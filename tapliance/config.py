@@ -347,12 +347,19 @@ def _bridge(r: _Reader, t: Any) -> BridgeConfig:
     for i, p in enumerate(ports):
         if not IFNAME_RE.match(p):
             raise r.error(f"bridge.ports[{i}]", f"not a valid interface name {p!r}")
+        if p == name:
+            raise r.error(f"bridge.ports[{i}]", f"{p!r} is the bridge itself")
+        if p in ports[:i]:
+            raise r.error(f"bridge.ports[{i}]", f"{p!r} is listed twice")
     take = r.ifname(t, "bridge.take_over", "take_over", None)
     if take is not None and take not in ports:
         raise r.error("bridge.take_over", f"{take!r} must also be listed in bridge.ports")
+    addrs = r.interfaces(t, "bridge.addresses", "addresses")
+    for i, a in enumerate(addrs):
+        if a.ip in [x.ip for x in addrs[:i]]:
+            raise r.error(f"bridge.addresses[{i}]", f"{a.ip} is listed twice")
     return BridgeConfig(name, tuple(ports), r.get(t, "bridge.stp", "stp", bool, False),
-                        r.number(t, "bridge.forward_delay", "forward_delay", 15.0, 2, 30),
-                        r.interfaces(t, "bridge.addresses", "addresses"), take)
+                        r.number(t, "bridge.forward_delay", "forward_delay", 15.0, 2, 30), addrs, take)
 
 
 def _nat(r: _Reader, t: Any) -> NatConfig:
@@ -368,6 +375,8 @@ def _nat(r: _Reader, t: Any) -> NatConfig:
             srcs.append(ipaddress.ip_network(s, strict=False))
         except ValueError:
             raise r.error(f"nat.sources[{i}]", f"not an IP network: {s!r}") from None
+        if srcs[-1] in srcs[:-1]:
+            raise r.error(f"nat.sources[{i}]", f"{srcs[-1]} is listed twice")
     return NatConfig(up, r.get(t, "nat.masquerade", "masquerade", bool, True), tuple(srcs))
 
 
