@@ -69,6 +69,7 @@ def _setup_logging(level: str) -> None:
     fmt = "%(levelname)s %(message)s" if os.environ.get("JOURNAL_STREAM") else \
         "%(asctime)s tapliance[%(process)d] %(levelname)s %(message)s"
     logging.basicConfig(stream=sys.stderr, level=level.upper(), format=fmt)
+    logging.getLogger("pyroute2").setLevel(logging.WARNING)  # its debug output is per netlink message
 
 
 def run(path: str | Path, *, apply_net: bool = True) -> int:
@@ -78,14 +79,14 @@ def run(path: str | Path, *, apply_net: bool = True) -> int:
     from tapliance.proto.node import Node
     from tapliance.runtime import udp
     from tapliance.runtime.loop import Runtime
-    from tapliance.runtime.tap import Tap, TapError
+    from tapliance.runtime.tap import Tap, TapError, stable_mac
 
     undo: list[tuple[str, Callable[[], object]]] = []
     try:
         tap = Tap(cfg.interface)
         tap.open()
         undo.append(("TAP", tap.close))
-        tap.configure()
+        tap.configure(default_mac=stable_mac(keyfile.public_from_private(priv), cfg.interface.name))
         sock = udp.bind(cfg.tunnel.listen)
         undo.append(("UDP socket", sock.close))
         if apply_net and (cfg.bridge or cfg.nat or cfg.routes):

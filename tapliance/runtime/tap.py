@@ -8,6 +8,7 @@ Otherwise the kernel creates a non-persistent TAP that disappears when our file 
 from __future__ import annotations
 
 import errno
+import hashlib
 import fcntl
 import logging
 import os
@@ -30,6 +31,17 @@ IFF_MULTI_QUEUE = 0x0100
 
 class TapError(RuntimeError):
     """One-line, user-facing TAP setup failure."""
+
+
+def stable_mac(public_key: bytes, ifname: str) -> str:
+    """A locally administered unicast MAC derived from our public key and the interface name.
+
+    Why: a TAP created by the kernel gets a random MAC, so after a restart the far side's ARP/ND caches
+    point at a MAC that no longer exists and traffic stalls until they expire (up to a minute).
+    Deriving it keeps the MAC across restarts without any state on disk.
+    """
+    digest = hashlib.blake2s(public_key + ifname.encode(), digest_size=5, person=b"tapl-mac").digest()
+    return ":".join(f"{b:02x}" for b in (0x02, *digest))
 
 
 def _is_tun_device(name: str) -> bool:
@@ -67,14 +79,16 @@ class Tap:
         self.created = not exists
         log.info("%s TAP %s", "created" if self.created else "attached to", self.name)
 
-    def configure(self) -> None:
-        """MTU, MAC, addresses, link up. Idempotent on a pre-existing device."""
+    def configure(self, default_mac: str | None = None) -> None:
+        """MTU, MAC, addresses, link up. Idempotent on a pre-existing device. ``default_mac`` applies
+        only to a device we created (an attached device keeps its MAC unless the config sets one)."""
         try:
             with IPRoute() as ipr:
                 idx = ipr.link_lookup(ifname=self.name)[0]
                 kw: dict[str, object] = {"mtu": self.cfg.mtu}
-                if self.cfg.mac:
-                    kw["address"] = self.cfg.mac
+                mac = self.cfg.mac or (default_mac if self.created else None)
+                if mac:
+                    kw["address"] = mac
                 ipr.link("set", index=idx, **kw)
                 for a in self.cfg.addresses:
                     try:
