@@ -45,8 +45,12 @@ def actual(plan: Plan, host: Host, nft: Nftables | None) -> list[str]:
                          f"forward delay {link.forward_delay_cs}cs")
         for p in b.ports:
             pl = host.link(p)
-            state = "" if pl and pl.master == b.name else (
-                ": no such device" if pl is None else f": not a member (master {pl.master})")
+            if pl is None:
+                state = ": no such device"
+            elif pl.master != b.name:
+                state = f": in bridge {pl.master}" if pl.master else ": not a member"
+            else:
+                state = ""
             lines.append(f"bridge {b.name} port {p}{state}")
         for a in b.addresses:
             lines.append(f"address {a} dev {b.name}" + ("" if has_address(host, b.name, a) else ": absent"))
