@@ -110,7 +110,8 @@ def test_contradictions_are_bad_input(text: str, message: str) -> None:
 @pytest.mark.parametrize(("section", "message"), [
     ('[bridge]\nname = "br0"\nports = ["br0"]', "bridge.ports[0]: 'br0' is the bridge itself"),
     ('[bridge]\nname = "br0"\nports = ["e1", "e1"]', "bridge.ports[1]: 'e1' is listed twice"),
-    ('[bridge]\nname = "br0"\naddresses = ["10.0.0.1/24", "10.0.0.1/16"]', "bridge.addresses[1]: 10.0.0.1 is listed twice"),
+    ('[bridge]\nname = "br0"\naddresses = ["10.0.0.1/24", "10.0.0.1/16"]',
+     "bridge.addresses[1]: 10.0.0.1 is listed twice"),
     ('[bridge]\nname = "br0"\ntake_over = "eth1"', "bridge.take_over: 'eth1' must also be listed in bridge.ports"),
     ('[bridge]\nname = "br0"\nforward_delay = 1', "bridge.forward_delay: must be between 2 and 30"),
     ('[bridge]\nports = []', "bridge.name: missing"),
