@@ -6,7 +6,7 @@ BAD_INPUT = 2  # the config or the host state makes the plan impossible; nothing
 RUNTIME = 1  # the kernel refused a change mid-way; what this call did was rolled back
 
 
-class NetError(Exception):
+class NetError(RuntimeError):  # a RuntimeError so callers catching those (the daemon) report it
     """A host-setup failure, already formatted as one line ``OBJECT: problem``.
 
     ``exit_code`` is 2 for bad input or a conflict found before anything changed, 1 for a runtime failure.

@@ -2,6 +2,8 @@
 
 One JSON file per tunnel interface, ``$TAPLIANCE_STATE_DIR/<interface>.net.json`` (default
 /run/tapliance: tmpfs, so a reboot — which also forgets every change — forgets the journal too).
+Named network namespaces share the host's /run, so inside one the name carries it:
+``<interface>@<netns>.net.json`` (the lab runs several "hosts" with a ``tl0`` each on one box).
 
 A record is appended and fsync'ed *before* the change it describes is made. A process killed at any
 point therefore leaves a journal that covers at least everything it did; undoing a record whose change
@@ -34,12 +36,31 @@ def state_dir() -> Path:
     return Path(os.environ.get(STATE_DIR_ENV) or DEFAULT_STATE_DIR)
 
 
+def netns_tag() -> str:
+    """``@<name>`` inside a named network namespace (``ip netns``: they share the host's /run), else ""."""
+    try:
+        me = os.stat("/proc/self/ns/net")
+        names = sorted(os.listdir("/run/netns"))
+    except OSError:
+        return ""
+    for name in names:
+        with contextlib.suppress(OSError):
+            st = os.stat(f"/run/netns/{name}")
+            if (st.st_dev, st.st_ino) == (me.st_dev, me.st_ino):
+                return f"@{name}"
+    return ""
+
+
+def journal_path(interface: str) -> Path:
+    return state_dir() / f"{interface}{netns_tag()}.net.json"
+
+
 class Journal:
     """The records of one interface, loaded from and saved to disk on every change."""
 
     def __init__(self, interface: str) -> None:
         self.interface = interface
-        self.path = state_dir() / f"{interface}.net.json"
+        self.path = journal_path(interface)
         self.records: list[Record] = self._load()
 
     def _load(self) -> list[Record]:
@@ -87,7 +108,7 @@ def locked(interface: str) -> Iterator[None]:
     d = state_dir()
     try:
         d.mkdir(mode=0o755, parents=True, exist_ok=True)
-        fd = os.open(d / f"{interface}.net.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        fd = os.open(d / f"{interface}{netns_tag()}.net.lock", os.O_RDWR | os.O_CREAT, 0o600)
     except OSError as e:
         raise NetError(f"state directory {d}: {e.strerror}", RUNTIME) from None
     try:

@@ -67,7 +67,7 @@ def test_bad_input_is_one_line_exit_2_and_changes_nothing(appliance: str, tmp_pa
     assert p.stderr.startswith(message) and p.stderr.count("\n") == 1, p.stderr
     assert "Traceback" not in p.stderr and p.stdout == ""
     assert snapshot(appliance) == before
-    assert not (tmp_path / "state" / "tap0.net.json").exists()
+    assert not list((tmp_path / "state").glob("*.json"))
 
 
 def test_kernel_refusal_mid_way_rolls_back_with_exit_1(appliance: str, tmp_path: Path) -> None:
@@ -80,7 +80,7 @@ def test_kernel_refusal_mid_way_rolls_back_with_exit_1(appliance: str, tmp_path:
     assert p.stderr.startswith("tapliance: route 10.60.0.0/16 via 172.31.9.9 dev br0: cannot add: ")
     assert p.stderr.count("\n") == 1 and "Traceback" not in p.stderr
     assert snapshot(appliance) == before
-    assert not (tmp_path / "state" / "tap0.net.json").exists()
+    assert not list((tmp_path / "state").glob("*.json"))
 
 
 CRASH = """
@@ -106,11 +106,12 @@ def test_kill_9_half_way_then_teardown_cleans_up(appliance: str, tmp_path: Path)
                        capture_output=True, timeout=60, check=False)
     assert p.returncode == -signal.SIGKILL
     assert "master br0" in netns.ns_exec(appliance, ["ip", "link", "show", "eth1"]).stdout.decode()
+    assert (tmp_path / "state" / f"tap0@{appliance}.net.json").exists()  # namespaces share /run
     down = tapliance(appliance, "teardown", cfg)
     assert down.returncode == 0, down.stderr
     assert "deleted bridge br0" in down.stdout
     assert snapshot(appliance) == before
-    assert not (tmp_path / "state" / "tap0.net.json").exists()
+    assert not list((tmp_path / "state").glob("*.json"))
 
 
 def test_kill_9_of_the_process_that_applied_then_teardown(appliance: str, tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from tapliance.net.errors import NetError
 @pytest.fixture(autouse=True)
 def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv(J.STATE_DIR_ENV, str(tmp_path / "state"))
+    monkeypatch.setattr(J, "netns_tag", lambda: "")  # as in the host's own namespace
     return tmp_path / "state"
 
 

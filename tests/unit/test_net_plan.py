@@ -134,4 +134,4 @@ def test_apply_and_teardown_without_sections_do_nothing(tmp_path: Path, monkeypa
     c = cfg("[interface]\nname = 'tap0'\n")
     assert net.apply(c) == []
     assert net.teardown(c) == []  # nothing journaled: a no-op, not an error
-    assert not (tmp_path / "state" / "tap0.net.json").exists()
+    assert not list((tmp_path / "state").glob("*.json"))
