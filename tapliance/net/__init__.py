@@ -61,7 +61,7 @@ def apply(cfg: Config) -> list[str]:
     plan = planning.build(cfg)
     if plan.empty:
         return []
-    with locked(cfg.interface.name), _session() as (host, nft):
+    with locked(), _session() as (host, nft):
         journal = Journal(cfg.interface.name)
         preflight.check(plan, host)
         start = len(journal.records)
@@ -69,7 +69,7 @@ def apply(cfg: Config) -> list[str]:
         try:
             return ensure.run(plan)
         except BaseException as e:
-            _rollback(Undo(host, nft), journal, start, e)
+            _rollback(Undo(host, nft, journal.interface), journal, start, e)
             raise
 
 
@@ -97,12 +97,12 @@ def _undo_from(undo: Undo, journal: Journal, start: int) -> list[str]:
 
 def teardown(cfg: Config) -> list[str]:
     """Undo everything journaled for ``cfg.interface.name``; [] when nothing is recorded."""
-    with locked(cfg.interface.name):
+    with locked():
         journal = Journal(cfg.interface.name)
         if not journal.records:
             return []
         with _session() as (host, nft):
-            return _undo_from(Undo(host, nft), journal, 0)
+            return _undo_from(Undo(host, nft, journal.interface), journal, 0)
 
 
 def show(cfg: Config) -> str:

@@ -120,7 +120,15 @@ class Ensure:
                          f"{', masquerade out of ' + n.uplink if n.masquerade else ''})")
         for s in plan.sysctls:
             old = sysctl.read(s.path)
-            if old != s.value:
-                self._change({"op": "sysctl", "path": s.path, "old": old},
-                             partial(sysctl.write, s.path, s.value),
-                             f"set sysctl {s.path.replace('/', '.')} = {s.value} (was {old})")
+            known = any(r.get("op") == "sysctl" and r["path"] == s.path for r in self.journal.records)
+            if not known and old == s.value:
+                # Already as needed (by the admin or another tunnel): journal the use, change nothing.
+                self.journal.append({"op": "sysctl", "path": s.path, "old": old, "set": False})
+            elif old != s.value:
+                line = f"set sysctl {s.path.replace('/', '.')} = {s.value} (was {old})"
+                if known:  # changed back behind our back: the journal already holds the original value
+                    sysctl.write(s.path, s.value)
+                    self.lines.append(line)
+                else:
+                    self._change({"op": "sysctl", "path": s.path, "old": old, "set": True},
+                                 partial(sysctl.write, s.path, s.value), line)

@@ -10,7 +10,8 @@ point therefore leaves a journal that covers at least everything it did; undoing
 never happened is harmless by construction (every undo step checks first, see undo.py). Records are
 plain dicts ``{"op": ..., ...}``; the set of ops is the table in undo.py.
 
-A lock file serialises apply/teardown of the same interface between processes.
+One lock file per network namespace serialises every apply/teardown in it, whatever the interface:
+they are short, and a teardown may hand a shared sysctl over to another interface's journal.
 """
 
 from __future__ import annotations
@@ -55,6 +56,16 @@ def journal_path(interface: str) -> Path:
     return state_dir() / f"{interface}{netns_tag()}.net.json"
 
 
+def others(interface: str) -> list[Journal]:
+    """The journals of the *other* interfaces in this network namespace (call with the lock held)."""
+    tag, out = netns_tag(), []
+    for p in sorted(state_dir().glob("*.net.json")):
+        name, _, ns = p.name.removesuffix(".net.json").partition("@")
+        if name != interface and (f"@{ns}" if ns else "") == tag:
+            out.append(Journal(name))
+    return out
+
+
 class Journal:
     """The records of one interface, loaded from and saved to disk on every change."""
 
@@ -80,6 +91,10 @@ class Journal:
         self.records.append(record)
         self._save()
 
+    def save(self) -> None:
+        """Persist records changed in place (see Undo.sysctl_value)."""
+        self._save()
+
     def truncate(self, n: int) -> None:
         """Keep the first ``n`` records (the rest were undone); remove the file when none are left."""
         del self.records[n:]
@@ -103,12 +118,12 @@ class Journal:
 
 
 @contextlib.contextmanager
-def locked(interface: str) -> Iterator[None]:
-    """Hold an exclusive lock for ``interface`` while changing or undoing its host setup."""
+def locked() -> Iterator[None]:
+    """Hold this network namespace's exclusive lock while changing or undoing host setup."""
     d = state_dir()
     try:
         d.mkdir(mode=0o755, parents=True, exist_ok=True)
-        fd = os.open(d / f"{interface}{netns_tag()}.net.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        fd = os.open(d / f"net{netns_tag()}.lock", os.O_RDWR | os.O_CREAT, 0o600)
     except OSError as e:
         raise NetError(f"state directory {d}: {e.strerror}", RUNTIME) from None
     try:

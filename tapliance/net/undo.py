@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable
 
-from tapliance.net import ruleset, sysctl
+from tapliance.net import journal, ruleset, sysctl
 from tapliance.net.errors import RUNTIME, NetError
 from tapliance.net.host import Address, Host, Route
 from tapliance.net.journal import Record
@@ -32,8 +32,8 @@ def has_address(host: Host, dev: str, iface: str) -> bool:
 
 
 class Undo:
-    def __init__(self, host: Host, nft: Callable[[], Nftables]) -> None:
-        self.host = host
+    def __init__(self, host: Host, nft: Callable[[], Nftables], interface: str) -> None:
+        self.host, self.interface = host, interface
         self.nft = nft  # created on first use: teardown of a pure bridge setup needs no libnftables
 
     def __call__(self, rec: Record) -> str | None:
@@ -43,10 +43,21 @@ class Undo:
         return step(self, rec)
 
     def sysctl_value(self, rec: Record) -> str | None:
-        if sysctl.read(rec["path"]) == rec["old"]:
+        # Two tunnels in NAT mode share ip_forward; each journals it ("set": whether it changed it).
+        # While another journal still holds it, leave the value alone; if we were the one who changed
+        # it, hand our saved original over so that the last one out restores it.
+        name = rec["path"].replace("/", ".")
+        for other in journal.others(self.interface):
+            for theirs in other.records:
+                if theirs.get("op") == "sysctl" and theirs["path"] == rec["path"]:
+                    if rec.get("set", True):
+                        theirs.update(old=rec["old"], set=True)
+                        other.save()
+                    return f"left sysctl {name} as is: {other.interface} still uses it"
+        if not rec.get("set", True) or sysctl.read(rec["path"]) == rec["old"]:
             return None
         sysctl.write(rec["path"], rec["old"])
-        return f"restored sysctl {rec['path'].replace('/', '.')} = {rec['old']}"
+        return f"restored sysctl {name} = {rec['old']}"
 
     def nft_table(self, rec: Record) -> str | None:
         nft = self.nft()

@@ -17,6 +17,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tapliance.lab import netns
 
 TAPLIANCE = [sys.executable, "-m", "tapliance.cli"]
@@ -139,3 +141,26 @@ def test_other_tables_and_unrelated_forwarding_are_left_alone(prefix: str, tmp_p
     assert tapliance(a, "teardown", cfg).returncode == 0
     assert sh(a, "nft", "list", "ruleset") == other.replace("priority 0", "priority filter")
     assert sh(a, "sysctl", "-n", "net.ipv4.ip_forward") == "1\n"
+
+
+@pytest.mark.parametrize("first_down", ["tl0", "tl1"])
+def test_two_tunnels_share_ip_forward_and_the_last_one_out_restores_it(
+        prefix: str, tmp_path: Path, first_down: str) -> None:
+    a, t, _lan, cfg0 = build(prefix, tmp_path)
+    netns.ns_exec(a, ["ip", "tuntap", "add", "mode", "tap", "name", "tl1"])
+    cfg1 = tmp_path / "nat1.toml"
+    cfg1.write_text('[interface]\nname = "tl1"\naddresses = ["10.1.3.3/24"]\n[nat]\nuplink = "eth0"\n')
+    assert "ip_forward = 1 (was 0)" in tapliance(a, "apply", cfg0).stdout
+    assert "ip_forward" not in tapliance(a, "apply", cfg1).stdout  # already on: used, not changed
+    assert sh(a, "nft", "list", "tables").split() == ["table", "inet", "tapliance_tl0", "table", "inet",
+                                                       "tapliance_tl1"]
+    cfgs = {"tl0": cfg0, "tl1": cfg1}
+    second = "tl1" if first_down == "tl0" else "tl0"
+    down = tapliance(a, "teardown", cfgs[first_down])
+    assert down.returncode == 0 and f"left sysctl net.ipv4.ip_forward as is: {second} still uses it" in down.stdout
+    assert sh(a, "sysctl", "-n", "net.ipv4.ip_forward") == "1\n"
+    assert ping(t, "192.168.70.1") == (first_down == "tl1")  # tl0's NAT still works when tl1 leaves
+    assert tapliance(a, "teardown", cfgs[second]).returncode == 0
+    assert sh(a, "sysctl", "-n", "net.ipv4.ip_forward") == "0\n"
+    assert sh(a, "nft", "list", "ruleset") == ""
+    assert not list((tmp_path / "state").glob("*.json"))

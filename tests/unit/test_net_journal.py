@@ -44,8 +44,15 @@ def test_a_corrupt_journal_is_a_runtime_error_naming_the_file(state: Path, conte
     assert e.value.exit_code == 1 and str(state / "tap0.net.json") in str(e.value)
 
 
-def test_lock_is_reentrant_across_sequential_uses(state: Path) -> None:
-    with J.locked("tap0"):
+def test_lock_can_be_taken_again_after_release(state: Path) -> None:
+    with J.locked():
         pass
-    with J.locked("tap0"):
-        assert (state / "tap0.net.lock").exists()
+    with J.locked():
+        assert (state / "net.lock").exists()
+
+
+def test_others_lists_the_other_interfaces_of_this_namespace_only(state: Path) -> None:
+    for name in ("tap0", "tap1"):
+        J.Journal(name).append({"op": "nft_table", "name": f"tapliance_{name}"})
+    state.joinpath("tap2@otherns.net.json").write_text('{"version": 1, "records": []}')
+    assert [j.interface for j in J.others("tap0")] == ["tap1"]
