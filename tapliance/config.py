@@ -52,6 +52,8 @@ class InterfaceConfig:
     # True: create the TAP (or attach to a pre-created persistent one of that name) and remove it on exit
     # if we created it.
     create: bool = True
+    # TAP offloads (virtio-net header, TSO/checksum): 64 KiB super-frames per read/write
+    offload: bool = True
 
 
 @dataclass(frozen=True)
@@ -271,7 +273,7 @@ def _typename(typ: type | tuple[type, ...]) -> str:
 
 
 def _interface(r: _Reader, t: dict[str, Any]) -> InterfaceConfig:
-    r.only(t, "interface", {"name", "mtu", "addresses", "mac", "create"})
+    r.only(t, "interface", {"name", "mtu", "addresses", "mac", "create", "offload"})
     name = r.ifname(t, "interface.name", "name", "tap0")
     mtu = r.integer(t, "interface.mtu", "mtu", 1500, 576, 65000)
     addrs = r.interfaces(t, "interface.addresses", "addresses")
@@ -281,8 +283,9 @@ def _interface(r: _Reader, t: dict[str, Any]) -> InterfaceConfig:
     if mac is not None and int(mac[:2], 16) & 1:
         raise r.error("interface.mac", f"{mac} is a multicast address; use a unicast one (e.g. 02:...)")
     create = r.get(t, "interface.create", "create", bool, True)
+    offload = r.get(t, "interface.offload", "offload", bool, True)
     assert name is not None
-    return InterfaceConfig(name, mtu, addrs, mac.lower() if mac else None, create)
+    return InterfaceConfig(name, mtu, addrs, mac.lower() if mac else None, create, offload)
 
 
 def _tunnel(r: _Reader, t: dict[str, Any]) -> TunnelConfig:

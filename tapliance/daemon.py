@@ -105,8 +105,10 @@ def run(path: str | Path, *, apply_net: bool = True) -> int:
                     underlay_mtu=cfg.tunnel.underlay_mtu,
                     ipv6=ipaddress.ip_address(cfg.tunnel.listen.host).version == 6,
                     rekey_after_seconds=cfg.tunnel.rekey_after_seconds,
-                    rekey_after_bytes=cfg.tunnel.rekey_after_bytes, handshake_rate=cfg.tunnel.handshake_rate)
-        rt = Runtime(node, tap.fd, sock, ifname=cfg.interface.name, listen=str(cfg.tunnel.listen))
+                    rekey_after_bytes=cfg.tunnel.rekey_after_bytes, handshake_rate=cfg.tunnel.handshake_rate,
+                    vnet=tap.vnet)
+        rt = Runtime(node, tap.fd, sock, ifname=cfg.interface.name, listen=str(cfg.tunnel.listen),
+                     gso=True, gro=udp.enable_gro(sock))
         control = ControlServer(cfg.control_socket, rt.snapshot)
         undo.append(("control socket", control.close))
         log.info("up: %s <-> udp %s, %d peer(s), suite %s, public key %s", cfg.interface.name,

@@ -8,6 +8,7 @@ the appliance's own host setup (which is tapliance.net, on netlink via pyroute2)
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import subprocess
@@ -65,10 +66,8 @@ def list_ns(prefix: str) -> list[str]:
 def kill_ns_processes(ns: str) -> None:
     p = sh(["ip", "netns", "pids", ns], check=False)
     for pid in p.stdout.split():
-        try:
+        with contextlib.suppress(ProcessLookupError, ValueError):
             os.kill(int(pid), 9)
-        except (ProcessLookupError, ValueError):
-            pass
 
 
 def cleanup(prefix: str) -> list[str]:

@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from cryptography.exceptions import InvalidTag
 
 from tapliance.proto import handshake as hs
+from tapliance.proto import offload
 from tapliance.proto import primitives as P
 from tapliance.proto import timers as T
 from tapliance.proto import wire as W
@@ -27,6 +28,7 @@ from tapliance.proto.peer import Peer, PeerSpec
 from tapliance.proto.ratelimit import TokenBucket
 from tapliance.proto.session import Keypair
 from tapliance.proto.switch import MacTable
+from tapliance.proto.wire import Frame
 from tapliance.suites import suite_id
 
 _unpack_data = W.DATA_HEADER.unpack_from
@@ -38,7 +40,7 @@ class Node:
     def __init__(self, *, static_private: bytes, peers: Sequence[PeerSpec], random: Callable[[int], bytes],
                  now: float, unix_offset: float, suite: str = "chacha20-poly1305", underlay_mtu: int = 1500,
                  ipv6: bool = False, rekey_after_seconds: float = 120.0, rekey_after_bytes: int = 1 << 36,
-                 handshake_rate: int = 50) -> None:
+                 handshake_rate: int = 50, vnet: bool = False) -> None:
         self.static_private = static_private
         self.static_public = P.dh_public(static_private)
         self.random = random
@@ -51,14 +53,19 @@ class Node:
         self.rekey_after_bytes = rekey_after_bytes
         self.reject_after = T.reject_after_time(rekey_after_seconds)
         self.max_chunk = W.max_chunk(underlay_mtu, ipv6)
+        # Our TAP speaks virtio-net headers (offloads): frames from it carry one, frames to it need one.
+        self.vnet = vnet
+        self.tap_flags = W.FLAG_VNET if vnet else 0
+        self.tap_off = offload.HDR_LEN if vnet else 0
         self.peers: dict[bytes, Peer] = {}
         for spec in peers:
             self.peers[spec.public_key] = Peer(spec, P.dh(static_private, spec.public_key))
         self.peer_list = list(self.peers.values())
         self.hub = len(self.peer_list) > 1
         self.indices: dict[int, tuple[Peer, Keypair | None]] = {}  # None: our pending initiation
-        self.tx: list[tuple[bytes, Addr]] = []
-        self.to_tap: list[bytes] = []
+        # (buffer, destination, segment size): one datagram, or GSO-laid-out datagrams of `seg` bytes
+        self.tx: list[tuple[bytes | bytearray, Addr, int]] = []
+        self.to_tap: list[Frame] = []
         self.events: list[Event] = []
         self.drops: dict[str, int] = {}
         self.reasm = Reassembler(self.drops)
@@ -73,39 +80,39 @@ class Node:
     # ---- frames from the TAP -------------------------------------------------------------------
 
     def on_frame(self, frame: bytes, now: float) -> None:
-        if len(frame) < 14:
+        o, flags = self.tap_off, self.tap_flags
+        if len(frame) < 14 + o:
             self.drop("tap_runt")
             return
         if not self.hub:
             if self.peer_list:
-                self._send_frame(self.peer_list[0], frame, now)
+                self._send_frame(self.peer_list[0], frame, now, flags)
             return
-        self.macs.learn(frame[6:12], LOCAL, now)
-        port = None if frame[0] & 1 else self.macs.lookup(frame[0:6], now)
+        self.macs.learn(frame[o + 6 : o + 12], LOCAL, now)
+        port = None if frame[o] & 1 else self.macs.lookup(frame[o : o + 6], now)
         if isinstance(port, Peer):
-            self._send_frame(port, frame, now)
+            self._send_frame(port, frame, now, flags)
         elif port is None:  # broadcast, multicast, unknown unicast: flood
             for p in self.peer_list:
-                self._send_frame(p, frame, now, flood=True)
+                self._send_frame(p, frame, now, flags, flood=True)
 
-    def _send_frame(self, peer: Peer, frame: bytes, now: float, flood: bool = False) -> None:
+    def _send_frame(self, peer: Peer, frame: Frame, now: float, flags: int, flood: bool = False) -> None:
         kp = peer.usable(now, self.reject_after)
         if kp is None or peer.endpoint is None:
             if flood and peer.endpoint is None:
                 return  # a hub does not queue floods for clients it has never heard from
             if len(peer.queue) == peer.queue.maxlen:
                 self.drop("queue_full")
-            peer.queue.append(frame)
+            peer.queue.append((frame, flags))
             self._maybe_initiate(peer, now)
             return
         try:
-            dgs = kp.seal_frame(frame, self.max_chunk)
+            buf, seg = kp.seal_frame(frame, self.max_chunk, flags)
         except ValueError:
             self.drop("frame_too_big")
             return
-        ep = peer.endpoint
-        self.tx.extend([(d, ep) for d in dgs])
-        peer.tx_bytes += len(frame)
+        self.tx.append((buf, peer.endpoint, seg))
+        peer.tx_bytes += len(frame) - (offload.HDR_LEN if flags else 0)
         peer.tx_frames += 1
         self._sent(peer, now)
         if (kp.sent_bytes > self.rekey_after_bytes or kp.counter > T.REKEY_AFTER_MESSAGES
@@ -119,7 +126,8 @@ class Node:
 
     # ---- datagrams from the wire -----------------------------------------------------------------
 
-    def on_datagram(self, data: bytes, addr: Addr, now: float) -> None:
+    def on_datagram(self, data: bytes | memoryview, addr: Addr, now: float) -> None:
+        """One datagram. ``data`` may be a view into the runtime's receive buffer: nothing keeps it."""
         n = len(data)
         if n < W.DATA_OVERHEAD:
             self.drop("short")
@@ -127,7 +135,9 @@ class Node:
         t = data[0]
         if t == W.MSG_DATA:
             self._on_data(data, addr, now)
-        elif t == W.MSG_INITIATION:
+            return
+        data = bytes(data)  # handshake messages are rare: plain bytes for the crypto helpers
+        if t == W.MSG_INITIATION:
             self._on_initiation(data, addr, now)
         elif t == W.MSG_RESPONSE:
             self._on_response(data, addr, now)
@@ -136,7 +146,67 @@ class Node:
         else:
             self.drop("bad_type")
 
-    def _on_data(self, data: bytes, addr: Addr, now: float) -> None:
+    def on_datagram_batch(self, view: memoryview, seg: int, addr: Addr, now: float) -> None:
+        """Datagrams of ``seg`` bytes back to back in ``view`` (the last may be shorter), all from
+        ``addr``: what one UDP GRO receive returns.
+
+        Fast path: when all fragments of a frame sit in the batch in order (the common case, since
+        the sender sent them as one GSO burst), they are checked against the replay window, opened
+        straight into the frame's buffer and committed, and the per-frame bookkeeping runs once.
+        Anything else (handshakes, a frame split across batches, a failed tag) takes the general
+        per-datagram path, which produces the same results and drop counts.
+        """
+        n = len(view)
+        off = 0
+        unpack, indices = _unpack_data, self.indices
+        while off < n:
+            first = view[off : off + seg]
+            if len(first) < W.DATA_OVERHEAD or first[0] != W.MSG_DATA:
+                self.on_datagram(first, addr, now)
+                off += seg
+                continue
+            _, flags, fidx, fcnt, receiver, counter = unpack(first)
+            end = off + fcnt * seg
+            entry = indices.get(receiver)
+            kp = entry[1] if entry is not None else None
+            if (fidx != 0 or fcnt == 1 or end - seg >= n or kp is None or flags & ~W.FLAGS_KNOWN
+                    or now - kp.created >= self.reject_after
+                    or not self._open_run(view, off, seg, min(end, n), fcnt, receiver, counter, flags, kp, addr, now)):
+                self.on_datagram(first, addr, now)
+                off += seg
+                continue
+            off = end
+
+    def _open_run(self, view: memoryview, off: int, seg: int, end: int, fcnt: int, receiver: int, counter: int,
+                  flags: int, kp: Keypair, addr: Addr, now: float) -> bool:
+        """Open a whole in-order frame run; False (nothing changed) if it is not one or fails."""
+        unpack = _unpack_data
+        for i in range(1, fcnt):
+            h = unpack(view, off + i * seg)
+            if h[1] != flags or h[2] != i or h[3] != fcnt or h[4] != receiver or h[5] != counter + i:
+                return False
+        if not kp.replay.check_run(counter, fcnt):
+            return False
+        size = seg - W.DATA_OVERHEAD
+        last = end - (off + (fcnt - 1) * seg) - W.DATA_OVERHEAD
+        frame = bytearray(size * (fcnt - 1) + last)
+        out = memoryview(frame)
+        dec, nonce, H = kp.decrypt_into, W.nonce96, W.DATA_HEADER_LEN
+        o = off
+        try:
+            for i in range(fcnt - 1):
+                dec(nonce(counter + i), view[o + H : o + seg], view[o : o + H], out[i * size : (i + 1) * size])
+                o += seg
+            dec(nonce(counter + fcnt - 1), view[o + H : end], view[o : o + H], out[(fcnt - 1) * size :])
+        except InvalidTag:
+            return False  # let the per-datagram path find and count the bad one
+        kp.replay.commit_run(counter, fcnt)
+        peer = self.indices[receiver][0]
+        self._authenticated(peer, kp, addr, now)
+        self._frame_in(peer, frame, flags, now)
+        return True
+
+    def _on_data(self, data: bytes | memoryview, addr: Addr, now: float) -> None:
         _, flags, fidx, fcnt, receiver, counter = _unpack_data(data)
         entry = self.indices.get(receiver)
         kp = entry[1] if entry is not None else None
@@ -161,15 +231,7 @@ class Node:
         if not kp.replay.commit(counter):
             self.drop("replay")
             return
-        # Authenticated from here on.
-        if kp is peer.next:
-            self._free(peer.confirm_next())
-            self._flush(peer, now)
-        peer.last_received = now
-        peer.awaiting_reply_since = None
-        peer.down = False
-        if addr != peer.endpoint:
-            self._set_endpoint(peer, addr)
+        self._authenticated(peer, kp, addr, now)
         if fcnt == 1:
             if not chunk:
                 return  # keepalive
@@ -179,29 +241,56 @@ class Node:
             if whole is None:
                 return
             frame = whole
-        if len(frame) < 14:
+        self._frame_in(peer, frame, flags, now)
+
+    def _authenticated(self, peer: Peer, kp: Keypair, addr: Addr, now: float) -> None:
+        """Bookkeeping for an authenticated data message: key confirmation, liveness, roaming."""
+        if kp is peer.next:
+            self._free(peer.confirm_next())
+            self._flush(peer, now)
+        peer.last_received = now
+        peer.awaiting_reply_since = None
+        peer.down = False
+        if addr != peer.endpoint:
+            self._set_endpoint(peer, addr)
+
+    def _frame_in(self, peer: Peer, frame: Frame, flags: int, now: float) -> None:
+        o = offload.HDR_LEN if flags else 0
+        if len(frame) < 14 + o:
             self.drop("runt")
             return
-        peer.rx_bytes += len(frame)
+        peer.rx_bytes += len(frame) - o
         peer.rx_frames += 1
         if not self.hub:
-            self.to_tap.append(frame)
+            self._deliver(frame, flags)
         else:
-            self._switch(peer, frame, now)
+            self._switch(peer, frame, flags, o, now)
 
-    def _switch(self, src: Peer, frame: bytes, now: float) -> None:
-        """Hub forwarding of a frame that arrived from peer ``src``."""
-        self.macs.learn(frame[6:12], src, now)
-        port = None if frame[0] & 1 else self.macs.lookup(frame[0:6], now)
+    def _deliver(self, frame: Frame, flags: int) -> None:
+        """To our TAP, converting between the sender's and our TAP's framing when they differ."""
+        if flags == self.tap_flags:
+            self.to_tap.append(frame)
+        elif self.vnet:
+            self.to_tap.append(offload.ZERO_HDR + frame)
+        else:
+            try:
+                self.to_tap.extend(offload.to_plain(frame))
+            except offload.OffloadError:
+                self.drop("offload_bad")
+
+    def _switch(self, src: Peer, frame: Frame, flags: int, o: int, now: float) -> None:
+        """Hub forwarding of a frame that arrived from peer ``src`` (``o``: its vnet header length)."""
+        self.macs.learn(bytes(frame[o + 6 : o + 12]), src, now)  # may be a bytearray: keys must be bytes
+        port = None if frame[o] & 1 else self.macs.lookup(bytes(frame[o : o + 6]), now)
         if isinstance(port, Peer):
             if port is not src:
-                self._send_frame(port, frame, now)
+                self._send_frame(port, frame, now, flags)
             return
-        self.to_tap.append(frame)
+        self._deliver(frame, flags)
         if port is None:
             for p in self.peer_list:
                 if p is not src:
-                    self._send_frame(p, frame, now, flood=True)
+                    self._send_frame(p, frame, now, flags, flood=True)
 
     # ---- handshake messages ----------------------------------------------------------------------
 
@@ -214,8 +303,8 @@ class Node:
         if hs.check_mac2(data, mac2_off, cookie):
             return False
         nonce = self.random(24)
-        self.tx.append((hs.create_cookie_reply(data, mac2_off - 16, sender, cookie, self.my_cookie_key, nonce),
-                        addr))
+        reply = hs.create_cookie_reply(data, mac2_off - 16, sender, cookie, self.my_cookie_key, nonce)
+        self.tx.append((reply, addr, len(reply)))
         self.drop("handshake_under_load")
         return True
 
@@ -255,7 +344,7 @@ class Node:
         self.indices[idx] = (peer, kp)
         self._free(peer.install(kp, confirmed=False))
         self._set_endpoint(peer, addr)
-        self.tx.append((msg, addr))
+        self.tx.append((msg, addr, len(msg)))
         self._completed(peer, addr, now, initiator=False)
 
     def _on_response(self, data: bytes, addr: Addr, now: float) -> None:
@@ -320,13 +409,14 @@ class Node:
             return False
         frames = list(peer.queue)
         peer.queue.clear()
-        for f in frames:
-            self._send_frame(peer, f, now)
+        for f, flags in frames:
+            self._send_frame(peer, f, now, flags)
         return True
 
     def _keepalive(self, peer: Peer, kp: Keypair, now: float) -> None:
         if peer.endpoint is not None:
-            self.tx.extend([(d, peer.endpoint) for d in kp.seal_frame(b"", self.max_chunk)])
+            buf, seg = kp.seal_frame(b"", self.max_chunk)
+            self.tx.append((buf, peer.endpoint, seg))
             self._sent(peer, now)
 
     # ---- handshake initiation and timers ---------------------------------------------------------
@@ -362,7 +452,7 @@ class Node:
             ephemeral_private=self.random(32), unix_time=now + self.unix_offset, cookie=cookie)
         peer.last_initiation = now
         peer.retransmit_at = now + T.REKEY_TIMEOUT + self.random(1)[0] / 768  # up to 1/3 s jitter
-        self.tx.append((msg, peer.endpoint))
+        self.tx.append((msg, peer.endpoint, len(msg)))
 
     def _give_up(self, peer: Peer) -> None:
         if peer.handshake is not None:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from tapliance.proto.events import Addr
 from tapliance.proto.handshake import InitiatorState, cookie_key, mac1_key
 from tapliance.proto.session import Keypair
+from tapliance.proto.wire import Frame
 
 QUEUE_FRAMES = 128  # frames held while a handshake is in progress
 
@@ -62,7 +63,7 @@ class Peer:
         self.last_sent = -1e9
         self.last_received = -1e9
         self.awaiting_reply_since: float | None = None
-        self.queue: deque[bytes] = deque(maxlen=QUEUE_FRAMES)
+        self.queue: deque[tuple[Frame, int]] = deque(maxlen=QUEUE_FRAMES)  # (frame, flags)
         self.down = False
         self.rx_bytes = self.tx_bytes = self.rx_frames = self.tx_frames = 0
         self.handshakes = 0

@@ -45,3 +45,20 @@ class ReplayWindow:
             self.last = counter
         self._ring[(counter >> 6) & RING_MASK] |= 1 << (counter & 63)
         return True
+
+    def check_run(self, first: int, count: int) -> bool:
+        """check() for every counter in first .. first+count-1 (a fragment run)."""
+        if first > self.last:
+            return True
+        return all(self.check(c) for c in range(first, first + count))
+
+    def commit_run(self, first: int, count: int) -> None:
+        """commit() a run already accepted by check_run: bits set a word at a time."""
+        self.commit(first + count - 1)  # slides the window once, to the run's end
+        ring = self._ring
+        c, end = first, first + count - 1  # the last one is already set
+        while c < end:
+            bit = c & 63
+            n = min(64 - bit, end - c)
+            ring[(c >> 6) & RING_MASK] |= ((1 << n) - 1) << bit
+            c += n

@@ -1,8 +1,9 @@
 """A keypair: one direction-pair of transport keys from one handshake, and the data path on it.
 
-Send pipeline (seal_frame), per frame from the TAP:
-    split into chunks that fit one datagram -> take consecutive counters -> for each chunk:
-    header(type, flags, index, count, receiver, counter) -> AEAD(chunk, aad=header) -> datagram
+Send pipeline (seal_frame), per frame from the TAP (up to a 64 KiB super-frame):
+    split into even chunks that fit one datagram -> take consecutive counters -> one buffer; per chunk:
+    header(type, flags, index, count, receiver, counter) -> AEAD(chunk, aad=header) sealed in place
+The buffer is the UDP GSO layout (equal-size datagrams back to back), sent with one syscall.
 The AEAD objects are built once per keypair; counters never repeat (a keypair is retired long
 before 2^64 - 2^13 messages).
 
@@ -13,23 +14,33 @@ Receive contract: the caller parses the header, checks ``replay.check(counter)``
 from __future__ import annotations
 
 from tapliance.proto import wire as W
-from tapliance.proto.fragments import split
 from tapliance.proto.handshake import Keys
 from tapliance.proto.replay import ReplayWindow
 from tapliance.suites import make_aead
 
-_pack_header = W.DATA_HEADER.pack
+_pack_into = W.DATA_HEADER.pack_into
 _nonce = W.nonce96
 
 
 class Keypair:
-    __slots__ = ("_recv", "_send", "counter", "created", "initiator", "local_index", "remote_index",
-                 "replay", "sent_bytes")
+    __slots__ = (
+        "_recv",
+        "_send",
+        "counter",
+        "created",
+        "decrypt_into",
+        "initiator",
+        "local_index",
+        "remote_index",
+        "replay",
+        "sent_bytes",
+    )
 
     def __init__(self, keys: Keys, suite: str, *, local_index: int, remote_index: int, initiator: bool,
                  created: float) -> None:
         self._send = make_aead(suite, keys.send)
         self._recv = make_aead(suite, keys.recv)
+        self.decrypt_into = self._recv.decrypt_into  # bound once for the receive fast path
         self.local_index = local_index
         self.remote_index = remote_index
         self.initiator = initiator
@@ -38,23 +49,40 @@ class Keypair:
         self.sent_bytes = 0
         self.replay = ReplayWindow()
 
-    def seal_frame(self, frame: bytes, max_chunk: int, flags: int = 0) -> list[bytes]:
-        """Datagrams carrying ``frame`` (an empty frame is a keepalive: one datagram, no payload)."""
-        chunks = split(frame, max_chunk)
-        count = len(chunks)
+    def seal_frame(self, frame: W.Frame, max_chunk: int, flags: int = 0) -> tuple[bytearray, int]:
+        """Seal ``frame`` into datagrams laid out back to back in one buffer, every one ``seg`` bytes
+        but the last (possibly shorter): exactly the layout UDP GSO sends with one syscall.
+        An empty frame is a keepalive (one datagram, no payload). Returns (buffer, seg)."""
+        n = len(frame)
+        count = -(-n // max_chunk) or 1
         if count > W.MAX_FRAGMENTS:
-            raise ValueError(f"frame of {len(frame)} bytes needs {count} fragments (max {W.MAX_FRAGMENTS})")
+            raise ValueError(f"frame of {n} bytes needs {count} fragments (max {W.MAX_FRAGMENTS})")
+        size = -(-n // count)  # even chunk sizes: no tiny tail datagram
+        seg = size + W.DATA_OVERHEAD
+        buf = bytearray(n + W.DATA_OVERHEAD * count)
+        out = memoryview(buf)
+        src = memoryview(frame)
         base = self.counter
         self.counter = base + count
-        remote = self.remote_index
-        enc = self._send.encrypt
-        out = []
-        for i, chunk in enumerate(chunks):
-            header = _pack_header(W.MSG_DATA, flags, i, count, remote, base + i)
-            out.append(header + enc(_nonce(base + i), chunk, header))
-        self.sent_bytes += len(frame)
-        return out
+        remote, enc, pack, nonce, data = self.remote_index, self._send.encrypt_into, _pack_into, _nonce, W.MSG_DATA
+        off = pos = 0
+        for i in range(count - 1):  # all full-size chunks; the last (maybe shorter) one below
+            c = base + i
+            pack(buf, off, data, flags, i, count, remote, c)
+            enc(nonce(c), src[pos : pos + size], out[off : off + 16], out[off + 16 : off + seg])
+            off += seg
+            pos += size
+        c = base + count - 1
+        pack(buf, off, data, flags, count - 1, count, remote, c)
+        enc(nonce(c), src[pos:], out[off : off + 16], out[off + 16 :])
+        self.sent_bytes += n
+        return buf, seg
 
-    def open_chunk(self, datagram: bytes, counter: int) -> bytes:
+    def open_into(self, datagram: memoryview, counter: int, out: memoryview) -> None:
+        """Like open_chunk, decrypting into ``out`` (exactly the chunk's size)."""
+        self._recv.decrypt_into(_nonce(counter), datagram[W.DATA_HEADER_LEN :], datagram[: W.DATA_HEADER_LEN], out)
+
+    def open_chunk(self, datagram: bytes | memoryview, counter: int) -> bytes:
         """Authenticate and decrypt one data datagram; raises cryptography's InvalidTag on failure."""
-        return self._recv.decrypt(_nonce(counter), datagram[W.DATA_HEADER_LEN :], datagram[: W.DATA_HEADER_LEN])
+        mv = memoryview(datagram)
+        return self._recv.decrypt(_nonce(counter), mv[W.DATA_HEADER_LEN :], mv[: W.DATA_HEADER_LEN])

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import struct
 
+Frame = bytes | bytearray  # an Ethernet frame (with a virtio-net header in front on the offload path)
+
 # Message types (first byte of every datagram).
 MSG_INITIATION = 1
 MSG_RESPONSE = 2
@@ -62,6 +64,5 @@ def max_chunk(underlay_mtu: int, ipv6: bool) -> int:
     return underlay_mtu - ip - DATA_OVERHEAD
 
 
-def nonce96(counter: int) -> bytes:
-    """The AEAD nonce for a data counter: 4 zero bytes then the 64-bit counter (little-endian)."""
-    return b"\x00\x00\x00\x00" + counter.to_bytes(8, "little")
+nonce96 = struct.Struct("<4xQ").pack
+"""The AEAD nonce for a data counter: 4 zero bytes then the 64-bit counter (little-endian)."""

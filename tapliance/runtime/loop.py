@@ -2,9 +2,13 @@
 signal wake-up pipe. Feeds the sans-IO node and performs the I/O it asks for.
 
 Pipeline:
-    TAP readable  -> read up to BATCH frames -> node.on_frame    -> sendto each datagram in node.tx
-    UDP readable  -> recv up to BATCH dgrams -> node.on_datagram -> write node.to_tap, sendto node.tx
-    deadline      -> node.on_timer (handshake retransmits, keepalives, rekey, expiry)
+    TAP readable -> read up to BATCH frames (64 KiB TSO super-frames with offloads) -> node.on_frame
+                 -> node.tx: one buffer per frame, datagrams back to back -> one sendmsg with
+                    UDP_SEGMENT (GSO) each, or one sendto per datagram where GSO is unavailable
+    UDP readable -> recvmsg_into a preallocated buffer; with UDP_GRO one call returns many datagrams
+                    of the same size -> node.on_datagram per datagram (views, no copies)
+                 -> write node.to_tap frames (super-frames keep their virtio-net header) and flush tx
+    deadline     -> node.on_timer (handshake retransmits, keepalives, rekey, expiry)
 I/O errors on the data path are counted drops (``tx_*``/``tap_*``), never fatal: a full socket buffer
 or an unreachable peer must not stop the tunnel.
 """
@@ -23,16 +27,26 @@ from typing import Any
 from tapliance.control.server import ControlServer
 from tapliance.proto.events import EndpointChanged, HandshakeCompleted, HandshakeRejected, PeerDown
 from tapliance.proto.node import Node
-from tapliance.runtime.udp import normalize, sendable
+from tapliance.runtime.udp import GSO_MAX_BYTES, GSO_MAX_SEGMENTS, SOL_UDP, UDP_GRO, UDP_SEGMENT, normalize, sendable
 
 log = logging.getLogger("tapliance")
-BATCH = 64
-READ_SIZE = 65536
+BATCH = 64  # at most this many reads per readiness event ...
+BATCH_BYTES = 192 << 10  # ... or this many bytes: big enough to amortise, small enough that the
+# other direction (e.g. TCP ACKs coming back) waits at most ~3 super-frames. Measured: 4 super-frames
+# per turn gave 3.1-3.4 Gbit/s single-stream, 64 gave 1.7 (ACKs starved), 1 gave 2.8.
+READ_SIZE = 65536 + 512  # a 64 KiB super-frame plus Ethernet, VLAN and virtio-net headers
+RECV_SIZE = 1 << 17
+_GRO_CMSG = socket.CMSG_SPACE(4)
 
 
 class Runtime:
-    def __init__(self, node: Node, tap_fd: int, sock: socket.socket, *, ifname: str, listen: str) -> None:
+    def __init__(self, node: Node, tap_fd: int, sock: socket.socket, *, ifname: str, listen: str,
+                 gso: bool = True, gro: bool = False) -> None:
         self.node = node
+        self.gso = gso
+        self.gro = gro
+        self._rbuf = bytearray(RECV_SIZE)
+        self._rview = memoryview(self._rbuf)
         self.tap_fd = tap_fd
         self.sock = sock
         self.ifname = ifname
@@ -65,44 +79,83 @@ class Runtime:
                     log.debug("TAP write: %s", e)
             node.to_tap.clear()
         if node.tx:
-            sendto, sock = self.sock.sendto, self.sock
-            for data, addr in node.tx:
-                try:
-                    sendto(data, sendable(sock, addr))
-                except BlockingIOError:
-                    self._drop("tx_busy")
-                except OSError as e:
-                    self._drop("tx_too_big" if e.errno == errno.EMSGSIZE else "tx_error")
+            for buf, addr, seg in node.tx:
+                self._send(buf, sendable(self.sock, addr), seg)
             node.tx.clear()
         if node.events:
             for ev in node.events:
                 _log_event(ev)
             node.events.clear()
 
+    def _send(self, buf: bytes | bytearray, addr: tuple[str, int], seg: int) -> None:
+        n = len(buf)
+        try:
+            if n <= seg:
+                self.sock.sendto(buf, addr)
+                return
+            mv = memoryview(buf)
+            if self.gso:
+                step = min(GSO_MAX_SEGMENTS, GSO_MAX_BYTES // seg) * seg
+                opt = [(SOL_UDP, UDP_SEGMENT, seg.to_bytes(2, "little"))]
+                try:
+                    for off in range(0, n, step):
+                        self.sock.sendmsg([mv[off : off + step]], opt, 0, addr)
+                    return
+                except OSError as e:
+                    if e.errno not in (errno.EIO, errno.EINVAL, errno.ENOPROTOOPT, errno.EOPNOTSUPP):
+                        raise
+                    log.warning("UDP GSO not usable here (%s): sending datagrams one by one", e.strerror)
+                    self.gso = False
+            for off in range(0, n, seg):
+                self.sock.sendto(mv[off : off + seg], addr)
+        except BlockingIOError:
+            self._drop("tx_busy")
+        except OSError as e:
+            self._drop("tx_too_big" if e.errno == errno.EMSGSIZE else "tx_error")
+            log.debug("UDP send to %s: %s", addr, e)
+
     def _read_tap(self) -> None:
         now = time.monotonic()
         on_frame, read, fd = self.node.on_frame, os.read, self.tap_fd
+        budget = BATCH_BYTES
         for _ in range(BATCH):
             try:
                 frame = read(fd, READ_SIZE)
             except BlockingIOError:
                 break
             on_frame(frame, now)
+            budget -= len(frame)
+            if budget <= 0:
+                break
         self._flush()
 
     def _read_udp(self) -> None:
         now = time.monotonic()
-        on_dgram, recv = self.node.on_datagram, self.sock.recvfrom
+        on_dgram, on_batch = self.node.on_datagram, self.node.on_datagram_batch
+        recv, view = self.sock.recvmsg_into, self._rview
+        bufs = [self._rbuf]
+        budget = BATCH_BYTES
         for _ in range(BATCH):
             try:
-                data, addr = recv(READ_SIZE)
+                n, anc, _flags, addr = recv(bufs, _GRO_CMSG)
             except BlockingIOError:
                 break
             except OSError as e:  # e.g. ICMP port unreachable reported on the socket
                 self._drop("rx_error")
                 log.debug("UDP receive: %s", e)
                 continue
-            on_dgram(data, normalize(addr), now)
+            src = normalize(addr)
+            seg = n
+            for level, kind, data in anc:
+                if level == SOL_UDP and kind == UDP_GRO:
+                    seg = int.from_bytes(data[:4], "little") or n
+            if seg >= n:
+                on_dgram(view[:n], src, now)
+            else:
+                on_batch(view[:n], seg, src, now)
+            budget -= n
+            if budget <= 0:
+                break
         self._flush()
 
     def run(self, control: ControlServer | None) -> None:
@@ -124,7 +177,11 @@ class Runtime:
             while not self.stopping:
                 timeout = max(0.0, deadline - time.monotonic())
                 for key, _ in sel.select(timeout):
-                    key.data()
+                    try:
+                        key.data()
+                    except Exception:  # a bug must cost a counted drop and a log line, not the tunnel
+                        self._drop("internal_error")
+                        log.exception("internal error (dropped what was being processed)")
                 now = time.monotonic()
                 if now >= deadline:
                     deadline = self.node.on_timer(now)

@@ -11,6 +11,11 @@ IP_PMTUDISC_DO = 2
 IPV6_MTU_DISCOVER = 23
 IPV6_PMTUDISC_DO = 2
 BUFFER = 4 << 20
+SOL_UDP = 17
+UDP_SEGMENT = 103  # linux/udp.h: send one buffer as many datagrams (GSO), kernel 4.18+
+UDP_GRO = 104  # receive coalesced datagrams with their segment size (GRO), kernel 5.0+
+GSO_MAX_BYTES = 65000  # a GSO send must fit one maximal UDP payload
+GSO_MAX_SEGMENTS = 64
 
 
 class UdpError(RuntimeError):
@@ -36,6 +41,14 @@ def bind(listen: Endpoint) -> socket.socket:
         raise UdpError(f"cannot listen on UDP {listen}: {e.strerror}") from None
     s.setblocking(False)
     return s
+
+
+def enable_gro(s: socket.socket) -> bool:
+    try:
+        s.setsockopt(SOL_UDP, UDP_GRO, 1)
+        return True
+    except OSError:
+        return False
 
 
 def normalize(addr: tuple[str, int] | tuple[str, int, int, int]) -> tuple[str, int]:

@@ -9,14 +9,18 @@ instead of exchanging undecryptable data.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
+
+Buffer = Any  # bytes-like (collections.abc.Buffer is 3.12+)
 
 
 class Aead(Protocol):
     def encrypt(self, nonce: bytes, data: bytes, associated_data: bytes | None) -> bytes: ...
-    def decrypt(self, nonce: bytes, data: bytes, associated_data: bytes | None) -> bytes: ...
+    def decrypt(self, nonce: bytes, data: Buffer, associated_data: Buffer) -> bytes: ...
+    def encrypt_into(self, nonce: bytes, data: Buffer, associated_data: Buffer, buf: Buffer) -> int: ...
+    def decrypt_into(self, nonce: bytes, data: Buffer, associated_data: Buffer, buf: Buffer) -> int: ...
 
 
 # name -> (wire id, constructor)

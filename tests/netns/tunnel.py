@@ -111,7 +111,8 @@ class TunnelLab:
         r = self.sh(n, [*TAPLIANCE, "status", "--json", "-s", str(self.sides[n].sock)])
         return json.loads(r.stdout)  # type: ignore[no-any-return]
 
-    def sh(self, n: str, args: list[str], check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess[bytes]:
+    def sh(self, n: str, args: list[str], check: bool = True,
+           timeout: float = 60) -> subprocess.CompletedProcess[bytes]:
         return netns.ns_exec(self.sides[n].ns, args, check=check, timeout=timeout)
 
     def ping(self, src: str, dst_ip: str, count: int = 3, size: int = 56) -> bool:

@@ -61,8 +61,9 @@ class Net:
 
     def collect(self, h: Host) -> None:
         n = h.n
-        for d, dst in n.tx:
-            self.wire.append((d, h.addr, dst))
+        for buf, dst, seg in n.tx:  # split GSO-laid-out buffers into their datagrams
+            for off in range(0, len(buf), seg):
+                self.wire.append((bytes(buf[off : off + seg]), h.addr, dst))
         n.tx.clear()
         h.tap_out.extend(n.to_tap)
         n.to_tap.clear()
