@@ -69,14 +69,14 @@ class TunnelLab:
         return lab
 
     def write_config(self, n: str, *, peer_key: str | None = None, endpoint: bool | None = None,
-                     extra: str = "", tunnel_extra: str = "") -> Path:
+                     extra: str = "", tunnel_extra: str = "", iface_extra: str = "") -> Path:
         s = self.sides[n]
         other = self.sides["b" if n == "a" else "a"]
         if endpoint is None:
             endpoint = n == "a"  # a knows b's address; b discovers a
         ep = f'endpoint = "{UNDERLAY[other.name]}:{PORT}"\n' if endpoint else ""
         s.config.write_text(
-            f'[interface]\nname = "tl0"\naddresses = ["{OVERLAY[n]}/24"]\n'
+            f'[interface]\nname = "tl0"\naddresses = ["{OVERLAY[n]}/24"]\n{iface_extra}\n'
             f'[tunnel]\nlisten = "{UNDERLAY[n]}:{PORT}"\nprivate_key_file = "{s.name}.key"\n'
             f'control_socket = "{s.sock}"\nkeepalive = 2\n{tunnel_extra}\n'
             f'[[peer]]\nname = "{other.name}"\npublic_key = "{peer_key or other.public}"\n{ep}\n{extra}\n'
