@@ -69,8 +69,8 @@ def _run(lab: Lab, action: str, rest: list[str]) -> int:
         raise netns.LabError(f"lab {lab.prefix} is not up: run scripts/lab up {name}")
     t0 = time.monotonic()
     if action == "up":
-        lab.build_wheelhouse()
         lab.build()
+        lab.build_wheelhouse()
         r = lab.deploy()
         if r.rc != 0:
             raise netns.LabError(f"ansible-playbook site.yml failed (exit {r.rc})")
