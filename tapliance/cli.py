@@ -64,7 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("-c", "--config", default=DEFAULT_CONFIG, help=cfg_help)
 
     s = sub.add_parser("status", help="show a running daemon's peers, endpoints, handshakes and counters")
-    s.add_argument("-c", "--config", help="find the control socket from this config")
+    s.add_argument("-c", "--config", help=f"find the control socket from this config (default {DEFAULT_CONFIG} "
+                   "if it exists)")
     s.add_argument("-s", "--socket", type=Path, help="control socket path (default /run/tapliance/tap0.sock)")
     s.add_argument("--json", action="store_true", help="print the raw JSON snapshot")
 
@@ -134,10 +135,11 @@ def _status(args: argparse.Namespace) -> int:
     from tapliance.control import client
 
     sock = args.socket
-    if sock is None and args.config:
+    cfg_path = args.config or (DEFAULT_CONFIG if Path(DEFAULT_CONFIG).exists() and sock is None else None)
+    if sock is None and cfg_path:
         from tapliance import config
 
-        sock = config.load(args.config).control_socket
+        sock = config.load(cfg_path).control_socket
     if sock is None:
         sock = Path("/run/tapliance/tap0.sock")
     try:
