@@ -88,6 +88,10 @@ class Lab:
     def host_dir(self, host: str) -> Path:
         return self.dir / "hosts" / host
 
+    def inventory_vars(self, host: str) -> dict[str, str]:
+        """The per-box variables the generated inventory gives ``host`` (its private paths)."""
+        return inventory.host_paths(self.dir, host)
+
     def say(self, msg: str) -> None:
         if self.echo:
             print(msg, flush=True)
@@ -154,7 +158,9 @@ class Lab:
             if self.echo:
                 print(line, end="", flush=True)
         rc = p.wait()
-        return RunResult(rc, "".join(out), time.monotonic() - t0)
+        r = RunResult(rc, "".join(out), time.monotonic() - t0)
+        self.say(f"==> ansible-playbook {playbook}: exit {rc} in {r.seconds:.0f} s")
+        return r
 
     def deploy(self, *extra: str) -> RunResult:
         return self.ansible("site.yml", *extra)

@@ -1,0 +1,75 @@
+"""Real `ansible-playbook` runs against netns lab boxes over ssh, for both deployments:
+
+first run (deploys, restarts) -> traffic check (playbooks/verify.yml: ping + 8 MiB TCP with sha256) ->
+second run changed=0 -> `--check --diff` with a changed variable shows the diff and changes nothing ->
+`--limit` to one end (the peer's key is read from the other host) changed=0 -> lab down leaves nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tapliance.lab import netns
+from tapliance.lab.lab import Lab, RunResult
+
+
+@pytest.fixture(params=["l2-bridge", "l3-nat"])
+def lab(request: pytest.FixtureRequest) -> Iterator[Lab]:
+    if os.geteuid() != 0:
+        pytest.skip("needs root (network namespaces, sshd per box); run via scripts/test")
+    lab = Lab(request.param, prefix=netns.unique_prefix("ta"), echo=False)
+    try:
+        yield lab
+    finally:
+        lab.down(quiet=True)
+        assert lab.leftovers() == []
+
+
+def recap(r: RunResult) -> str:
+    return "\n".join(r.recap_lines)
+
+
+def explain(r: RunResult) -> str:
+    return f"exit {r.rc}\n{r.output[-6000:]}"
+
+
+def test_deploy_verify_idempotent_checkmode_limit(lab: Lab, capsys: pytest.CaptureFixture[str]) -> None:
+    t0 = time.monotonic()
+    lab.build()
+    lab.build_wheelhouse()
+    first = lab.deploy()
+    assert first.rc == 0, explain(first)
+    assert set(first.recap) == {"site-a", "site-b"}
+    assert all(v["changed"] > 0 and v["failed"] == 0 for v in first.recap.values()), recap(first)
+
+    report = lab.verify()
+    rx, tx = report["received"], report["sent"]
+    assert isinstance(rx, dict) and isinstance(tx, dict)
+    assert rx["sha256"] == tx["sha256"] and rx["bytes"] == tx["bytes"] == 8 << 20
+
+    second = lab.deploy()
+    assert second.rc == 0, explain(second)
+    assert all(v["changed"] == 0 and v["failed"] == 0 for v in second.recap.values()), recap(second)
+
+    cfg = Path(lab.inventory_vars("site-a")["tapliance_config_dir"]) / "tapliance.toml"
+    before = cfg.read_bytes()
+    check = lab.deploy("--check", "--diff", "-e", "tapliance_keepalive=17")
+    assert check.rc == 0, explain(check)
+    assert "-keepalive = 10.0" in check.output and "+keepalive = 17.0" in check.output
+    assert all(v["changed"] == 1 for v in check.recap.values()), recap(check)  # the config, nothing else
+    assert cfg.read_bytes() == before
+
+    limited = lab.deploy("--limit", "site-b")
+    assert limited.rc == 0, explain(limited)
+    assert list(limited.recap) == ["site-b"] and limited.recap["site-b"]["changed"] == 0, recap(limited)
+
+    with capsys.disabled():
+        print(f"\n{lab.topo.name}: first run {first.seconds:.0f} s, verify, second run {second.seconds:.0f} s, "
+              f"check {check.seconds:.0f} s, limit {limited.seconds:.0f} s, total {time.monotonic() - t0:.0f} s")
+        print("  first:  " + "\n          ".join(first.recap_lines))
+        print("  second: " + "\n          ".join(second.recap_lines))

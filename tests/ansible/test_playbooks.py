@@ -1,0 +1,61 @@
+"""Static quality bars for roles/ and playbooks/: --syntax-check of every playbook, ansible-lint with the
+production profile (offline), and the argument specs covering every public variable. No root needed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+PLAYBOOKS = sorted([*REPO.glob("playbooks/*.yml"), REPO / "site.yml"])
+ROLES = sorted(p.parent.parent for p in REPO.glob("roles/*/meta/main.yml"))
+
+
+def tool(name: str) -> str:
+    exe = BIN / name
+    found = str(exe) if exe.exists() else shutil.which(name)
+    if not found:
+        pytest.skip(f"{name} not installed (scripts/bootstrap installs the test extras)")
+    return found
+
+
+def env() -> dict[str, str]:
+    return {**os.environ, "ANSIBLE_ROLES_PATH": str(REPO / "roles"), "PATH": f"{BIN}:{os.environ['PATH']}",
+            "ANSIBLE_NOCOLOR": "1"}
+
+
+@pytest.mark.parametrize("playbook", PLAYBOOKS, ids=lambda p: str(p.relative_to(REPO)))
+@pytest.mark.parametrize("inventory", ["l2-bridge", "l3-nat"])
+def test_syntax_check(playbook: Path, inventory: str) -> None:
+    p = subprocess.run([tool("ansible-playbook"), "--syntax-check", "-i", f"playbooks/inventories/{inventory}",
+                        str(playbook)], cwd=REPO, env=env(), capture_output=True, text=True, check=False)
+    assert p.returncode == 0, p.stdout + p.stderr
+
+
+def test_ansible_lint_production_profile_offline() -> None:
+    p = subprocess.run([tool("ansible-lint"), "--offline", "-c", "tests/ansible/ansible-lint.yml", "--nocolor",
+                        "playbooks/", "roles/", "site.yml"], cwd=REPO, env=env(), capture_output=True, text=True,
+                       check=False, timeout=600)
+    assert p.returncode == 0, p.stdout[-5000:] + p.stderr[-5000:]
+    assert "Profile 'production' was required, and it passed" in p.stdout + p.stderr
+
+
+@pytest.mark.parametrize("role", ROLES, ids=lambda p: p.name)
+def test_argument_specs_cover_public_defaults(role: Path) -> None:
+    defaults = yaml.safe_load((role / "defaults" / "main.yml").read_text()) or {}
+    spec = yaml.safe_load((role / "meta" / "argument_specs.yml").read_text())["argument_specs"]["main"]["options"]
+    assert sorted(defaults) == sorted(spec), "every default is specified and every option has a default"
+    for name, opt in spec.items():
+        assert name.startswith(f"{role.name}_") and not name.startswith(f"{role.name}__"), name
+        assert opt.get("description"), f"{name}: no description"
+        if isinstance(defaults[name], str) and "{{" in defaults[name]:
+            continue
+        assert opt.get("default") == defaults[name], f"{name}: spec default differs from defaults/main.yml"
