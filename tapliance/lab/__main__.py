@@ -6,6 +6,7 @@
     scripts/lab status l2-bridge    namespaces, sshd, and each daemon's `tapliance status`
     scripts/lab ssh l2-bridge site-b [CMD]        a shell (or command) on a box
     scripts/lab down l2-bridge      remove everything the lab made
+    scripts/lab wheelhouse [DIR]    build the wheelhouse the role installs from (default build/wheelhouse)
 """
 
 from __future__ import annotations
@@ -15,15 +16,17 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
-from tapliance.lab import netns, topology
+from tapliance.lab import netns, topology, wheelhouse
+from tapliance.lab.inventory import REPO
 from tapliance.lab.lab import Lab, print_report
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="scripts/lab", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("action", choices=("up", "test", "deploy", "status", "ssh", "down", "list"))
+    p.add_argument("action", choices=("up", "test", "deploy", "status", "ssh", "down", "list", "wheelhouse"))
     p.add_argument("topology", nargs="?", help=f"one of: {', '.join(topology.names())}")
     p.add_argument("rest", nargs=argparse.REMAINDER, help="deploy: ansible-playbook arguments; ssh: BOX [CMD]")
     p.add_argument("--prefix", help="name prefix for namespaces and the lab directory (default tlab-<topology>)")
@@ -31,6 +34,11 @@ def main(argv: list[str] | None = None) -> int:
     if a.action == "list":
         for n in topology.names():
             print(f"{n:<12} {topology.load(n).summary}")
+        return 0
+    if a.action == "wheelhouse":  # no root needed; the Vagrantfile's trigger runs this
+        dest = Path(a.topology or REPO / "build" / "wheelhouse")
+        wheels = wheelhouse.build(dest)
+        print(f"wheelhouse {dest}: {', '.join(wheels)}")
         return 0
     if not a.topology:
         p.error(f"which topology? one of: {', '.join(topology.names())}")

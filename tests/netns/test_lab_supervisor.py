@@ -60,7 +60,7 @@ def test_start_status_crash_restart_stop(svc: Path, tmp_path: Path) -> None:
     r = run(svc, "start")
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "ctl.sock").exists()
-    sup, child, restarts = pids(svc)
+    sup, child, _ = pids(svc)
     assert run(svc, "start").stdout.strip().startswith("fake: already running")
     assert run(svc, "status").returncode == 0
     os.kill(int(child), signal.SIGKILL)  # the daemon crashes: the supervisor starts a new one
