@@ -75,3 +75,33 @@ def test_mutated_genuine_datagrams(which: int, seed: int, how: str) -> None:
 def test_replays_of_every_genuine_datagram() -> None:
     for d in GENUINE:
         _feed(d)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(min_size=1, max_size=4000), st.integers(min_value=1, max_value=1500))
+def test_random_gro_batches(data: bytes, seg: int) -> None:
+    """A GRO batch of garbage: one counted drop per datagram in it, nothing else."""
+    n = B.n
+    before = _snapshot(B)
+    drops_before = sum(n.drops.values())
+    n.on_datagram_batch(memoryview(data), seg, ATTACKER, NET.now)
+    assert n.tx == [] and n.to_tap == []
+    assert _snapshot(B) == before
+    assert sum(n.drops.values()) == drops_before + -(-len(data) // seg)
+
+
+def test_corrupt_datagram_inside_a_gro_run() -> None:
+    """One bad tag in a frame's run: the fast path backs off, the per-datagram path counts exactly one
+    decrypt drop, the frame is not delivered, the next frame is."""
+    net, a, b = pair()
+    net.advance(1)
+    for corrupt in (True, False):
+        a.n.on_frame(frame(MAC_B, MAC_A, bytes(range(256)) * 20), net.now)
+        (buf, addr, seg), = a.n.tx
+        a.n.tx.clear()
+        buf = bytearray(buf)
+        if corrupt:
+            buf[seg + 40] ^= 1  # inside the second datagram's ciphertext
+        b.n.on_datagram_batch(memoryview(buf), seg, a.addr, net.now)
+    assert b.n.drops == {"decrypt": 1}
+    assert len(b.n.to_tap) == 1 and b.n.to_tap[0].endswith(bytes(range(256)))
