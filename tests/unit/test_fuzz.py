@@ -97,7 +97,7 @@ def test_corrupt_datagram_inside_a_gro_run() -> None:
     net.advance(1)
     for corrupt in (True, False):
         a.n.on_frame(frame(MAC_B, MAC_A, bytes(range(256)) * 20), net.now)
-        (buf, addr, seg), = a.n.tx
+        ((buf, _addr, seg),) = a.n.tx
         a.n.tx.clear()
         buf = bytearray(buf)
         if corrupt:
