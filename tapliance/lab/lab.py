@@ -181,6 +181,7 @@ class Lab:
         spaces = netns.list_ns(f"{self.prefix}-")
         _terminate(spaces)
         removed = netns.cleanup(f"{self.prefix}-")
+        _kill_strays(self.dir)
         if self.dir.exists():
             shutil.rmtree(self.dir)
             removed.append(str(self.dir))
@@ -211,6 +212,20 @@ def _terminate(spaces: list[str], timeout: float = 10) -> None:
     deadline = time.monotonic() + timeout
     while pids() and time.monotonic() < deadline:
         time.sleep(0.2)
+
+
+def _kill_strays(lab_dir: Path) -> None:
+    """Kill processes that still name a file of this lab, e.g. whose namespace was deleted under them
+    (``ip netns pids`` cannot find a process in an unnamed namespace)."""
+    mark = f"{lab_dir}/".encode()
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) == os.getpid():
+            continue
+        try:
+            if mark in (proc / "cmdline").read_bytes():
+                os.kill(int(proc.name), 9)
+        except (OSError, ValueError):
+            continue
 
 
 def print_report(report: dict[str, object], say: Callable[[str], None] = print) -> None:

@@ -46,7 +46,7 @@ def test_build_ssh_isolation_down(lab: Lab, prefix: str) -> None:
         removed = lab.down(quiet=True)
     assert lab.leftovers() == []
     assert str(lab.dir) in removed
-    assert netns.sh(["pgrep", "-f", str(lab.dir)], check=False).stdout == b""  # no sshd left
+    assert netns.sh(["pgrep", "-f", f"{lab.dir}/"], check=False).stdout == b""  # no sshd left
 
 
 def test_incomplete_lab_is_rebuilt(lab: Lab, prefix: str) -> None:
@@ -59,3 +59,4 @@ def test_incomplete_lab_is_rebuilt(lab: Lab, prefix: str) -> None:
     finally:
         lab.down(quiet=True)
     assert lab.leftovers() == []
+    assert netns.sh(["pgrep", "-f", f"{lab.dir}/"], check=False).stdout == b""  # not even the orphaned sshd
