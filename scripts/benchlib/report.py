@@ -1,0 +1,104 @@
+"""The printed table, the target checks, the closing ratio line and the results JSON (all pure)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from .stats import Row, best_peer, ratio
+
+RATIO_PREFIX = "tapliance/best-peer throughput ratio:"
+RSS_LIMIT_MIB = 60.0
+SPEEDUP_TARGET = 4.0
+
+
+def _fmt(scale: float, digits: int) -> Callable[[float | None], str]:
+    def f(v: float | None) -> str:
+        return "-" if v is None else f"{v / scale:.{digits}f}"
+    return f
+
+
+# (metric key, header, formatter); headers say the unit
+COLUMNS: tuple[tuple[str, str, Callable[[float | None], str]], ...] = (
+    ("tcp1_bps", "TCP 1x Gbit/s", _fmt(1e9, 2)),
+    ("tcp4_bps", "TCP 4x Gbit/s", _fmt(1e9, 2)),
+    ("udp64_pps", "UDP64 kpps", _fmt(1e3, 0)),
+    ("rtt_median_ms", "RTT med ms", _fmt(1, 3)),
+    ("rtt_avg_ms", "RTT avg ms", _fmt(1, 3)),
+    ("cpu_s_per_gb", "CPU s/GB", _fmt(1, 2)),
+    ("rss_mib", "RSS MiB", _fmt(1, 1)),
+    ("hwm_mib", "peak RSS MiB", _fmt(1, 1)),
+)
+
+
+def table(rows: Sequence[Row]) -> str:
+    """Fixed-width text table: one line per tunnel, medians over rounds, failed tunnels say why."""
+    head = ["tunnel", *(h for _, h, _ in COLUMNS), "status"]
+    body = []
+    for r in rows:
+        if r.failed:
+            body.append([r.label, *("-" for _ in COLUMNS), r.status()])
+        else:
+            body.append([r.label, *(f(r.value(k)) for k, _, f in COLUMNS), r.status()])
+    widths = [max(len(line[i]) for line in [head, *body]) for i in range(len(head) - 1)]
+
+    def fmt(line: list[str]) -> str:
+        cells = [line[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(line[1:-1], widths[1:], strict=True)]
+        return "  ".join([*cells, line[-1]]).rstrip()
+
+    rule = "-" * (sum(widths) + 2 * len(widths) + len("status"))
+    return "\n".join([fmt(head), rule, *(fmt(b) for b in body)])
+
+
+def ratio_line(value: float | None) -> str:
+    return f"{RATIO_PREFIX} {value:.2f}" if value is not None else f"{RATIO_PREFIX} n/a"
+
+
+def targets(rows: Mapping[str, Row], subject: str, peers: Sequence[str], reference: str = "openvpn",
+            baseline: str = "veth") -> list[str]:
+    """One line per issue-5 target for ``subject``: the figures and PASS/FAIL (or n/a without data)."""
+    out = []
+    s = rows.get(subject)
+    ref = rows.get(reference)
+
+    def v(row: Row | None, key: str) -> float | None:
+        return row.value(key) if row is not None else None
+
+    r = ratio(rows, subject, peers)
+    bp = best_peer(rows, peers)
+    out.append(_check(f"single-stream TCP >= {SPEEDUP_TARGET:g}x best peer ({bp or 'none'})",
+                      None if r is None else (r >= SPEEDUP_TARGET, f"{r:.2f}x")))
+    a, b = v(s, "udp64_pps"), v(ref, "udp64_pps")
+    out.append(_check(f"64-byte frame rate >= {reference}",
+                      None if a is None or b is None else (a >= b, f"{a / 1e3:.0f} vs {b / 1e3:.0f} kpps")))
+    a, b, base = v(s, "rtt_median_ms"), v(ref, "rtt_median_ms"), v(rows.get(baseline), "rtt_median_ms")
+    if a is not None and b is not None:
+        off = base or 0.0
+        what = "added " if base is not None else ""
+        out.append(_check(f"{what}RTT <= {reference}'s", (a <= b, f"{what}{a - off:.3f} vs {b - off:.3f} ms")))
+    else:
+        out.append(_check(f"RTT <= {reference}'s", None))
+    m = v(s, "hwm_mib")
+    out.append(_check(f"daemon peak RSS <= {RSS_LIMIT_MIB:g} MiB",
+                      None if m is None else (m <= RSS_LIMIT_MIB, f"{m:.1f} MiB")))
+    return out
+
+
+def _check(what: str, result: tuple[bool, str] | None) -> str:
+    if result is None:
+        return f"  n/a   {what}"
+    ok, figures = result
+    return f"  {'PASS' if ok else 'FAIL'}  {what}: {figures}"
+
+
+def document(rows: Sequence[Row], meta: Mapping[str, Any], ratio_value: float | None) -> dict[str, Any]:
+    """The results JSON: run metadata, per tunnel every round's sample, the medians and the status."""
+    return {
+        "meta": dict(meta),
+        "ratio": ratio_value,
+        "tunnels": [
+            {"name": r.name, "label": r.label, "status": r.status(), "failed": r.failed,
+             "median": r.medians(), "rounds": r.samples, "failures": r.failures, "errors": r.errors}
+            for r in rows
+        ],
+    }

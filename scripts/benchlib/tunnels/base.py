@@ -1,0 +1,55 @@
+"""What every tunnel provides to the runner."""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..lab import OVERLAY, Lab, one_line, run
+
+
+@dataclass
+class Daemons:
+    """The processes carrying one tunnel, per side (empty for kernel tunnels)."""
+
+    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def pids(self) -> list[int]:
+        return [p.pid for p in self.procs.values()]
+
+
+class Tunnel:
+    name = ""  # key for --only and in the JSON
+    label = ""  # table row
+    packages: tuple[str, ...] = ()  # Debian packages it needs
+    far = OVERLAY["b"]  # address the measurements target, reached through the tunnel
+
+    def version(self) -> str:
+        return ""
+
+    def up(self, lab: Lab, work: Path) -> Daemons:
+        """Bring the tunnel up between the namespaces; return once ``far`` answers ping from side a.
+        Raises :class:`BenchError` (one line) if it cannot."""
+        raise NotImplementedError
+
+    def down(self, lab: Lab, daemons: Daemons) -> None:
+        for p in daemons.procs.values():
+            lab.stop(p)
+
+    def describe(self) -> str:
+        """Configuration summary for the docs/JSON."""
+        return ""
+
+
+def first_line(args: list[str]) -> str:
+    p = run(args, check=False, timeout=10)
+    return one_line((p.stdout or p.stderr).decode(errors="replace").splitlines()[0] if (p.stdout or p.stderr) else "")
+
+
+def log_tail(path: Path) -> str:
+    """The last meaningful line of a daemon log, for a failure reason."""
+    try:
+        return one_line(path.read_text(errors="replace"))
+    except FileNotFoundError:
+        return "(no log)"

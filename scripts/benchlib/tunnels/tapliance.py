@@ -1,0 +1,55 @@
+"""tapliance itself, from the repo's .venv: ``tapliance genkey``/``pubkey``, a TOML config per side,
+``tapliance up -c`` in the foreground (SIGTERM tears it down)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..lab import OVERLAY, SIDES, UNDERLAY, BenchError, Lab, run
+from .base import Daemons, Tunnel, first_line, log_tail
+
+PORT = 9123
+REPO = Path(__file__).resolve().parents[3]
+TAPLIANCE = REPO / ".venv" / "bin" / "tapliance"
+
+
+class Tapliance(Tunnel):
+    packages = ()
+
+    def __init__(self, name: str, suite: str) -> None:
+        self.name = name
+        self.suite = suite
+        self.label = f"tapliance {suite}"
+
+    def version(self) -> str:
+        return first_line([str(TAPLIANCE), "--version"])
+
+    def describe(self) -> str:
+        return f"tapliance up, suite {self.suite}, interface mtu 1500, offloads on (defaults)"
+
+    def up(self, lab: Lab, work: Path) -> Daemons:
+        if not TAPLIANCE.exists():
+            raise BenchError(f"{TAPLIANCE} missing: run scripts/bootstrap")
+        pub = {}
+        for s in SIDES:
+            key = work / f"{self.name}-{s}.key"
+            key.unlink(missing_ok=True)
+            run([str(TAPLIANCE), "genkey", "-o", str(key)])
+            pub[s] = run([str(TAPLIANCE), "pubkey"], input=key.read_bytes()).stdout.decode().strip()
+        d = Daemons()
+        for s in SIDES:
+            other = "b" if s == "a" else "a"
+            endpoint = f'endpoint = "{UNDERLAY[other]}:{PORT}"\n' if s == "a" else ""
+            conf = work / f"{self.name}-{s}.toml"
+            conf.write_text(
+                f'[interface]\nname = "tl0"\nmtu = 1500\naddresses = ["{OVERLAY[s]}/24"]\n\n'
+                f'[tunnel]\nlisten = "{UNDERLAY[s]}:{PORT}"\nprivate_key_file = "{work / f"{self.name}-{s}.key"}"\n'
+                f'suite = "{self.suite}"\ncontrol_socket = "{work / f"{self.name}-{s}.sock"}"\n\n'
+                f'[[peer]]\nname = "{other}"\npublic_key = "{pub[other]}"\n{endpoint}')
+            d.procs[s] = lab.spawn(s, [str(TAPLIANCE), "up", "-c", str(conf)], work / f"{self.name}-{s}.log")
+        try:
+            lab.wait_ping("a", self.far, timeout=30, procs=list(d.procs.values()))
+        except BenchError as e:
+            self.down(lab, d)
+            raise BenchError(f"{e}; {self.name}-a: {log_tail(work / f'{self.name}-a.log')}") from None
+        return d

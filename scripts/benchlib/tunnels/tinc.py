@@ -1,0 +1,66 @@
+"""tinc 1.0, switch mode (L2), one meta connection a -> b, tinc's default cipher and digest.
+
+RSA keys are made here with ``cryptography`` (PKCS#1 PEM, the format tinc 1.0 reads) so no interactive
+``tincd -K`` is needed. tinc-up assigns the tunnel address.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..lab import OVERLAY, SIDES, UNDERLAY, BenchError, Lab
+from .base import Daemons, Tunnel, first_line, log_tail
+
+PORT = 655
+
+
+def rsa_pair() -> tuple[bytes, bytes]:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    priv = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
+                             serialization.NoEncryption())
+    pub = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.PKCS1)
+    return priv, pub
+
+
+class Tinc(Tunnel):
+    name = "tinc"
+    label = "tinc 1.0 switch"
+    packages = ("tinc",)
+
+    def version(self) -> str:
+        return first_line(["tincd", "--version"])
+
+    def describe(self) -> str:
+        return "tincd 1.0 Mode = switch, DeviceType = tap, default Cipher/Digest (blowfish/sha1), MTU 1500"
+
+    def up(self, lab: Lab, work: Path) -> Daemons:
+        keys = {s: rsa_pair() for s in SIDES}
+        for s in SIDES:
+            other = "b" if s == "a" else "a"
+            conf = work / f"tinc-{s}"
+            (conf / "hosts").mkdir(parents=True, exist_ok=True)
+            (conf / "tinc.conf").write_text(
+                f"Name = {s}\nMode = switch\nDeviceType = tap\nInterface = tinc0\nAddressFamily = ipv4\n"
+                f"BindToAddress = {UNDERLAY[s]}\n" + (f"ConnectTo = {other}\n" if s == "a" else ""))
+            for h in SIDES:
+                (conf / "hosts" / h).write_bytes(f"Address = {UNDERLAY[h]}\nPort = {PORT}\n\n".encode()
+                                                 + keys[h][1])
+            (conf / "rsa_key.priv").write_bytes(keys[s][0])
+            (conf / "rsa_key.priv").chmod(0o600)
+            up = conf / "tinc-up"
+            up.write_text(f"#!/bin/sh\nip addr add {OVERLAY[s]}/24 dev $INTERFACE\nip link set $INTERFACE up\n")
+            up.chmod(0o755)
+        d = Daemons()
+        for s in SIDES:
+            conf = work / f"tinc-{s}"
+            d.procs[s] = lab.spawn(s, ["tincd", "-c", str(conf), "-D", "-d", "1", "--pidfile", str(conf / "pid")],
+                                   work / f"tinc-{s}.log")
+        try:
+            lab.wait_ping("a", self.far, timeout=30, procs=list(d.procs.values()))
+        except BenchError as e:
+            self.down(lab, d)
+            raise BenchError(f"{e}; tinc-a: {log_tail(work / 'tinc-a.log')}") from None
+        return d

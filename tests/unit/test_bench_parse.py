@@ -1,0 +1,113 @@
+"""scripts/bench: the pure parsers (iperf3 JSON, ping output, /proc files) and tunnel selection."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from scripts.benchlib import measure, procstat, tunnels
+from scripts.benchlib.cli import parse_args
+from scripts.benchlib.lab import BenchError, one_line
+
+TCP = {
+    "start": {"connected": []},
+    "end": {
+        "sum_sent": {"seconds": 4.0, "bytes": 1_500_000_000, "bits_per_second": 3.0e9, "retransmits": 12},
+        "sum_received": {"seconds": 4.0, "bytes": 1_450_000_000, "bits_per_second": 2.9e9},
+        "cpu_utilization_percent": {"host_total": 50.0},
+    },
+}
+UDP_NEW = {"end": {
+    "sum": {"seconds": 1.0, "bytes": 17758720, "packets": 277480, "lost_packets": 3305, "sender": True},
+    "sum_received": {"seconds": 1.000278, "bytes": 17546304, "packets": 277466, "lost_packets": 3305},
+}}
+PING = """PING 10.99.0.2 (10.99.0.2) 56(84) bytes of data.
+64 bytes from 10.99.0.2: icmp_seq=1 ttl=64 time=0.125 ms
+64 bytes from 10.99.0.2: icmp_seq=2 ttl=64 time=0.027 ms
+64 bytes from 10.99.0.2: icmp_seq=4 ttl=64 time=1.50 ms
+
+--- 10.99.0.2 ping statistics ---
+4 packets transmitted, 3 received, 25% packet loss, time 48ms
+rtt min/avg/max/mdev = 0.027/0.550/1.500/0.049 ms
+"""
+
+
+def test_tcp_result_reads_the_receiver_side() -> None:
+    assert measure.tcp_result(json.loads(json.dumps(TCP))) == (2.9e9, 1_450_000_000)
+
+
+@pytest.mark.parametrize("doc", [{"error": "unable to connect to server: Connection refused"}, {"start": {}}])
+def test_iperf_errors_become_one_line_bench_errors(doc: dict[str, object]) -> None:
+    with pytest.raises(BenchError, match="iperf3"):
+        measure.tcp_result(doc)
+    with pytest.raises(BenchError, match="iperf3"):
+        measure.udp_pps(doc)
+
+
+def test_udp_pps_counts_received_datagrams_per_second() -> None:
+    assert measure.udp_pps(UDP_NEW) == pytest.approx((277466 - 3305) / 1.000278)
+
+
+def test_udp_pps_falls_back_to_sum_on_old_iperf3_and_clamps_negative_loss() -> None:
+    old = {"end": {"sum": {"seconds": 2.0, "packets": 1000, "lost_packets": -4}}}
+    assert measure.udp_pps(old) == 500.0
+    all_lost = {"end": {"sum": {"seconds": 2.0, "packets": 10, "lost_packets": 11}}}
+    assert measure.udp_pps(all_lost) == 0.0
+
+
+def test_ping_rtts_and_summary() -> None:
+    rtts = measure.ping_rtts(PING)
+    assert rtts == [0.125, 0.027, 1.5]
+    s = measure.summarize_rtts(rtts, 4)
+    assert (s.median_ms, s.answered, s.sent) == (0.125, 3, 4)
+    assert s.avg_ms == pytest.approx(1.652 / 3)
+
+
+def test_ping_with_no_answers_is_an_error() -> None:
+    assert measure.ping_rtts("PING x\n\n--- x ping statistics ---\n5 packets transmitted, 0 received\n") == []
+    with pytest.raises(BenchError, match="none of 5"):
+        measure.summarize_rtts([], 5)
+
+
+def test_parse_stat_counts_fields_after_the_last_paren() -> None:
+    fields = " ".join(str(i) for i in range(4, 53))  # each field holds its proc(5) number: ppid=4 .. 52
+    line = f"4242 (we ird) (name)) S {fields}\n"  # a command name with spaces and parens
+    assert procstat.parse_stat(line) == (4, 14, 15)  # ppid, utime, stime
+
+
+def test_parse_stat_real_shape() -> None:
+    line = ("1234 (tapliance) S 1 1234 1234 0 -1 4194560 5000 0 0 0 250 75 0 0 20 0 1 0 100 "
+            "50000000 10000 18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0\n")
+    assert procstat.parse_stat(line) == (1, 250, 75)
+
+
+def test_parse_status_reads_rss_and_peak_in_kib() -> None:
+    text = "Name:\tfastd\nVmPeak:\t  9000 kB\nVmHWM:\t    4100 kB\nVmRSS:\t    3900 kB\nThreads:\t1\n"
+    assert procstat.parse_status(text) == {"VmHWM": 4100, "VmRSS": 3900}
+    assert procstat.parse_status("Name:\tkthreadd\nState:\tS\n") == {}
+
+
+def test_one_line_keeps_the_last_meaningful_line_short() -> None:
+    assert one_line(b"warning\nError: it broke\n\n") == "Error: it broke"
+    assert one_line("x" * 500, limit=20) == "x" * 17 + "..."
+    assert one_line("") == ""
+
+
+def test_select_tunnels() -> None:
+    names = [t.name for t in tunnels.select(None)]
+    assert names == ["veth", "vxlan", "openvpn", "tinc", "fastd", "tapliance", "tapliance-aes"]
+    assert [t.name for t in tunnels.select("tapliance, openvpn")] == ["openvpn", "tapliance", "tapliance-aes"]
+    assert [t.name for t in tunnels.select("tapliance-aes")] == ["tapliance-aes"]
+    with pytest.raises(ValueError, match=r"unknown tunnel.*wireguard"):
+        tunnels.select("wireguard,tinc")
+
+
+def test_quick_means_one_short_round() -> None:
+    a = parse_args(["--quick", "--only", "veth"])
+    assert (a.rounds, a.duration, a.pings) == (1, 1.0, 10)
+    assert [t.name for t in a.tunnels] == ["veth"]
+    a = parse_args([])
+    assert (a.rounds, a.duration, a.pings, len(a.tunnels)) == (3, 4.0, 50, 7)
+    with pytest.raises(SystemExit):
+        parse_args(["--rounds", "0"])
