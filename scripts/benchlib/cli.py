@@ -75,8 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     results: Path = args.results_dir
     work = results / "work"
     shutil.rmtree(work, ignore_errors=True)
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, _terminate)
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _terminate)  # also when started with SIGINT ignored (e.g. as a background job)
     rows = {t.name: Row(t.name, t.label) for t in args.tunnels}
     meta = _meta(args)
     lab = Lab.create(work)
@@ -92,10 +92,14 @@ def main(argv: list[str] | None = None) -> int:
                     continue
                 _visit(lab, runner, t, row, rnd, args)
     except KeyboardInterrupt as e:
-        log(f"bench: interrupted ({e or 'Ctrl-C'}); cleaning up")
+        log(f"bench: interrupted ({e or 'Ctrl-C'}); removing namespaces {lab.prefix}a/b")
         return 130
     finally:
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_IGN)  # a second Ctrl-C must not cut the cleanup short
         lab.destroy()
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_DFL)
     meta["loadavg_end"] = os.getloadavg()
     ordered = [rows[t.name] for t in args.tunnels]
     value = ratio(rows, tunnels.TAPLIANCE, tunnels.PEERS)

@@ -111,6 +111,24 @@ class Lab:
             time.sleep(0.1)
         raise BenchError(f"{addr} did not answer ping within {timeout:g} s")
 
+    def wait_listening(self, side: str, proto: str, port: int, proc: subprocess.Popen[bytes],
+                       timeout: float = 15) -> None:
+        """Wait until a socket of ``proto`` ("udp"/"tcp") is bound to ``port`` in ``side``.
+
+        Daemons on side b are started and waited for first, so side a's first handshake is answered
+        at once instead of after the daemon's retry timer (tinc 5 s, fastd ~20 s with a crossed
+        handshake), which would otherwise dominate and randomise the setup time.
+        """
+        flag = "-u" if proto == "udp" else "-t"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.sh(side, ["ss", "-Hln", flag, f"sport = :{port}"], check=False).stdout.strip():
+                return
+            if proc.poll() is not None:
+                raise BenchError(f"daemon exited with status {proc.returncode} during startup")
+            time.sleep(0.05)
+        raise BenchError(f"nothing listening on {proto}/{port} in namespace {side} after {timeout:g} s")
+
     def destroy(self) -> None:
         """Stop our processes, kill anything else left in our namespaces, delete them."""
         for p in list(self.procs):

@@ -6,7 +6,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..lab import OVERLAY, Lab, one_line, run
+from ..lab import OVERLAY, BenchError, Lab, one_line, run
 
 
 @dataclass
@@ -40,6 +40,29 @@ class Tunnel:
     def describe(self) -> str:
         """Configuration summary for the docs/JSON."""
         return ""
+
+    def start_pair(self, lab: Lab, work: Path, argv: dict[str, list[str]], proto: str, port: int,
+                   timeout: float = 30) -> Daemons:
+        """Start the daemons: side b (the listener) first and wait until its ``proto``/``port`` is bound,
+        then side a; return once ``far`` answers ping. On failure stop both and raise with the log's last
+        line. Logs: ``work/<name>-<side>.log``."""
+        d = Daemons()
+        side = "b"
+        try:
+            d.procs["b"] = lab.spawn("b", argv["b"], work / f"{self.name}-b.log")
+            lab.wait_listening("b", proto, port, d.procs["b"])
+            side = "a"
+            d.procs["a"] = lab.spawn("a", argv["a"], work / f"{self.name}-a.log")
+            lab.wait_ping("a", self.far, timeout=timeout, procs=list(d.procs.values()))
+        except BenchError as e:
+            self.down(lab, d)
+            logs = "; ".join(f"{self.name}-{s}: {log_tail(work / f'{self.name}-{s}.log')}"
+                             for s in dict.fromkeys((side, "b")) if s in d.procs)
+            raise BenchError(f"{e}; {logs}") from None
+        except BaseException:
+            self.down(lab, d)
+            raise
+        return d
 
 
 def first_line(args: list[str]) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..lab import OVERLAY, SIDES, UNDERLAY, BenchError, Lab, run
-from .base import Daemons, Tunnel, first_line, log_tail
+from .base import Daemons, Tunnel, first_line
 
 PORT = 10000
 METHOD = "salsa2012+umac"
@@ -36,7 +36,7 @@ class Fastd(Tunnel):
 
     def up(self, lab: Lab, work: Path) -> Daemons:
         keys = {s: keypair() for s in SIDES}
-        d = Daemons()
+        argv = {}
         for s in SIDES:
             other = "b" if s == "a" else "a"
             conf = work / f"fastd-{s}.conf"
@@ -45,10 +45,5 @@ class Fastd(Tunnel):
                 f'bind {UNDERLAY[s]}:{PORT};\nsecret "{keys[s][0]}";\nmtu 1500;\n'
                 f'on up sync "ip addr add {OVERLAY[s]}/24 dev $INTERFACE && ip link set $INTERFACE up";\n'
                 f'peer "{other}" {{\n  key "{keys[other][1]}";\n  remote {UNDERLAY[other]}:{PORT};\n}}\n')
-            d.procs[s] = lab.spawn(s, ["fastd", "--config", str(conf)], work / f"fastd-{s}.log")
-        try:
-            lab.wait_ping("a", self.far, timeout=30, procs=list(d.procs.values()))
-        except BenchError as e:
-            self.down(lab, d)
-            raise BenchError(f"{e}; fastd-a: {log_tail(work / 'fastd-a.log')}") from None
-        return d
+            argv[s] = ["fastd", "--config", str(conf)]
+        return self.start_pair(lab, work, argv, "udp", PORT)

@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 
 from ..lab import OVERLAY, SIDES, UNDERLAY, BenchError, Lab
-from .base import Daemons, Tunnel, first_line, log_tail
+from .base import Daemons, Tunnel, first_line
 
 PORT = 1194
 
@@ -53,22 +53,17 @@ class OpenVpn(Tunnel):
 
     def up(self, lab: Lab, work: Path) -> Daemons:
         fp = {s: self_signed(f"bench-{s}", work / f"ovpn-{s}.key", work / f"ovpn-{s}.crt") for s in SIDES}
-        d = Daemons()
+        argv = {}
         for s in SIDES:
             other = "b" if s == "a" else "a"
             role = ["--tls-client"] if s == "a" else ["--tls-server", "--dh", "none"]
-            args = ["openvpn", "--dev", "ovpn0", "--dev-type", "tap", "--proto", "udp", "--disable-dco",
-                    "--local", UNDERLAY[s], "--lport", str(PORT), "--remote", UNDERLAY[other], "--rport", str(PORT),
-                    "--ifconfig", OVERLAY[s], "255.255.255.0", *role,
-                    "--cert", str(work / f"ovpn-{s}.crt"), "--key", str(work / f"ovpn-{s}.key"),
-                    "--peer-fingerprint", fp[other], "--data-ciphers", "AES-256-GCM",
-                    "--verb", "3", "--script-security", "1"]
-            d.procs[s] = lab.spawn(s, args, work / f"openvpn-{s}.log")
-        try:
-            lab.wait_ping("a", self.far, timeout=30, procs=list(d.procs.values()))
-        except BenchError as e:
-            self.down(lab, d)
-            raise BenchError(f"{e}; openvpn-a: {log_tail(work / 'openvpn-a.log')}") from None
+            argv[s] = ["openvpn", "--dev", "ovpn0", "--dev-type", "tap", "--proto", "udp", "--disable-dco",
+                       "--local", UNDERLAY[s], "--lport", str(PORT), "--remote", UNDERLAY[other], "--rport", str(PORT),
+                       "--ifconfig", OVERLAY[s], "255.255.255.0", *role,
+                       "--cert", str(work / f"ovpn-{s}.crt"), "--key", str(work / f"ovpn-{s}.key"),
+                       "--peer-fingerprint", fp[other], "--data-ciphers", "AES-256-GCM",
+                       "--verb", "3", "--script-security", "1"]
+        d = self.start_pair(lab, work, argv, "udp", PORT)
         got = re.findall(r"Data Channel: cipher '([^']+)'", (work / "openvpn-a.log").read_text(errors="replace"))
         if got and got[-1] != "AES-256-GCM":
             self.down(lab, d)

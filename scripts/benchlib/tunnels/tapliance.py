@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..lab import OVERLAY, SIDES, UNDERLAY, BenchError, Lab, run
-from .base import Daemons, Tunnel, first_line, log_tail
+from .base import Daemons, Tunnel, first_line
 
 PORT = 9123
 REPO = Path(__file__).resolve().parents[3]
@@ -36,7 +36,7 @@ class Tapliance(Tunnel):
             key.unlink(missing_ok=True)
             run([str(TAPLIANCE), "genkey", "-o", str(key)])
             pub[s] = run([str(TAPLIANCE), "pubkey"], input=key.read_bytes()).stdout.decode().strip()
-        d = Daemons()
+        argv = {}
         for s in SIDES:
             other = "b" if s == "a" else "a"
             endpoint = f'endpoint = "{UNDERLAY[other]}:{PORT}"\n' if s == "a" else ""
@@ -46,10 +46,5 @@ class Tapliance(Tunnel):
                 f'[tunnel]\nlisten = "{UNDERLAY[s]}:{PORT}"\nprivate_key_file = "{work / f"{self.name}-{s}.key"}"\n'
                 f'suite = "{self.suite}"\ncontrol_socket = "{work / f"{self.name}-{s}.sock"}"\n\n'
                 f'[[peer]]\nname = "{other}"\npublic_key = "{pub[other]}"\n{endpoint}')
-            d.procs[s] = lab.spawn(s, [str(TAPLIANCE), "up", "-c", str(conf)], work / f"{self.name}-{s}.log")
-        try:
-            lab.wait_ping("a", self.far, timeout=30, procs=list(d.procs.values()))
-        except BenchError as e:
-            self.down(lab, d)
-            raise BenchError(f"{e}; {self.name}-a: {log_tail(work / f'{self.name}-a.log')}") from None
-        return d
+            argv[s] = [str(TAPLIANCE), "up", "-c", str(conf)]
+        return self.start_pair(lab, work, argv, "udp", PORT)

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..lab import OVERLAY, SIDES, UNDERLAY, BenchError, Lab
-from .base import Daemons, Tunnel, first_line, log_tail
+from ..lab import OVERLAY, SIDES, UNDERLAY, Lab
+from .base import Daemons, Tunnel, first_line
 
 PORT = 655
 
@@ -53,14 +53,6 @@ class Tinc(Tunnel):
             up = conf / "tinc-up"
             up.write_text(f"#!/bin/sh\nip addr add {OVERLAY[s]}/24 dev $INTERFACE\nip link set $INTERFACE up\n")
             up.chmod(0o755)
-        d = Daemons()
-        for s in SIDES:
-            conf = work / f"tinc-{s}"
-            d.procs[s] = lab.spawn(s, ["tincd", "-c", str(conf), "-D", "-d", "1", "--pidfile", str(conf / "pid")],
-                                   work / f"tinc-{s}.log")
-        try:
-            lab.wait_ping("a", self.far, timeout=30, procs=list(d.procs.values()))
-        except BenchError as e:
-            self.down(lab, d)
-            raise BenchError(f"{e}; tinc-a: {log_tail(work / 'tinc-a.log')}") from None
-        return d
+        argv = {s: ["tincd", "-c", str(work / f"tinc-{s}"), "-D", "-d", "1",
+                    "--pidfile", str(work / f"tinc-{s}" / "pid")] for s in SIDES}
+        return self.start_pair(lab, work, argv, "tcp", PORT)
