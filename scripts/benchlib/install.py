@@ -26,9 +26,10 @@ def ensure_debs(packages: Iterable[str]) -> None:
         return
     print(f"bench: installing Debian packages: {' '.join(missing)}", file=sys.stderr, flush=True)
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
-    subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing], check=True, env=env,
-                   stdout=subprocess.DEVNULL)
+    for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing]):
+        r = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+        if r.returncode != 0:
+            raise SystemExit(f"bench: {' '.join(cmd[:2])} failed (exit {r.returncode}):\n{r.stderr.strip()[-2000:]}")
 
 
 def ensure_matplotlib() -> bool:

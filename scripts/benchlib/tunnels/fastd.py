@@ -32,11 +32,14 @@ class Fastd(Tunnel):
         return first_line(["fastd", "--version"])
 
     def describe(self) -> str:
-        return f"fastd mode tap, method {METHOD}, mtu 1500"
+        return f"fastd mode tap, method {METHOD}, mtu 1500; a dials b"
 
     def up(self, lab: Lab, work: Path) -> Daemons:
         keys = {s: keypair() for s in SIDES}
         argv = {}
+        # only a initiates: b also dialling a (before a is bound) crosses the handshakes, and fastd then
+        # takes ~20 s to settle
+        remote = {"a": f"  remote {UNDERLAY['b']}:{PORT};\n", "b": ""}
         for s in SIDES:
             other = "b" if s == "a" else "a"
             conf = work / f"fastd-{s}.conf"
@@ -44,6 +47,6 @@ class Fastd(Tunnel):
                 f'log to stderr level info;\ninterface "fastd0";\nmode tap;\nmethod "{METHOD}";\n'
                 f'bind {UNDERLAY[s]}:{PORT};\nsecret "{keys[s][0]}";\nmtu 1500;\n'
                 f'on up sync "ip addr add {OVERLAY[s]}/24 dev $INTERFACE && ip link set $INTERFACE up";\n'
-                f'peer "{other}" {{\n  key "{keys[other][1]}";\n  remote {UNDERLAY[other]}:{PORT};\n}}\n')
+                f'peer "{other}" {{\n  key "{keys[other][1]}";\n{remote[s]}}}\n')
             argv[s] = ["fastd", "--config", str(conf)]
         return self.start_pair(lab, work, argv, "udp", PORT)
