@@ -39,8 +39,14 @@ def ns_exec(ns: str, args: Sequence[str], **kw: object) -> subprocess.CompletedP
 
 
 def add_ns(name: str) -> str:
+    """A namespace that starts like a freshly booted host: loopback up, IPv4 forwarding off.
+
+    A new namespace copies net.ipv4.ip_forward from the host's (net.core.devconf_inherit_init_net=0), so
+    on a host where libvirt or Docker turned forwarding on, every lab box would silently be a router.
+    """
     sh(["ip", "netns", "add", name])
     ns_exec(name, ["ip", "link", "set", "lo", "up"])
+    ns_exec(name, ["sysctl", "-q", "-w", "net.ipv4.ip_forward=0"])
     return name
 
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from tapliance.lab import netns
+from tests.netns.tunnel import TunnelLab
 
 
 @pytest.fixture
@@ -21,3 +23,13 @@ def prefix() -> Iterator[str]:
     finally:
         netns.cleanup(p)
         assert netns.list_ns(p) == [], f"namespaces left behind: {netns.list_ns(p)}"
+
+
+@pytest.fixture
+def lab(prefix: str, tmp_path: Path) -> Iterator[TunnelLab]:
+    """Two namespaces on a veth underlay, ready for two `tapliance up` daemons (stopped afterwards)."""
+    lab = TunnelLab.build(prefix, tmp_path)
+    try:
+        yield lab
+    finally:
+        lab.stop_all()

@@ -11,37 +11,11 @@ Topology (no daemon: the TAP is a persistent one made with `ip tuntap`, as `net 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 from tapliance.lab import netns
-
-TAPLIANCE = [sys.executable, "-m", "tapliance.cli"]
-
-
-def tapliance(ns: str, action: str, cfg: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "TAPLIANCE_STATE_DIR": str(cfg.parent / "state")}
-    return subprocess.run(["ip", "netns", "exec", ns, *TAPLIANCE, "net", action, "-c", str(cfg)],
-                          capture_output=True, text=True, timeout=60, env=env, check=False)
-
-
-def sh(ns: str, *args: str) -> str:
-    return netns.ns_exec(ns, list(args), timeout=30).stdout.decode()
-
-
-def ping(ns: str, ip: str) -> bool:
-    return netns.ns_exec(ns, ["ping", "-c", "1", "-W", "2", ip], check=False, timeout=30).returncode == 0
-
-
-def l3_state(ns: str, dev: str) -> tuple[object, ...]:
-    """Addresses (with flags), routes of both families: what take_over must restore exactly."""
-    addrs = [(a["local"], a["prefixlen"], a.get("noprefixroute", False), a.get("nodad", False))
-             for a in json.loads(sh(ns, "ip", "-j", "addr", "show", "dev", dev))[0]["addr_info"]
-             if a.get("scope") == "global"]
-    return (addrs, sh(ns, "ip", "route"), sh(ns, "ip", "-6", "route", "show", "table", "main"))
+from tests.netns.hostcmd import l3_state, net_cmd, ping, sh
 
 
 def build(prefix: str) -> tuple[str, str, str]:
@@ -66,7 +40,7 @@ def test_take_over_moves_addresses_and_default_route_and_teardown_restores_them(
     cfg.write_text('[interface]\nname = "tap0"\n'
                    '[bridge]\nname = "br0"\nports = ["eth2", "eth1"]\ntake_over = "eth1"\n')
 
-    p = tapliance(a, "apply", cfg)
+    p = net_cmd(a, "apply", cfg)
     assert p.returncode == 0, p.stderr
     assert "created bridge br0 (stp off, forward delay 15s)" in p.stdout
     assert "moved route 0.0.0.0/0 via 192.168.50.1 dev eth1 metric 7 to br0" in p.stdout
@@ -81,19 +55,19 @@ def test_take_over_moves_addresses_and_default_route_and_teardown_restores_them(
     lan_mac = sh(lan, "cat", "/sys/class/net/lan0/address").strip()
     assert lan_mac in sh(r, "ip", "neigh", "show", "192.168.50.1")  # ARP crossed the bridge
 
-    again = tapliance(a, "apply", cfg)
+    again = net_cmd(a, "apply", cfg)
     assert (again.returncode, again.stdout) == (0, "")
-    show = tapliance(a, "show", cfg)
+    show = net_cmd(a, "show", cfg)
     assert show.returncode == 0 and "in sync" in show.stdout, show.stdout
 
-    down = tapliance(a, "teardown", cfg)
+    down = net_cmd(a, "teardown", cfg)
     assert down.returncode == 0, down.stderr
     assert "deleted bridge br0" in down.stdout
     assert l3_state(a, "eth1") == before
     assert "br0" not in sh(a, "ip", "-br", "link")
     assert ping(a, "192.168.50.1")
     assert not list((tmp_path / "state").glob("*.json"))
-    assert tapliance(a, "teardown", cfg).stdout == ""  # nothing left to do is not an error
+    assert net_cmd(a, "teardown", cfg).stdout == ""  # nothing left to do is not an error
 
 
 def test_bridge_with_own_address_and_stp_then_show_diff_after_manual_change(prefix: str, tmp_path: Path) -> None:
@@ -101,7 +75,7 @@ def test_bridge_with_own_address_and_stp_then_show_diff_after_manual_change(pref
     cfg = tmp_path / "br.toml"
     cfg.write_text('[interface]\nname = "tap0"\n[bridge]\nname = "br0"\nports = ["eth1", "eth2"]\n'
                    'stp = true\nforward_delay = 2\naddresses = ["192.168.50.5/24"]\n')
-    p = tapliance(a, "apply", cfg)
+    p = net_cmd(a, "apply", cfg)
     assert p.returncode == 0, p.stderr
     assert p.stdout.splitlines()[:3] == ["created bridge br0 (stp on, forward delay 2s)", "set br0 up",
                                          "added address 192.168.50.5/24 to br0"]
@@ -116,10 +90,10 @@ def test_bridge_with_own_address_and_stp_then_show_diff_after_manual_change(pref
     assert ping(lan, "192.168.50.5") and ping(r, "192.168.50.1")
 
     netns.ns_exec(a, ["ip", "link", "set", "eth2", "nomaster"])  # drift: show must name it
-    show = tapliance(a, "show", cfg).stdout
+    show = net_cmd(a, "show", cfg).stdout
     assert "differences (- planned, + actual):" in show
     assert "  -bridge br0 port eth2\n  +bridge br0 port eth2: not a member" in show
-    fix = tapliance(a, "apply", cfg)
+    fix = net_cmd(a, "apply", cfg)
     assert fix.stdout.strip() == "added eth2 to bridge br0"
-    assert tapliance(a, "teardown", cfg).returncode == 0
+    assert net_cmd(a, "teardown", cfg).returncode == 0
     assert "br0" not in sh(a, "ip", "-br", "link")

@@ -12,7 +12,6 @@ L3 NAT (l3_nat_up.sh + the peer's `ip route add 192.168.1.0/24 via 10.1.2.3 dev 
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -21,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from tapliance.lab import netns
+from tests.netns.hostcmd import l3_state, ping, sh
 from tests.netns.tunnel import OVERLAY, TunnelLab
 
 TRANSFER = str(Path(__file__).with_name("transfer.py"))
@@ -34,20 +34,6 @@ def lab(prefix: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterato
         yield lab
     finally:
         lab.stop_all()
-
-
-def sh(ns: str, *args: str) -> str:
-    return netns.ns_exec(ns, list(args), timeout=30).stdout.decode()
-
-
-def ping(ns: str, ip: str, count: int = 1) -> bool:
-    return netns.ns_exec(ns, ["ping", "-c", str(count), "-W", "2", ip], check=False, timeout=30).returncode == 0
-
-
-def l3_state(ns: str, dev: str) -> tuple[object, ...]:
-    addrs = [(a["local"], a["prefixlen"]) for a in json.loads(sh(ns, "ip", "-j", "addr", "show", "dev", dev))[0]
-             ["addr_info"] if a.get("scope") == "global"]
-    return addrs, sh(ns, "ip", "route")
 
 
 def test_l2_bridge_example(lab: TunnelLab, prefix: str, tmp_path: Path) -> None:

@@ -12,7 +12,6 @@ Without a daemon the tunnel side is simulated by a veth whose appliance end carr
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -20,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from tapliance.lab import netns
+from tests.netns.hostcmd import net_cmd, ping, sh
 
-TAPLIANCE = [sys.executable, "-m", "tapliance.cli"]
 TRANSFER = str(Path(__file__).with_name("transfer.py"))
 CONFIG = """
 [interface]
@@ -33,20 +32,6 @@ uplink = "eth0"
 to = "172.20.0.0/16"
 via = "10.1.2.4"
 """
-
-
-def tapliance(ns: str, action: str, cfg: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "TAPLIANCE_STATE_DIR": str(cfg.parent / "state")}
-    return subprocess.run(["ip", "netns", "exec", ns, *TAPLIANCE, "net", action, "-c", str(cfg)],
-                          capture_output=True, text=True, timeout=60, env=env, check=False)
-
-
-def sh(ns: str, *args: str) -> str:
-    return netns.ns_exec(ns, list(args), timeout=30).stdout.decode()
-
-
-def ping(ns: str, ip: str) -> bool:
-    return netns.ns_exec(ns, ["ping", "-c", "1", "-W", "2", ip], check=False, timeout=30).returncode == 0
 
 
 def tcp(src: str, dst: str, ip: str, port: int, size: int = 1 << 20) -> bool:
@@ -88,7 +73,7 @@ def test_masquerade_forward_policy_and_clean_teardown(prefix: str, tmp_path: Pat
     assert before == ["0\n", "0\n"]
     assert not ping(t, "192.168.70.1") and not ping(t, "fd70::1")
 
-    p = tapliance(a, "apply", cfg)
+    p = net_cmd(a, "apply", cfg)
     assert p.returncode == 0, p.stderr
     assert p.stdout.splitlines() == [
         "created nft table inet tapliance_tl0 (7 rules: forward policy, masquerade out of eth0)",
@@ -107,11 +92,11 @@ def test_masquerade_forward_policy_and_clean_teardown(prefix: str, tmp_path: Pat
     assert not ping(lan, "10.1.2.4")
     assert ping(t, "192.168.70.1")  # while replies to the tunnel's own connections still pass
 
-    again = tapliance(a, "apply", cfg)
+    again = net_cmd(a, "apply", cfg)
     assert (again.returncode, again.stdout) == (0, "")
-    assert "in sync" in tapliance(a, "show", cfg).stdout
+    assert "in sync" in net_cmd(a, "show", cfg).stdout
 
-    down = tapliance(a, "teardown", cfg)
+    down = net_cmd(a, "teardown", cfg)
     assert down.returncode == 0, down.stderr
     assert sh(a, "nft", "list", "ruleset") == ""
     assert [sh(a, "sysctl", "-n", s) for s in sysctls] == before
@@ -131,14 +116,14 @@ def test_other_tables_and_unrelated_forwarding_are_left_alone(prefix: str, tmp_p
     netns.ns_exec(lan, ["ip", "route", "add", "10.9.0.0/24", "via", "192.168.70.2"])
     assert ping(u, "192.168.70.1")
 
-    p = tapliance(a, "apply", cfg)
+    p = net_cmd(a, "apply", cfg)
     assert p.returncode == 0, p.stderr
     assert "ip_forward" not in p.stdout
     assert ping(u, "192.168.70.1") and ping(lan, "10.9.0.2")  # not tunnel traffic: untouched
     assert ping(t, "192.168.70.1")
     assert "table inet keepme" in sh(a, "nft", "list", "ruleset")
 
-    assert tapliance(a, "teardown", cfg).returncode == 0
+    assert net_cmd(a, "teardown", cfg).returncode == 0
     assert sh(a, "nft", "list", "ruleset") == other.replace("priority 0", "priority filter")
     assert sh(a, "sysctl", "-n", "net.ipv4.ip_forward") == "1\n"
 
@@ -150,17 +135,17 @@ def test_two_tunnels_share_ip_forward_and_the_last_one_out_restores_it(
     netns.ns_exec(a, ["ip", "tuntap", "add", "mode", "tap", "name", "tl1"])
     cfg1 = tmp_path / "nat1.toml"
     cfg1.write_text('[interface]\nname = "tl1"\naddresses = ["10.1.3.3/24"]\n[nat]\nuplink = "eth0"\n')
-    assert "ip_forward = 1 (was 0)" in tapliance(a, "apply", cfg0).stdout
-    assert "ip_forward" not in tapliance(a, "apply", cfg1).stdout  # already on: used, not changed
+    assert "ip_forward = 1 (was 0)" in net_cmd(a, "apply", cfg0).stdout
+    assert "ip_forward" not in net_cmd(a, "apply", cfg1).stdout  # already on: used, not changed
     assert sh(a, "nft", "list", "tables").split() == ["table", "inet", "tapliance_tl0", "table", "inet",
                                                        "tapliance_tl1"]
     cfgs = {"tl0": cfg0, "tl1": cfg1}
     second = "tl1" if first_down == "tl0" else "tl0"
-    down = tapliance(a, "teardown", cfgs[first_down])
+    down = net_cmd(a, "teardown", cfgs[first_down])
     assert down.returncode == 0 and f"left sysctl net.ipv4.ip_forward as is: {second} still uses it" in down.stdout
     assert sh(a, "sysctl", "-n", "net.ipv4.ip_forward") == "1\n"
     assert ping(t, "192.168.70.1") == (first_down == "tl1")  # tl0's NAT still works when tl1 leaves
-    assert tapliance(a, "teardown", cfgs[second]).returncode == 0
+    assert net_cmd(a, "teardown", cfgs[second]).returncode == 0
     assert sh(a, "sysctl", "-n", "net.ipv4.ip_forward") == "0\n"
     assert sh(a, "nft", "list", "ruleset") == ""
     assert not list((tmp_path / "state").glob("*.json"))

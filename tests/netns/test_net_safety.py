@@ -12,15 +12,9 @@ from pathlib import Path
 import pytest
 
 from tapliance.lab import netns
+from tests.netns.hostcmd import net_cmd
 
-TAPLIANCE = [sys.executable, "-m", "tapliance.cli"]
 BRIDGE = '[interface]\nname = "tap0"\n[bridge]\nname = "br0"\nports = ["eth1"]\n'
-
-
-def tapliance(ns: str, action: str, cfg: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "TAPLIANCE_STATE_DIR": str(cfg.parent / "state")}
-    return subprocess.run(["ip", "netns", "exec", ns, *TAPLIANCE, "net", action, "-c", str(cfg)],
-                          capture_output=True, text=True, timeout=60, env=env, check=False)
 
 
 def snapshot(ns: str) -> str:
@@ -62,7 +56,7 @@ def test_bad_input_is_one_line_exit_2_and_changes_nothing(appliance: str, tmp_pa
     cfg = tmp_path / "bad.toml"
     cfg.write_text(config)
     before = snapshot(appliance)
-    p = tapliance(appliance, "apply", cfg)
+    p = net_cmd(appliance, "apply", cfg)
     assert p.returncode == 2, p.stderr
     assert p.stderr.startswith(message) and p.stderr.count("\n") == 1, p.stderr
     assert "Traceback" not in p.stderr and p.stdout == ""
@@ -75,7 +69,7 @@ def test_kernel_refusal_mid_way_rolls_back_with_exit_1(appliance: str, tmp_path:
     # The bridge is made first; the route's gateway is unreachable, which only the kernel can tell.
     cfg.write_text(BRIDGE + 'addresses = ["10.50.0.1/24"]\n[[route]]\nto = "10.60.0.0/16"\nvia = "172.31.9.9"\n')
     before = snapshot(appliance)
-    p = tapliance(appliance, "apply", cfg)
+    p = net_cmd(appliance, "apply", cfg)
     assert p.returncode == 1
     assert p.stderr.startswith("tapliance: route 10.60.0.0/16 via 172.31.9.9 dev br0: cannot add: ")
     assert p.stderr.count("\n") == 1 and "Traceback" not in p.stderr
@@ -107,7 +101,7 @@ def test_kill_9_half_way_then_teardown_cleans_up(appliance: str, tmp_path: Path)
     assert p.returncode == -signal.SIGKILL
     assert "master br0" in netns.ns_exec(appliance, ["ip", "link", "show", "eth1"]).stdout.decode()
     assert (tmp_path / "state" / f"tap0@{appliance}.net.json").exists()  # namespaces share /run
-    down = tapliance(appliance, "teardown", cfg)
+    down = net_cmd(appliance, "teardown", cfg)
     assert down.returncode == 0, down.stderr
     assert "deleted bridge br0" in down.stdout
     assert snapshot(appliance) == before
@@ -130,6 +124,6 @@ def test_kill_9_of_the_process_that_applied_then_teardown(appliance: str, tmp_pa
         proc.kill()  # SIGKILL: no chance to clean up
         proc.wait(timeout=10)
     time.sleep(0.1)
-    down = tapliance(appliance, "teardown", cfg)
+    down = net_cmd(appliance, "teardown", cfg)
     assert down.returncode == 0, down.stderr
     assert snapshot(appliance) == before

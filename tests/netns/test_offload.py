@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,15 +14,6 @@ from tapliance.lab import netns
 from tests.netns.tunnel import OVERLAY, TunnelLab
 
 TRANSFER = str(Path(__file__).with_name("transfer.py"))
-
-
-@pytest.fixture
-def lab(prefix: str, tmp_path: Path) -> Iterator[TunnelLab]:
-    lab = TunnelLab.build(prefix, tmp_path)
-    try:
-        yield lab
-    finally:
-        lab.stop_all()
 
 
 def transfer(lab: TunnelLab, size: int, src: str = "a", dst: str = "b") -> None:

@@ -6,7 +6,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,15 +14,6 @@ from tapliance.lab import netns
 from tests.netns.tunnel import OVERLAY, TAPLIANCE, TunnelLab
 
 TRANSFER = str(Path(__file__).with_name("transfer.py"))
-
-
-@pytest.fixture
-def lab(prefix: str, tmp_path: Path) -> Iterator[TunnelLab]:
-    lab = TunnelLab.build(prefix, tmp_path)
-    try:
-        yield lab
-    finally:
-        lab.stop_all()
 
 
 def drops(lab: TunnelLab, n: str) -> dict[str, int]:
