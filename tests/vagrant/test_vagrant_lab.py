@@ -1,7 +1,8 @@
 """The Vagrant lab end to end: real VMs (vagrant-libvirt, QEMU), site.yml, verify.yml, changed=0, teardown.
 
 Slow (about 8-10 minutes per topology without KVM), so it runs only for the topologies named in
-TAPLIANCE_VAGRANT_LAB, e.g. ``TAPLIANCE_VAGRANT_LAB=l2-bridge`` (CI) or ``l2-bridge,l3-nat``.
+TAPLIANCE_VAGRANT_LAB, e.g. ``l2-bridge`` (what scripts/test, and so CI, sets unless told otherwise),
+``l2-bridge,l3-nat`` or ``none``.
 It runs ``scripts/vagrant-lab run <topology>`` (up, test, down; down also on failure) and checks the
 proof it prints. Needs root.
 """
