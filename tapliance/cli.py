@@ -125,10 +125,27 @@ def _genkey(output: Path | None) -> int:
 
 
 def _pubkey() -> int:
+    _check_stdin_mode()  # before reading: `pubkey < host.key` gets the same check as `up`/`check-config`
     text = sys.stdin.read()
     priv = keyfile.decode(text, "private key on stdin")
     print(keyfile.encode(keyfile.public_from_private(priv)))
     return 0
+
+
+def _check_stdin_mode() -> None:
+    """Refuse a private key file on stdin that group or others can read (a pipe or tty is fine)."""
+    try:
+        fd = sys.stdin.fileno()
+        st = os.fstat(fd)
+    except (AttributeError, OSError, ValueError):
+        return  # no file descriptor behind stdin (e.g. replaced in-process): nothing to check
+    if not stat.S_ISREG(st.st_mode):
+        return
+    try:
+        name = os.readlink(f"/proc/self/fd/{fd}")  # name the file to chmod
+    except OSError:
+        name = "<stdin>"
+    keyfile.check_mode(st.st_mode, name, "private key")
 
 
 def _status(args: argparse.Namespace) -> int:

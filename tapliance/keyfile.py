@@ -47,6 +47,13 @@ def decode(text: str, what: str = "key") -> bytes:
     return raw
 
 
+def check_mode(mode: int, path: object, what: str = "private key") -> None:
+    """Refuse a secret key file (``mode`` from its stat) that group or others can access."""
+    if mode & 0o077:
+        raise KeyFileError(
+            f"{path}: {what} file has mode {stat.S_IMODE(mode):04o}, readable by others; run `chmod 600 {path}`")
+
+
 def read(path: Path, what: str = "private key") -> bytes:
     """Read a secret key file, refusing files other users could read."""
     try:
@@ -57,10 +64,7 @@ def read(path: Path, what: str = "private key") -> bytes:
         raise KeyFileError(f"{path}: cannot access {what} file: {e.strerror}") from None
     if not stat.S_ISREG(st.st_mode):
         raise KeyFileError(f"{path}: {what} file is not a regular file")
-    if st.st_mode & 0o077:
-        raise KeyFileError(
-            f"{path}: {what} file has mode {stat.S_IMODE(st.st_mode):04o}, readable by others; "
-            f"run `chmod 600 {path}`")
+    check_mode(st.st_mode, path, what)
     try:
         text = path.read_text(encoding="ascii")
     except (OSError, UnicodeDecodeError) as e:

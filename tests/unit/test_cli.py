@@ -109,6 +109,37 @@ def test_pubkey_bad_stdin() -> None:
     assert r.returncode == 2 and r.stderr.startswith("tapliance: private key on stdin is not base64")
 
 
+def _pubkey_from_file(key: Path) -> subprocess.CompletedProcess[str]:
+    """`tapliance pubkey < key`: stdin is the file itself, not a pipe."""
+    with open(key) as f:
+        return subprocess.run([sys.executable, "-m", "tapliance.cli", "pubkey"], stdin=f, capture_output=True,
+                              text=True, timeout=30, check=False)
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o604], ids=lambda m: f"{m:04o}")
+def test_pubkey_refuses_key_file_readable_by_others(tmp_path: Path, mode: int) -> None:
+    key = tmp_path / "host.key"
+    key.write_text(GOOD_KEY)
+    key.chmod(mode)
+    r = _pubkey_from_file(key)
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr, r.stderr
+    assert r.stderr == (f"tapliance: {key}: private key file has mode {mode:04o}, readable by others; "
+                        f"run `chmod 600 {key}`\n")
+
+
+def test_pubkey_accepts_0600_key_file_and_pipe(tmp_path: Path) -> None:
+    key = tmp_path / "host.key"
+    key.write_text(GOOD_KEY)
+    key.chmod(0o600)
+    r = _pubkey_from_file(key)
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+    assert keyfile.decode(r.stdout) == keyfile.public_from_private(keyfile.decode(GOOD_KEY))
+    key.chmod(0o644)  # a pipe has no file mode to check: `cat host.key | tapliance pubkey` is the user's call
+    r = tl("pubkey", stdin=key.read_text())
+    assert r.returncode == 0 and keyfile.decode(r.stdout) == keyfile.public_from_private(keyfile.decode(GOOD_KEY))
+
+
 def test_status_without_daemon(tmp_path: Path) -> None:
     r = tl("status", "-s", str(tmp_path / "none.sock"))
     assert r.returncode == 1 and "no control socket" in r.stderr

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from tapliance import cli, daemon, keyfile
 from tapliance import config as C
 
 PK = "N0z7ov3faNe5UDfG10fKu+Qy8Lk0lrqGTDdFnxt3sGg="
@@ -86,6 +87,55 @@ def test_bad_configs(tmp_path: Path, text: str, message: str) -> None:
     assert msg.startswith(f"{path}: "), msg
     assert message in msg, msg
     assert "\n" not in msg
+
+
+@pytest.mark.parametrize(("text", "message"), BAD, ids=[m.split(":")[0] for _, m in BAD])
+def test_bad_configs_through_check_config(tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str,
+                                          message: str) -> None:
+    """What a user sees for each bad config: `tapliance check-config` exits 2 with one line, no traceback."""
+    path = write(tmp_path, text)
+    assert cli.main(["check-config", "-c", str(path)]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.count("\n") == 1 and err.endswith("\n") and "Traceback" not in err, err
+    assert err.startswith(f"tapliance: {path}: ") and message in err, err
+
+
+def _with_psk(tmp_path: Path, psk_mode: int | None, psk_path: str = "b.psk") -> Path:
+    """GOOD plus a 0600 host key and a pre-shared key file of mode ``psk_mode`` (None: not created)."""
+    host = tmp_path / "host.key"
+    host.write_text(keyfile.encode(keyfile.generate_private()) + "\n")
+    host.chmod(0o600)
+    if psk_mode is not None:
+        psk = tmp_path / "b.psk"
+        psk.write_text(keyfile.encode(bytes(range(32))) + "\n")
+        psk.chmod(psk_mode)
+    return write(tmp_path, GOOD + f'preshared_key_file = "{psk_path}"\n')
+
+
+def test_preshared_key_file_loads(tmp_path: Path) -> None:
+    cfg = C.load(_with_psk(tmp_path, 0o600))
+    assert cfg.peers[0].preshared_key_file == tmp_path / "b.psk"  # relative to the config file
+    summary = daemon.check(cfg.path)
+    assert summary.splitlines()[-1].endswith(" psk")
+    _cfg, _priv, specs = daemon._load(cfg.path)
+    assert specs[0].psk == bytes(range(32))
+    absolute = C.load(write(tmp_path, GOOD + 'preshared_key_file = "/etc/tapliance/b.psk"\n'))
+    assert absolute.peers[0].preshared_key_file == Path("/etc/tapliance/b.psk")
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o604], ids=lambda m: f"{m:04o}")
+def test_preshared_key_file_readable_by_others_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                          mode: int) -> None:
+    path = _with_psk(tmp_path, mode)
+    psk = tmp_path / "b.psk"
+    with pytest.raises(keyfile.KeyFileError) as e:
+        daemon.check(path)
+    msg = str(e.value)
+    assert msg == f"{psk}: pre-shared key file has mode {mode:04o}, readable by others; run `chmod 600 {psk}`"
+    assert cli.main(["check-config", "-c", str(path)]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err == f"tapliance: {msg}\n"
 
 
 def test_missing_and_binary_files(tmp_path: Path) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tapliance.keyfile import generate_private
 from tapliance.proto import wire as W
 from tapliance.proto.events import EndpointChanged, HandshakeCompleted, PeerDown
@@ -236,3 +238,83 @@ def test_hub_learns_macs_and_relays_between_clients() -> None:
     net.run()
     assert [f[14:] for f in c2.tap_out][-1] == b"to c2 only"
     assert len(c1.tap_out) == 1
+
+
+def test_psk_match_completes_handshake_and_carries_data() -> None:
+    net, a, b = pair(psk=bytes(range(32)))
+    net.advance(1)
+    assert state(a, net.now) == state(b, net.now) == "up"
+    assert a.n.peer_list[0].psk == b.n.peer_list[0].psk == bytes(range(32))
+    f1 = frame(MAC_B, MAC_A, b"psk a->b" * 10)
+    net.send_frame(a, f1)
+    net.run()
+    f2 = frame(MAC_A, MAC_B, b"psk b->a" * 500)  # fragmented too
+    net.send_frame(b, f2)
+    net.run()
+    assert b.tap_out == [f1] and a.tap_out == [f2]
+    assert a.n.drops == b.n.drops == {}
+
+
+def _sealed(h: object, payload: bytes, now: float) -> tuple[bytearray, int]:
+    """One frame sealed by ``h`` but not sent: (buffer of its datagrams, segment size)."""
+    n = h.n  # type: ignore[attr-defined]
+    n.on_frame(frame(MAC_B, MAC_A, payload), now)
+    ((buf, _dst, seg),) = n.tx
+    n.tx.clear()
+    return bytearray(buf), seg
+
+
+def _forge(buf: bytearray, seg: int, shift: int) -> bytearray:
+    """A copy of sealed datagrams with every counter moved by ``shift`` (or, for 0, a flipped tag byte):
+    valid receiver index and consistent headers, but tags that do not authenticate."""
+    out = bytearray(buf)
+    for off in range(0, len(out), seg):
+        t, flags, fidx, fcnt, receiver, counter = W.DATA_HEADER.unpack_from(out, off)
+        W.DATA_HEADER.pack_into(out, off, t, flags, fidx, fcnt, receiver, counter + shift)
+        if not shift:
+            end = min(off + seg, len(out))
+            out[end - 1] ^= 0x80
+    return out
+
+
+@pytest.mark.parametrize("shift", [10000, 0], ids=["far-future-counter", "same-counter"])
+def test_forged_data_never_moves_the_replay_window(shift: int) -> None:
+    """Replay window checked before decrypt, committed only after: a forged datagram with a valid
+    receiver index is one `decrypt` drop and leaves the window alone, so genuine frames whose
+    counters it claimed or jumped past are still delivered."""
+    net, a, b = pair()
+    net.advance(1)
+    buf, seg = _sealed(a, b"genuine", net.now)
+    assert len(buf) == seg  # one datagram
+    forged = _forge(buf, seg, shift)
+    b.n.on_datagram(bytes(forged), a.addr, net.now)
+    assert b.n.drops == {"decrypt": 1}
+    assert b.tap_out == [] and b.n.to_tap == []
+    b.n.on_datagram(bytes(buf), a.addr, net.now)  # the genuine one, at its normal counter
+    net.collect(b)
+    for i in range(3):  # and the ones after it
+        net.send_frame(a, frame(MAC_B, MAC_A, b"later %d" % i))
+        net.run()
+    assert [f[14:] for f in b.tap_out] == [b"genuine", b"later 0", b"later 1", b"later 2"]
+    assert b.n.drops == {"decrypt": 1}
+
+
+@pytest.mark.parametrize("shift", [10000, 0], ids=["far-future-counter", "same-counter"])
+def test_forged_gro_run_never_moves_the_replay_window(shift: int) -> None:
+    """The same through the batch fast path (on_datagram_batch -> _open_run): a forged in-order run
+    passes check_run, fails to open, and must not have been committed."""
+    net, a, b = pair()
+    net.advance(1)
+    payload = bytes(range(256)) * 20
+    buf, seg = _sealed(a, payload, net.now)
+    nfrag = -(-len(buf) // seg)
+    assert nfrag >= 3
+    forged = _forge(buf, seg, shift)
+    b.n.on_datagram_batch(memoryview(forged), seg, a.addr, net.now)
+    assert b.n.drops == {"decrypt": nfrag}  # the per-datagram path counts every bad one
+    assert b.n.to_tap == []
+    b.n.on_datagram_batch(memoryview(buf), seg, a.addr, net.now)  # the genuine run
+    later, seg2 = _sealed(a, payload[::-1], net.now)
+    b.n.on_datagram_batch(memoryview(later), seg2, a.addr, net.now)
+    assert [f[14:] for f in b.n.to_tap] == [payload, payload[::-1]]
+    assert b.n.drops == {"decrypt": nfrag}
