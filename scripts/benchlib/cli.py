@@ -38,6 +38,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--rounds", type=int, default=3, help="rounds through all tunnels; medians are reported (3)")
     p.add_argument("--duration", type=float, default=4.0, help="seconds per iperf3 test (4)")
     p.add_argument("--pings", type=int, default=50, help="pings per RTT measurement, 0.02 s apart (50)")
+    p.add_argument("--loss", type=float, default=1.0,
+                   help="percent of tunnel datagrams dropped at random on the underlay for the lossy single-stream "
+                        "TCP test (1.0; 0 skips it)")
     p.add_argument("--only", help="comma-separated tunnels: " + ",".join(t.name for t in tunnels.ALL)
                    + " ('tapliance' selects both suites)")
     p.add_argument("--quick", action="store_true", help="smoke run: 1 round, 1 s tests, 10 pings")
@@ -49,6 +52,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         a.rounds, a.duration, a.pings = 1, 1.0, 10
     if a.rounds < 1 or a.duration <= 0 or a.pings < 1:
         p.error("--rounds, --duration and --pings must be positive")
+    if not 0 <= a.loss <= 50:
+        p.error("--loss must be a percentage between 0 and 50")
     try:
         a.tunnels = tunnels.select(a.only)
     except ValueError as e:
@@ -83,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         log(f"bench: namespaces {lab.ns('a')} <-> {lab.ns('b')}; {args.rounds} round(s) of "
             f"{len(args.tunnels)} tunnel(s), {args.duration:g} s per test")
-        runner = Runner(lab, args.duration, omit=0, pings=args.pings)
+        runner = Runner(lab, args.duration, omit=0, pings=args.pings, loss_pct=args.loss)
         for rnd in range(args.rounds):
             k = rnd % len(args.tunnels)
             for t in args.tunnels[k:] + args.tunnels[:k]:
@@ -118,6 +123,9 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(f"medians of {args.rounds} round(s); results: {results / 'results.json'}"
           + (f", plot: {results / 'throughput.png'}" if can_plot else " (no plot: matplotlib unavailable)"))
+    if args.loss:
+        print(f"TCP 1x lossy: one stream while {args.loss:g}% of the tunnel's UDP datagrams are dropped at random "
+              "on the underlay (nft numgen)")
     print("targets (issue 5, tapliance default suite):")
     print("\n".join(report.targets(rows, tunnels.TAPLIANCE, tunnels.PEERS)))
     print(report.ratio_line(value), flush=True)
@@ -175,6 +183,10 @@ def _measure(runner: Runner, t: Tunnel, daemons: Daemons, row: Row) -> dict[str,
             moved += res[1]
     if pids and moved:
         s["cpu_s_per_gb"] = (procstat.cpu_seconds(pids) - cpu0) / (moved / 1e9)
+    if runner.loss_per_mille and t.name != "veth":  # veth carries TCP itself: no tunnel datagrams to drop
+        lossy = attempt("tcp1-loss", lambda: runner.tcp_lossy(t.far))
+        if lossy is not None:
+            s["tcp1_loss_bps"], s["loss_dropped"] = lossy
     pps = attempt("udp64", lambda: runner.udp64(t.far))
     if pps is not None:
         s["udp64_pps"] = pps
@@ -191,7 +203,8 @@ def _measure(runner: Runner, t: Tunnel, daemons: Daemons, row: Row) -> dict[str,
 def _progress(s: dict[str, Any]) -> str:
     def g(k: str, scale: float, fmt: str) -> str:
         return "-" if s.get(k) is None else format(s[k] / scale, fmt)
-    return (f"tcp1 {g('tcp1_bps', 1e9, '.2f')} tcp4 {g('tcp4_bps', 1e9, '.2f')} Gbit/s, "
+    return (f"tcp1 {g('tcp1_bps', 1e9, '.2f')} tcp4 {g('tcp4_bps', 1e9, '.2f')} "
+            f"tcp1-lossy {g('tcp1_loss_bps', 1e9, '.2f')} Gbit/s, "
             f"udp64 {g('udp64_pps', 1e3, '.0f')} kpps, rtt {g('rtt_median_ms', 1, '.3f')} ms, "
             f"cpu {g('cpu_s_per_gb', 1, '.2f')} s/GB, rss {g('rss_mib', 1, '.1f')}/{g('hwm_mib', 1, '.1f')} MiB, "
             f"up in {s['setup_s']:.1f} s")
@@ -214,7 +227,7 @@ def _meta(args: argparse.Namespace) -> dict[str, Any]:
         "command": "scripts/bench " + " ".join(sys.argv[1:]),
         "commit": commit or "unknown", "dirty_tree": dirty,
         "kernel": platform.release(), "cpu": cpu, "cpus": os.cpu_count(),
-        "rounds": args.rounds, "duration_s": args.duration, "pings": args.pings,
+        "rounds": args.rounds, "duration_s": args.duration, "pings": args.pings, "loss_pct": args.loss,
         "loadavg_start": os.getloadavg(),
         "iperf3": first_line(["iperf3", "--version"]),
         "tunnels": {t.name: {"label": t.label, "config": t.describe(), "version": t.version()}

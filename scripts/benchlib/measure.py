@@ -17,7 +17,22 @@ from typing import Any
 from .lab import BenchError, Lab, one_line
 
 IPERF_PORT = 5201
+LOSS_TABLE = "benchloss"
+
+
+def loss_ruleset(per_mille: int) -> str:
+    """nftables table for side b: drop ``per_mille``/1000 of the UDP datagrams arriving on the underlay
+    (every tunnel here carries its traffic in UDP), never iperf3's own port."""
+    return (f"table inet {LOSS_TABLE} {{\n chain in {{\n  type filter hook input priority -10; policy accept;\n"
+            f"  iifname \"ul0\" meta l4proto udp udp dport != {IPERF_PORT} numgen random mod 1000 < {per_mille}"
+            f" counter drop\n }}\n}}\n")
 PING_RE = re.compile(r"time[=<]([0-9.]+) ms")
+
+
+def dropped_packets(doc: dict[str, Any]) -> int:
+    """Sum of the counters in ``nft -j list table`` output."""
+    return sum(int(e["counter"]["packets"]) for item in doc.get("nftables", []) if "rule" in item
+               for e in item["rule"].get("expr", []) if "counter" in e)
 
 
 def tcp_result(doc: dict[str, Any]) -> tuple[float, int]:
@@ -69,8 +84,9 @@ def summarize_rtts(rtts: list[float], sent: int) -> Rtt:
 class Runner:
     """Runs the measurements between the lab's namespaces."""
 
-    def __init__(self, lab: Lab, duration: float, omit: int, pings: int) -> None:
+    def __init__(self, lab: Lab, duration: float, omit: int, pings: int, loss_pct: float = 0.0) -> None:
         self.lab = lab
+        self.loss_per_mille = round(loss_pct * 10)
         self.pings = pings
         self.duration = duration
         self.omit = omit
@@ -104,6 +120,17 @@ class Runner:
 
     def tcp(self, far: str, streams: int) -> tuple[float, int]:
         return tcp_result(self._iperf(far, ["-P", str(streams)], f"tcp{streams}"))
+
+    def tcp_lossy(self, far: str) -> tuple[float, int]:
+        """Single-stream TCP while b's underlay drops ``loss_per_mille``/1000 of the tunnel's datagrams;
+        returns (bits per second, datagrams dropped)."""
+        self.lab.sh("b", ["nft", "-f", "-"], input=loss_ruleset(self.loss_per_mille).encode())
+        try:
+            bps = self.tcp(far, 1)[0]
+            out = self.lab.sh("b", ["nft", "-j", "list", "table", "inet", LOSS_TABLE]).stdout
+            return bps, dropped_packets(json.loads(out))
+        finally:
+            self.lab.sh("b", ["nft", "delete", "table", "inet", LOSS_TABLE], check=False)
 
     def udp64(self, far: str) -> float:
         return udp_pps(self._iperf(far, ["-u", "-l", "64", "-b", "0"], "udp64"))

@@ -22,6 +22,7 @@ def _fmt(scale: float, digits: int) -> Callable[[float | None], str]:
 COLUMNS: tuple[tuple[str, str, Callable[[float | None], str]], ...] = (
     ("tcp1_bps", "TCP 1x Gbit/s", _fmt(1e9, 2)),
     ("tcp4_bps", "TCP 4x Gbit/s", _fmt(1e9, 2)),
+    ("tcp1_loss_bps", "TCP 1x lossy", _fmt(1e9, 2)),
     ("udp64_pps", "UDP64 kpps", _fmt(1e3, 0)),
     ("rtt_median_ms", "RTT med ms", _fmt(1, 3)),
     ("rtt_avg_ms", "RTT avg ms", _fmt(1, 3)),

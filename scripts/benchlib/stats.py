@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 # metric key -> how rounds combine: memory ceilings take the worst round, everything else the median
-METRICS = ("tcp1_bps", "tcp4_bps", "udp64_pps", "rtt_median_ms", "rtt_avg_ms", "cpu_s_per_gb", "rss_mib", "hwm_mib")
+METRICS = ("tcp1_bps", "tcp4_bps", "tcp1_loss_bps", "udp64_pps", "rtt_median_ms", "rtt_avg_ms", "cpu_s_per_gb",
+           "rss_mib", "hwm_mib")
 WORST = {"rss_mib", "hwm_mib"}
 
 

@@ -111,3 +111,24 @@ def test_quick_means_one_short_round() -> None:
     assert (a.rounds, a.duration, a.pings, len(a.tunnels)) == (3, 4.0, 50, 7)
     with pytest.raises(SystemExit):
         parse_args(["--rounds", "0"])
+
+
+def test_loss_ruleset_drops_per_mille_of_underlay_udp_but_never_iperf3() -> None:
+    rules = measure.loss_ruleset(15)
+    assert 'iifname "ul0" meta l4proto udp udp dport != 5201 numgen random mod 1000 < 15 counter drop' in rules
+    assert rules.startswith(f"table inet {measure.LOSS_TABLE} {{")
+
+
+def test_dropped_packets_sums_rule_counters() -> None:
+    doc = {"nftables": [{"metainfo": {}}, {"table": {"name": "benchloss"}},
+                        {"rule": {"expr": [{"match": {}}, {"counter": {"packets": 41, "bytes": 9}}, {"drop": None}]}},
+                        {"rule": {"expr": [{"counter": {"packets": 1, "bytes": 1}}]}}]}
+    assert measure.dropped_packets(doc) == 42
+    assert measure.dropped_packets({"nftables": []}) == 0
+
+
+@pytest.mark.parametrize("bad", ["-1", "51"])
+def test_loss_must_be_a_sane_percentage(bad: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        parse_args(["--loss", bad])
+    assert "--loss must be a percentage" in capsys.readouterr().err
