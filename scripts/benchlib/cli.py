@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
           + (f", plot: {results / 'throughput.png'}" if can_plot else " (no plot: matplotlib unavailable)"))
     if args.loss:
         print(f"TCP 1x lossy: one stream while {args.loss:g}% of the tunnel's UDP datagrams are dropped at random "
-              "on the underlay (nft numgen)")
+              "on the underlay (nft numgen; sender's veth without UDP segmentation offload)")
     print("targets (issue 5, tapliance default suite):")
     print("\n".join(report.targets(rows, tunnels.TAPLIANCE, tunnels.PEERS)))
     print(report.ratio_line(value), flush=True)

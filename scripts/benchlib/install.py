@@ -8,7 +8,7 @@ import subprocess
 import sys
 from collections.abc import Iterable
 
-BASE_PACKAGES = ("iperf3", "iproute2", "iputils-ping")
+BASE_PACKAGES = ("iperf3", "iproute2", "iputils-ping", "nftables", "ethtool")
 
 
 def missing_debs(packages: Iterable[str]) -> list[str]:

@@ -123,7 +123,10 @@ class Runner:
 
     def tcp_lossy(self, far: str) -> tuple[float, int]:
         """Single-stream TCP while b's underlay drops ``loss_per_mille``/1000 of the tunnel's datagrams;
-        returns (bits per second, datagrams dropped)."""
+        returns (bits per second, datagrams dropped). a's veth segments UDP GSO bursts before they cross
+        (tx-udp-segmentation off), as a NIC without USO would: otherwise a whole GSO burst crosses the veth
+        as one packet and the rule would drop bursts, not datagrams."""
+        self.lab.sh("a", ["ethtool", "-K", "ul0", "tx-udp-segmentation", "off"])
         self.lab.sh("b", ["nft", "-f", "-"], input=loss_ruleset(self.loss_per_mille).encode())
         try:
             bps = self.tcp(far, 1)[0]
@@ -131,6 +134,7 @@ class Runner:
             return bps, dropped_packets(json.loads(out))
         finally:
             self.lab.sh("b", ["nft", "delete", "table", "inet", LOSS_TABLE], check=False)
+            self.lab.sh("a", ["ethtool", "-K", "ul0", "tx-udp-segmentation", "on"], check=False)
 
     def udp64(self, far: str) -> float:
         return udp_pps(self._iperf(far, ["-u", "-l", "64", "-b", "0"], "udp64"))

@@ -79,13 +79,37 @@ class Runtime:
                     log.debug("TAP write: %s", e)
             node.to_tap.clear()
         if node.tx:
-            for buf, addr, seg in node.tx:
-                self._send(buf, sendable(self.sock, addr), seg)
+            self._send_all(node.tx)
             node.tx.clear()
         if node.events:
             for ev in node.events:
                 _log_event(ev)
             node.events.clear()
+
+    def _send_all(self, tx: list[tuple[bytes | bytearray, Any, int]]) -> None:
+        """Send what the node queued. Runs of single-datagram frames of one size to one peer (a flood of
+        small packets, e.g. VoIP or 64-byte UDP) leave as one GSO send like a super-frame's fragments; the
+        receiver's GRO path takes them apart again. Each datagram stays sealed on its own."""
+        sock, i, m = self.sock, 0, len(tx)
+        while i < m:
+            buf, addr, seg = tx[i]
+            n = len(buf)
+            j = i + 1
+            if self.gso and n <= seg and j < m:
+                limit = i + min(GSO_MAX_SEGMENTS, GSO_MAX_BYTES // n)
+                while j < m and j < limit:
+                    b2, a2, s2 = tx[j]
+                    k = len(b2)
+                    if a2 != addr or k > n or k > s2:
+                        break
+                    j += 1
+                    if k < n:  # only the last datagram of a GSO send may be shorter
+                        break
+            if j - i > 1:
+                self._send(b"".join(t[0] for t in tx[i:j]), sendable(sock, addr), n)
+            else:
+                self._send(buf, sendable(sock, addr), seg)
+            i = j
 
     def _send(self, buf: bytes | bytearray, addr: tuple[str, int], seg: int) -> None:
         n = len(buf)

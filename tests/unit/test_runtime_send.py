@@ -1,0 +1,95 @@
+"""The runtime's send path on real loopback UDP sockets (no root): runs of equal-size single-datagram
+frames to one peer leave as one GSO send, and the receiver gets every datagram intact and in order."""
+
+from __future__ import annotations
+
+import socket
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from tapliance.runtime.loop import Runtime
+from tapliance.runtime.udp import GSO_MAX_SEGMENTS
+
+
+class CountingSocket(socket.socket):
+    """A UDP socket that counts its send calls (sendmsg = one GSO send, sendto = one datagram)."""
+
+    calls: list[tuple[str, int, int]]
+
+    def sendmsg(self, buffers: Any, ancdata: Any = (), flags: int = 0, address: Any = None) -> int:
+        seg = int.from_bytes(ancdata[0][2], "little") if ancdata else 0
+        self.calls.append(("sendmsg", sum(len(b) for b in buffers), seg))
+        return super().sendmsg(buffers, ancdata, flags, address)
+
+    def sendto(self, data: Any, *args: Any) -> int:
+        self.calls.append(("sendto", len(data), 0))
+        return super().sendto(data, *args)
+
+
+@pytest.fixture
+def pair() -> Any:
+    tx = CountingSocket(socket.AF_INET, socket.SOCK_DGRAM)
+    tx.calls = []
+    rxs = []
+    for _ in range(2):
+        rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        rx.bind(("127.0.0.1", 0))
+        rx.settimeout(2)
+        rxs.append(rx)
+    yield tx, rxs
+    tx.close()
+    for rx in rxs:
+        rx.close()
+
+
+def runtime(sock: socket.socket, gso: bool = True) -> Runtime:
+    node: Any = SimpleNamespace(drops={}, tx=[], to_tap=[], events=[])
+    return Runtime(node, -1, sock, ifname="t", listen="127.0.0.1:0", gso=gso)
+
+
+def recv_all(rx: socket.socket, n: int) -> list[bytes]:
+    return [rx.recv(65535) for _ in range(n)]
+
+
+def dgram(i: int, size: int) -> bytearray:
+    return bytearray(i.to_bytes(2, "big") * (size // 2))
+
+
+@pytest.mark.parametrize("gso", [True, False], ids=["gso", "no-gso"])
+def test_small_frames_to_one_peer_leave_as_one_gso_send_and_arrive_intact(pair: Any, gso: bool) -> None:
+    tx, (rx, other) = pair
+    a, b = rx.getsockname(), other.getsockname()
+    sent = [dgram(i, 120) for i in range(10)] + [dgram(10, 80)]  # ten full ones, a shorter last one
+    queue: list[tuple[bytes | bytearray, Any, int]] = [(d, a, 1400) for d in sent]
+    queue += [(dgram(11, 120), b, 1400), (dgram(12, 120), a, 1400)]  # another peer breaks the run
+    runtime(tx, gso)._send_all(queue)
+    assert recv_all(rx, 12) == [bytes(d) for d in sent] + [bytes(dgram(12, 120))]
+    assert recv_all(other, 1) == [bytes(dgram(11, 120))]
+    if gso:
+        assert tx.calls == [("sendmsg", 10 * 120 + 80, 120), ("sendto", 120, 0), ("sendto", 120, 0)]
+    else:
+        assert [c[0] for c in tx.calls] == ["sendto"] * 13
+
+
+def test_a_longer_datagram_or_a_multi_datagram_frame_is_not_coalesced(pair: Any) -> None:
+    tx, (rx, _) = pair
+    a = rx.getsockname()
+    frame = bytearray(b"F" * 300)  # a sealed frame of three 100-byte datagrams (its own GSO send)
+    queue: list[tuple[bytes | bytearray, Any, int]] = [
+        (dgram(0, 100), a, 1400), (dgram(1, 100), a, 1400), (dgram(2, 140), a, 1400), (frame, a, 100)]
+    runtime(tx)._send_all(queue)
+    got = recv_all(rx, 6)
+    assert got[:3] == [bytes(dgram(0, 100)), bytes(dgram(1, 100)), bytes(dgram(2, 140))]
+    assert got[3:] == [b"F" * 100] * 3
+    assert tx.calls == [("sendmsg", 200, 100), ("sendto", 140, 0), ("sendmsg", 300, 100)]
+
+
+def test_a_long_run_is_split_at_the_gso_segment_limit(pair: Any) -> None:
+    tx, (rx, _) = pair
+    a = rx.getsockname()
+    n = GSO_MAX_SEGMENTS + 5
+    runtime(tx)._send_all([(dgram(i, 64), a, 1400) for i in range(n)])
+    assert recv_all(rx, n) == [bytes(dgram(i, 64)) for i in range(n)]
+    assert tx.calls == [("sendmsg", GSO_MAX_SEGMENTS * 64, 64), ("sendmsg", 5 * 64, 64)]
