@@ -23,7 +23,26 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.mark.parametrize("topology", ["l2-bridge", "l3-nat"])
-def test_vagrant_lab_run(topology: str) -> None:
+def proof(out: str) -> list[str]:
+    """The lines worth keeping in the CI log: both PLAY RECAPs, verify.yml's traffic proof (between two rules of
+    '='), the phase timings and the verdict."""
+    keep: list[str] = []
+    in_proof = in_timings = False
+    for line in (raw.rstrip() for raw in out.splitlines()):
+        if line.startswith("====="):
+            in_proof = not in_proof
+            keep.append(line)
+        elif line.startswith("----- phase timings"):
+            in_timings = True
+            keep.append(line)
+        elif (in_proof or in_timings or line.startswith(("--- first run PLAY RECAP", "--- second run PLAY RECAP",
+                                                         "vagrant-lab "))
+              or re.match(r"^\S+\s+:\s+ok=\d+", line)):
+            keep.append(line)
+    return keep
+
+
+def test_vagrant_lab_run(topology: str, capsys: pytest.CaptureFixture[str]) -> None:
     if topology not in SELECTED:
         pytest.skip(f"set TAPLIANCE_VAGRANT_LAB={topology} to boot it as VMs (about 10 minutes without KVM)")
     if os.geteuid() != 0:
@@ -31,6 +50,8 @@ def test_vagrant_lab_run(topology: str) -> None:
     r = subprocess.run([str(REPO / "scripts" / "vagrant-lab"), "run", topology], cwd=REPO, text=True,
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=45 * 60, check=False)
     print(r.stdout[-20000:])
+    with capsys.disabled():
+        print(f"\n{topology} as VMs (scripts/vagrant-lab run {topology}):\n  " + "\n  ".join(proof(r.stdout)))
     assert r.returncode == 0, f"scripts/vagrant-lab run {topology} failed (exit {r.returncode})"
     out = r.stdout
     assert f"vagrant-lab {topology}: PASSED" in out
