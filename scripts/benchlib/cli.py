@@ -37,7 +37,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                     "network namespaces. Needs root; installs the peers itself.")
     p.add_argument("--rounds", type=int, default=3, help="rounds through all tunnels; medians are reported (3)")
     p.add_argument("--duration", type=float, default=4.0, help="seconds per iperf3 test (4)")
-    p.add_argument("--pings", type=int, default=50, help="pings per RTT measurement, 0.02 s apart (50)")
+    p.add_argument("--pings", type=int, default=50, help="pings per RTT measurement (50)")
+    p.add_argument("--ping-interval", type=float, default=0.02,
+                   help="seconds between pings (0.02); ping needs >= 0.002 without -f")
     p.add_argument("--loss", type=float, default=1.0,
                    help="percent of tunnel datagrams dropped at random on the underlay for the lossy single-stream "
                         "TCP test (1.0; 0 skips it)")
@@ -52,6 +54,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         a.rounds, a.duration, a.pings = 1, 1.0, 10
     if a.rounds < 1 or a.duration <= 0 or a.pings < 1:
         p.error("--rounds, --duration and --pings must be positive")
+    if not 0.002 <= a.ping_interval <= 1:
+        p.error("--ping-interval must be between 0.002 and 1 seconds")
     if not 0 <= a.loss <= 50:
         p.error("--loss must be a percentage between 0 and 50")
     try:
@@ -150,7 +154,7 @@ def _visit(lab: Lab, runner: Runner, t: Tunnel, row: Row, rnd: int, args: argpar
         return
     up_s = time.monotonic() - t0
     try:
-        sample = _measure(runner, t, daemons, row)
+        sample = _measure(runner, t, daemons, row, args)
         sample["setup_s"] = round(up_s, 2)
         row.samples.append(sample)
         log(f"{tag}: " + _progress(sample))
@@ -158,7 +162,7 @@ def _visit(lab: Lab, runner: Runner, t: Tunnel, row: Row, rnd: int, args: argpar
         t.down(lab, daemons)
 
 
-def _measure(runner: Runner, t: Tunnel, daemons: Daemons, row: Row) -> dict[str, Any]:
+def _measure(runner: Runner, t: Tunnel, daemons: Daemons, row: Row, args: argparse.Namespace) -> dict[str, Any]:
     s: dict[str, Any] = {}
 
     def attempt(what: str, fn: Any) -> Any:
@@ -169,7 +173,7 @@ def _measure(runner: Runner, t: Tunnel, daemons: Daemons, row: Row) -> dict[str,
             log(f"  {t.name} {what}: {e}")
             return None
 
-    rtt = attempt("ping", lambda: runner.ping(t.far))
+    rtt = attempt("ping", lambda: runner.ping(t.far, args.ping_interval))
     if rtt is not None:
         s["rtt_median_ms"], s["rtt_avg_ms"] = rtt.median_ms, rtt.avg_ms
         s["ping_answered"] = f"{rtt.answered}/{rtt.sent}"
@@ -227,7 +231,8 @@ def _meta(args: argparse.Namespace) -> dict[str, Any]:
         "command": "scripts/bench " + " ".join(sys.argv[1:]),
         "commit": commit or "unknown", "dirty_tree": dirty,
         "kernel": platform.release(), "cpu": cpu, "cpus": os.cpu_count(),
-        "rounds": args.rounds, "duration_s": args.duration, "pings": args.pings, "loss_pct": args.loss,
+        "rounds": args.rounds, "duration_s": args.duration, "pings": args.pings,
+        "ping_interval_s": args.ping_interval, "loss_pct": args.loss,
         "loadavg_start": os.getloadavg(),
         "iperf3": first_line(["iperf3", "--version"]),
         "tunnels": {t.name: {"label": t.label, "config": t.describe(), "version": t.version()}
