@@ -10,10 +10,17 @@ no extra header bytes, and the id is authenticated with the rest of the header.
 Reassembly is bounded: at most ``max_frames`` frames in progress and ``max_bytes`` buffered; the
 oldest partial frame is evicted past either bound, and a partial frame older than the timeout is
 dropped. Drops are counted by reason in ``drops`` (a dict the owner shares with its other counters).
+
+Loss: a sender seals frames in counter order, so when a frame completes, a partial frame of the same
+session with a lower id has lost a fragment (``overtaken``). If it is a GSO super-frame (virtio-net
+header in chunk 0), the TCP/UDP segments whose bytes all arrived are salvaged and delivered as plain
+frames: a lost datagram then costs TCP one or two segments instead of a 64 KiB burst, which it
+otherwise must retransmit through the same lossy path (1% loss would cut throughput ~50x).
 """
 
 from __future__ import annotations
 
+from tapliance.proto import offload
 from tapliance.proto import wire as W
 from tapliance.proto.timers import REASSEMBLY_TIMEOUT
 
@@ -29,13 +36,15 @@ def split(frame: bytes, max_chunk: int) -> list[bytes]:
 
 
 class _Partial:
-    __slots__ = ("chunks", "have", "size", "started")
+    __slots__ = ("chunks", "flags", "have", "owner", "size", "started")
 
-    def __init__(self, count: int, now: float) -> None:
+    def __init__(self, count: int, now: float, owner: object, flags: int) -> None:
         self.chunks: list[bytes | None] = [None] * count
         self.have = 0
         self.size = 0
         self.started = now
+        self.owner = owner
+        self.flags = flags
 
 
 class Reassembler:
@@ -47,6 +56,7 @@ class Reassembler:
         self.timeout = timeout
         self._pending: dict[int, _Partial] = {}  # frame id -> partial; insertion order = age
         self._bytes = 0
+        self.salvaged = 0  # segments delivered out of overtaken super-frames
 
     def __len__(self) -> int:
         return len(self._pending)
@@ -55,14 +65,16 @@ class Reassembler:
     def buffered(self) -> int:
         return self._bytes
 
-    def add(self, counter: int, index: int, count: int, chunk: bytes, now: float) -> bytes | None:
-        """Take one authenticated fragment; return the whole frame once its last fragment arrives."""
+    def add(self, counter: int, index: int, count: int, chunk: bytes, now: float, owner: object = None,
+            flags: int = 0) -> bytes | None:
+        """Take one authenticated fragment; return the whole frame once its last fragment arrives.
+        ``owner`` and ``flags`` (the data header's) come back with segments ``overtaken`` salvages."""
         frame_id = counter - index
         p = self._pending.get(frame_id)
         if p is None:
             if len(self._pending) >= self.max_frames:
                 self._evict_oldest("frag_evicted")
-            p = self._pending[frame_id] = _Partial(count, now)
+            p = self._pending[frame_id] = _Partial(count, now, owner, flags)
         elif len(p.chunks) != count:
             self._drop(frame_id, "frag_inconsistent")
             return None
@@ -85,6 +97,24 @@ class Reassembler:
             self._bytes -= p.size
             return b"".join(p.chunks)  # type: ignore[arg-type]
         return None
+
+    def overtaken(self, frame_id: int) -> list[tuple[object, list[bytes]]]:
+        """Frame ``frame_id`` (counter of its first fragment; the session in the bits above 64) is
+        complete: drop the same session's older partial frames as lost (``frag_overtaken``) and
+        return, per owner, the plain segments salvaged from those that were GSO super-frames."""
+        if not self._pending:
+            return []
+        session = frame_id >> 64
+        out: list[tuple[object, list[bytes]]] = []
+        for fid in [f for f in self._pending if f < frame_id and f >> 64 == session]:
+            p = self._pending[fid]
+            self._drop(fid, "frag_overtaken")
+            if p.flags & W.FLAG_VNET:
+                segments = offload.salvage(p.chunks)
+                if segments:
+                    self.salvaged += len(segments)
+                    out.append((p.owner, segments))
+        return out
 
     def expire(self, now: float) -> None:
         """Drop partial frames older than the timeout (call from the timer tick)."""

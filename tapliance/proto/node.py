@@ -203,8 +203,17 @@ class Node:
         kp.replay.commit_run(counter, fcnt)
         peer = self.indices[receiver][0]
         self._authenticated(peer, kp, addr, now)
+        if self.reasm:
+            self._salvage((kp.local_index << 64) | counter, now)
         self._frame_in(peer, frame, flags, now)
         return True
+
+    def _salvage(self, frame_id: int, now: float) -> None:
+        """A frame completed: deliver what can be saved of older ones of its session that lost a datagram."""
+        for owner, segments in self.reasm.overtaken(frame_id):
+            if isinstance(owner, Peer):
+                for seg in segments:
+                    self._frame_in(owner, seg, 0, now)
 
     def _on_data(self, data: bytes | memoryview, addr: Addr, now: float) -> None:
         _, flags, fidx, fcnt, receiver, counter = _unpack_data(data)
@@ -237,9 +246,11 @@ class Node:
                 return  # keepalive
             frame = chunk
         else:
-            whole = self.reasm.add((kp.local_index << 64) | counter, fidx, fcnt, chunk, now)
+            key = (kp.local_index << 64) | counter
+            whole = self.reasm.add(key, fidx, fcnt, chunk, now, peer, flags)
             if whole is None:
                 return
+            self._salvage(key - fidx, now)
             frame = whole
         self._frame_in(peer, frame, flags, now)
 
@@ -515,6 +526,7 @@ class Node:
             "peers": [p.status(now, self.unix_offset) for p in self.peer_list],
             "drops": dict(sorted(self.drops.items())),
             "reassembly_pending": len(self.reasm),
+            "reassembly_salvaged": self.reasm.salvaged,
             "mac_table": len(self.macs),
             "hub": self.hub,
         }

@@ -13,6 +13,7 @@ chunk holds. Reference: the virtio spec 5.1.6 ("struct virtio_net_hdr") and linu
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable, Iterator
 
 HDR = struct.Struct("<BBHHHH")  # flags, gso_type, hdr_len, gso_size, csum_start, csum_offset
 HDR_LEN = 10
@@ -61,6 +62,40 @@ def _pseudo(f: bytearray, l3: int, v6: bool, proto: int, length: int) -> int:
 
 def to_plain(frame: bytes | bytearray) -> list[bytes]:
     """Frames without virtio-net header, segmented and checksummed as the header asks."""
+    return [seg for _, _, seg in _segments(frame)]
+
+
+def salvage(chunks: list[bytes | None]) -> list[bytes]:
+    """What can still be delivered of a GSO super-frame some of whose chunks were lost: the plain,
+    checksummed TCP/UDP segments whose bytes all arrived (headers come from chunk 0; without it,
+    nothing). The chunks are a fragmented frame's: all the same size but the last."""
+    first = chunks[0]
+    if first is None or len(first) < HDR_LEN + 14:
+        return []
+    _flags, gso_type, _hdr_len, gso_size, _cs, _co = HDR.unpack_from(first)
+    if gso_type & ~GSO_ECN not in (GSO_TCPV4, GSO_TCPV6, GSO_UDP_L4) or gso_size == 0:
+        return []
+    size = len(first)
+    last = chunks[-1]
+    frame = bytearray(size * (len(chunks) - 1) + (len(last) if last is not None else size))
+    for i, c in enumerate(chunks):
+        if c is not None:
+            frame[i * size : i * size + len(c)] = c
+
+    def arrived(start: int, end: int) -> bool:
+        return all(chunks[i] is not None for i in range(start // size, (end - 1) // size + 1))
+
+    try:
+        return [seg for _, _, seg in _segments(frame, arrived, header_within=size)]
+    except OffloadError:
+        return []
+
+
+def _segments(frame: bytes | bytearray, keep: Callable[[int, int], bool] | None = None,
+              header_within: int | None = None) -> Iterator[tuple[int, int, bytes]]:
+    """(start, end, plain frame) per segment of ``frame``, start/end being the segment payload's byte
+    range in ``frame``; segments for which ``keep(start, end)`` is false are skipped, and with
+    ``header_within`` the headers must lie in the first that many bytes."""
     if len(frame) < HDR_LEN + 14:
         raise OffloadError("frame shorter than its headers")
     flags, gso_type, _hdr_len, gso_size, csum_start, csum_offset = HDR.unpack_from(frame)
@@ -69,7 +104,8 @@ def to_plain(frame: bytes | bytearray) -> list[bytes]:
     if kind == GSO_NONE:
         if flags & F_NEEDS_CSUM:
             _finish_csum(f, csum_start, csum_offset)
-        return [bytes(f)]
+        yield HDR_LEN, len(frame), bytes(f)
+        return
     if kind not in (GSO_TCPV4, GSO_TCPV6, GSO_UDP_L4) or gso_size == 0:
         raise OffloadError(f"unsupported GSO type {gso_type}")
     l3, et = _l3(f)
@@ -80,16 +116,18 @@ def to_plain(frame: bytes | bytearray) -> list[bytes]:
     tcp = kind != GSO_UDP_L4
     l4_len = (f[l4 + 12] >> 4) * 4 if tcp else 8
     head = l4 + l4_len
-    if head > len(f) or l4 <= l3:
+    if head > len(f) or l4 <= l3 or (header_within is not None and HDR_LEN + head > header_within):
         raise OffloadError("header lengths outside the frame")
     payload = memoryview(f)[head:]
     proto = 6 if tcp else 17
-    out = []
     n = -(-len(payload) // gso_size) or 1
     seq = int.from_bytes(f[l4 + 4 : l4 + 8], "big") if tcp else 0
     ip_id = int.from_bytes(f[l3 + 4 : l3 + 6], "big") if not v6 else 0
     for i in range(n):
         chunk = payload[i * gso_size : (i + 1) * gso_size]
+        start = HDR_LEN + head + i * gso_size
+        if keep is not None and not keep(start, start + len(chunk)):
+            continue
         s = bytearray(f[:head])
         s += chunk
         l4_total = l4_len + len(chunk)
@@ -115,5 +153,4 @@ def to_plain(frame: bytes | bytearray) -> list[bytes]:
         s[cpos : cpos + 2] = b"\x00\x00"
         c = ~checksum(memoryview(s)[l4:], _pseudo(s, l3, v6, proto, l4_total)) & 0xFFFF
         s[cpos : cpos + 2] = struct.pack("!H", c if (c or tcp) else 0xFFFF)
-        out.append(bytes(s))
-    return out
+        yield start, start + len(chunk), bytes(s)

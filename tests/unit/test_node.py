@@ -63,8 +63,19 @@ def test_lost_fragment_costs_only_its_frame() -> None:
     net.send_frame(a, frame(MAC_B, MAC_A, b"y" * 4000))
     net.run()
     assert [f[14] for f in b.tap_out] == [ord("y")]
+    assert b.n.drops == {"frag_overtaken": 1}  # given up as soon as a later frame completed
+    assert len(b.n.reasm) == 0
+
+
+def test_partial_frame_with_nothing_after_it_times_out() -> None:
+    net, a, b = pair()
+    net.advance(1)
+    net.filter = lambda d, s, t: not (d[0] == W.MSG_DATA and d[2] == 1 and d[3] == 3)  # lose fragment #1
+    net.send_frame(a, frame(MAC_B, MAC_A, b"x" * 4000))
+    net.run()
+    assert len(b.n.reasm) == 1 and not b.tap_out
     net.advance(3)
-    assert b.n.drops.get("frag_timeout") == 1
+    assert b.n.drops.get("frag_timeout") == 1 and len(b.n.reasm) == 0
 
 
 def test_replayed_datagram_is_dropped() -> None:
