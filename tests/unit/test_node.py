@@ -8,7 +8,7 @@ from tapliance.keyfile import generate_private
 from tapliance.proto import wire as W
 from tapliance.proto.events import EndpointChanged, HandshakeCompleted, PeerDown
 from tapliance.proto.peer import PeerSpec
-from tests.unit.pair import BCAST, MAC_A, MAC_B, Net, frame, pair
+from tests.unit.pair import BCAST, MAC_A, MAC_B, Host, Net, frame, pair
 
 
 def state(h: object, now: float) -> str:
@@ -53,12 +53,18 @@ def test_large_frame_fragmented_under_1500_underlay() -> None:
     assert len(sizes) == 45 and max(sizes) <= 1500 - 28
 
 
-def test_lost_fragment_costs_only_its_frame() -> None:
+def _frame_losing_its_second_fragment() -> tuple[Net, Host, Host]:
+    """A 4000-byte frame (3 fragments) from a to b whose fragment #1 is lost on the way."""
     net, a, b = pair()
     net.advance(1)
-    net.filter = lambda d, s, t: not (d[0] == W.MSG_DATA and d[2] == 1 and d[3] == 3)  # lose fragment #1
+    net.filter = lambda d, s, t: not (d[0] == W.MSG_DATA and d[2] == 1 and d[3] == 3)
     net.send_frame(a, frame(MAC_B, MAC_A, b"x" * 4000))
     net.run()
+    return net, a, b
+
+
+def test_lost_fragment_costs_only_its_frame() -> None:
+    net, a, b = _frame_losing_its_second_fragment()
     net.filter = lambda d, s, t: True
     net.send_frame(a, frame(MAC_B, MAC_A, b"y" * 4000))
     net.run()
@@ -68,11 +74,7 @@ def test_lost_fragment_costs_only_its_frame() -> None:
 
 
 def test_partial_frame_with_nothing_after_it_times_out() -> None:
-    net, a, b = pair()
-    net.advance(1)
-    net.filter = lambda d, s, t: not (d[0] == W.MSG_DATA and d[2] == 1 and d[3] == 3)  # lose fragment #1
-    net.send_frame(a, frame(MAC_B, MAC_A, b"x" * 4000))
-    net.run()
+    net, _a, b = _frame_losing_its_second_fragment()
     assert len(b.n.reasm) == 1 and not b.tap_out
     net.advance(3)
     assert b.n.drops.get("frag_timeout") == 1 and len(b.n.reasm) == 0

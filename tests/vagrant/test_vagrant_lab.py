@@ -22,7 +22,6 @@ SELECTED = {t.strip() for t in os.environ.get("TAPLIANCE_VAGRANT_LAB", "").split
 pytestmark = pytest.mark.slow
 
 
-@pytest.mark.parametrize("topology", ["l2-bridge", "l3-nat"])
 def proof(out: str) -> list[str]:
     """The lines worth keeping in the CI log: both PLAY RECAPs, verify.yml's traffic proof (between two rules of
     '='), the phase timings and the verdict."""
@@ -42,6 +41,24 @@ def proof(out: str) -> list[str]:
     return keep
 
 
+def test_proof_keeps_recaps_traffic_proof_and_timings() -> None:
+    out = ("==> site-a: booting\n    site-a: noise\n--- first run PLAY RECAP ---\n"
+           "site-a                     : ok=25   changed=10   unreachable=0    failed=0\n"
+           "TASK [x] ****\n" + "=" * 78 + "\n  ping site-b -> lan-host: 0% packet loss\n  sha256 ... (match)\n"
+           + "=" * 78 + "\n"
+           "==> vagrant provision\n--- second run PLAY RECAP ---\n"
+           "site-a                     : ok=21   changed=0    unreachable=0    failed=0\n"
+           "----- phase timings (l2-bridge, driver qemu) -----\nvagrant up + first provision   406 s\n"
+           "total                                600 s\nvagrant-lab l2-bridge: PASSED\n")
+    assert proof(out) == [
+        "--- first run PLAY RECAP ---", "site-a                     : ok=25   changed=10   unreachable=0    failed=0",
+        "=" * 78, "  ping site-b -> lan-host: 0% packet loss", "  sha256 ... (match)", "=" * 78,
+        "--- second run PLAY RECAP ---", "site-a                     : ok=21   changed=0    unreachable=0    failed=0",
+        "----- phase timings (l2-bridge, driver qemu) -----", "vagrant up + first provision   406 s",
+        "total                                600 s", "vagrant-lab l2-bridge: PASSED"]
+
+
+@pytest.mark.parametrize("topology", ["l2-bridge", "l3-nat"])
 def test_vagrant_lab_run(topology: str, capsys: pytest.CaptureFixture[str]) -> None:
     if topology not in SELECTED:
         pytest.skip(f"set TAPLIANCE_VAGRANT_LAB={topology} to boot it as VMs (about 10 minutes without KVM)")
