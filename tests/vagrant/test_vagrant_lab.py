@@ -26,23 +26,28 @@ def proof(out: str) -> list[str]:
     """The lines worth keeping in the CI log: both PLAY RECAPs, verify.yml's traffic proof (between two rules of
     '='), the phase timings and the verdict."""
     keep: list[str] = []
-    in_proof = in_timings = False
+    in_proof = in_timings = in_recap = False
     for line in (raw.rstrip() for raw in out.splitlines()):
+        is_recap = re.match(r"^\S+\s+:\s+ok=\d+", line) is not None
+        in_recap = in_recap and is_recap
         if line.startswith("====="):
             in_proof = not in_proof
             keep.append(line)
         elif line.startswith("----- phase timings"):
             in_timings = True
             keep.append(line)
-        elif (in_proof or in_timings or line.startswith(("--- first run PLAY RECAP", "--- second run PLAY RECAP",
-                                                         "vagrant-lab "))
-              or re.match(r"^\S+\s+:\s+ok=\d+", line)):
+        elif line.startswith(("--- first run PLAY RECAP", "--- second run PLAY RECAP")):
+            in_recap = True
+            keep.append(line)
+        elif in_proof or in_timings or in_recap or line.startswith("vagrant-lab "):
             keep.append(line)
     return keep
 
 
 def test_proof_keeps_recaps_traffic_proof_and_timings() -> None:
-    out = ("==> site-a: booting\n    site-a: noise\n--- first run PLAY RECAP ---\n"
+    out = ("==> site-a: booting\n    site-a: noise\n"
+           "site-a                     : ok=25   changed=10   unreachable=0    failed=0\n"  # vagrant's own echo
+           "--- first run PLAY RECAP ---\n"
            "site-a                     : ok=25   changed=10   unreachable=0    failed=0\n"
            "TASK [x] ****\n" + "=" * 78 + "\n  ping site-b -> lan-host: 0% packet loss\n  sha256 ... (match)\n"
            + "=" * 78 + "\n"
