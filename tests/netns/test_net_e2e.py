@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -27,13 +26,10 @@ TRANSFER = str(Path(__file__).with_name("transfer.py"))
 
 
 @pytest.fixture
-def lab(prefix: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[TunnelLab]:
+def lab(lab: TunnelLab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> TunnelLab:
+    """conftest's two-namespace lab, with the daemons' network journal kept in tmp_path."""
     monkeypatch.setenv("TAPLIANCE_STATE_DIR", str(tmp_path / "state"))  # inherited by the daemons
-    lab = TunnelLab.build(prefix, tmp_path)
-    try:
-        yield lab
-    finally:
-        lab.stop_all()
+    return lab
 
 
 def test_l2_bridge_example(lab: TunnelLab, prefix: str, tmp_path: Path) -> None:
