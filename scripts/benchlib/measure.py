@@ -18,6 +18,7 @@ from .lab import BenchError, Lab, one_line
 
 IPERF_PORT = 5201
 LOSS_TABLE = "benchloss"
+PING_RE = re.compile(r"time[=<]([0-9.]+) ms")
 
 
 def loss_ruleset(per_mille: int) -> str:
@@ -26,7 +27,6 @@ def loss_ruleset(per_mille: int) -> str:
     return (f"table inet {LOSS_TABLE} {{\n chain in {{\n  type filter hook input priority -10; policy accept;\n"
             f"  iifname \"ul0\" meta l4proto udp udp dport != {IPERF_PORT} numgen random mod 1000 < {per_mille}"
             f" counter drop\n }}\n}}\n")
-PING_RE = re.compile(r"time[=<]([0-9.]+) ms")
 
 
 def dropped_packets(doc: dict[str, Any]) -> int:
