@@ -96,7 +96,8 @@ def test_one_line_keeps_the_last_meaningful_line_short() -> None:
 
 def test_select_tunnels() -> None:
     names = [t.name for t in tunnels.select(None)]
-    assert names == ["veth", "vxlan", "openvpn", "tinc", "fastd", "tapliance", "tapliance-aes"]
+    assert names == ["veth", "vxlan", "openvpn", "tinc", "fastd", "tapliance", "tapliance-aes", "pyrelay",
+                     "pyrelay-aead"]
     assert [t.name for t in tunnels.select("tapliance, openvpn")] == ["openvpn", "tapliance", "tapliance-aes"]
     assert [t.name for t in tunnels.select("tapliance-aes")] == ["tapliance-aes"]
     with pytest.raises(ValueError, match=r"unknown tunnel.*wireguard"):
@@ -108,7 +109,7 @@ def test_quick_means_one_short_round() -> None:
     assert (a.rounds, a.duration, a.pings) == (1, 1.0, 10)
     assert [t.name for t in a.tunnels] == ["veth"]
     a = parse_args([])
-    assert (a.rounds, a.duration, a.pings, len(a.tunnels)) == (3, 4.0, 50, 7)
+    assert (a.rounds, a.duration, a.pings, len(a.tunnels)) == (3, 4.0, 50, 9)
     with pytest.raises(SystemExit):
         parse_args(["--rounds", "0"])
 

@@ -7,6 +7,7 @@ from .base import Tunnel
 from .fastd import Fastd
 from .kernel import Veth, Vxlan
 from .openvpn import OpenVpn
+from .pyrelay import PyRelay
 from .tapliance import Tapliance
 from .tinc import Tinc
 
@@ -18,6 +19,8 @@ ALL: tuple[Tunnel, ...] = (
     Fastd(),
     Tapliance("tapliance", "chacha20-poly1305"),
     Tapliance("tapliance-aes", "aes-256-gcm"),
+    PyRelay("pyrelay", aead=False),
+    PyRelay("pyrelay-aead", aead=True),
 )
 PEERS = ("openvpn", "tinc", "fastd")  # "best peer" in the ratio line is the fastest of these
 TAPLIANCE = "tapliance"  # the default-suite tunnel the ratio line is about
