@@ -32,6 +32,7 @@ from tapliance.proto.wire import Frame
 from tapliance.suites import suite_id
 
 _unpack_data = W.DATA_HEADER.unpack_from
+_nonce = W.nonce96
 LOCAL = "local"  # the switch port of our own TAP
 PASSIVE_KEEPALIVE = 10.0
 
@@ -97,8 +98,9 @@ class Node:
                 self._send_frame(p, frame, now, flags, flood=True)
 
     def _send_frame(self, peer: Peer, frame: Frame, now: float, flags: int, flood: bool = False) -> None:
-        kp = peer.usable(now, self.reject_after)
-        if kp is None or peer.endpoint is None:
+        # Peer.usable() and _sent() written out: per-packet call depth is latency (see runtime/loop.py).
+        kp = peer.current
+        if kp is None or now - kp.created >= self.reject_after or peer.endpoint is None:
             if flood and peer.endpoint is None:
                 return  # a hub does not queue floods for clients it has never heard from
             if len(peer.queue) == peer.queue.maxlen:
@@ -114,7 +116,9 @@ class Node:
         self.tx.append((buf, peer.endpoint, seg))
         peer.tx_bytes += len(frame) - (offload.HDR_LEN if flags else 0)
         peer.tx_frames += 1
-        self._sent(peer, now)
+        peer.last_sent = now
+        if peer.awaiting_reply_since is None:
+            peer.awaiting_reply_since = now
         if (kp.sent_bytes > self.rekey_after_bytes or kp.counter > T.REKEY_AFTER_MESSAGES
                 or (kp.initiator and now - kp.created > self.rekey_after)):
             self._maybe_initiate(peer, now)
@@ -233,14 +237,19 @@ class Node:
             self.drop("expired_key")
             return
         try:
-            chunk = kp.open_chunk(data, counter)
+            chunk = kp.decrypt(_nonce(counter), data[W.DATA_HEADER_LEN :], data[: W.DATA_HEADER_LEN])
         except InvalidTag:
             self.drop("decrypt")
             return
         if not kp.replay.commit(counter):
             self.drop("replay")
             return
-        self._authenticated(peer, kp, addr, now)
+        if kp is peer.next or addr != peer.endpoint:
+            self._authenticated(peer, kp, addr, now)
+        else:  # the steady state, written out (per-packet call depth is latency, see runtime/loop.py)
+            peer.last_received = now
+            peer.awaiting_reply_since = None
+            peer.down = False
         if fcnt == 1:
             if not chunk:
                 return  # keepalive
@@ -272,10 +281,12 @@ class Node:
             return
         peer.rx_bytes += len(frame) - o
         peer.rx_frames += 1
-        if not self.hub:
-            self._deliver(frame, flags)
-        else:
+        if self.hub:
             self._switch(peer, frame, flags, o, now)
+        elif flags == self.tap_flags:  # same framing as our TAP: as is (_deliver's first case, without the call)
+            self.to_tap.append(frame)
+        else:
+            self._deliver(frame, flags)
 
     def _deliver(self, frame: Frame, flags: int) -> None:
         """To our TAP, converting between the sender's and our TAP's framing when they differ."""

@@ -34,7 +34,7 @@ class ReplayWindow:
 
     def commit(self, counter: int) -> bool:
         """Mark ``counter`` seen; False if it was not acceptable (duplicate / too old)."""
-        if not self.check(counter):
+        if counter <= self.last and not self.check(counter):  # in order (the usual case) needs no check call
             return False
         if counter > self.last:
             cur = self.last >> 6 if self.last >= 0 else -1

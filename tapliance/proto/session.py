@@ -7,8 +7,9 @@ The buffer is the UDP GSO layout (equal-size datagrams back to back), sent with 
 The AEAD objects are built once per keypair; counters never repeat (a keypair is retired long
 before 2^64 - 2^13 messages).
 
-Receive contract: the caller parses the header, checks ``replay.check(counter)``, calls
-``open_chunk`` (AEAD), and only then ``replay.commit(counter)``.
+Receive contract: the caller parses the header, checks ``replay.check(counter)``, opens the datagram
+with ``decrypt`` / ``decrypt_into`` (nonce from the counter, the header as associated data), and only
+then calls ``replay.commit(counter)``.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ class Keypair:
         "_send",
         "counter",
         "created",
+        "decrypt",
         "decrypt_into",
         "initiator",
         "local_index",
@@ -40,7 +42,8 @@ class Keypair:
                  created: float) -> None:
         self._send = make_aead(suite, keys.send)
         self._recv = make_aead(suite, keys.recv)
-        self.decrypt_into = self._recv.decrypt_into  # bound once for the receive fast path
+        self.decrypt = self._recv.decrypt  # bound once for the receive paths
+        self.decrypt_into = self._recv.decrypt_into
         self.local_index = local_index
         self.remote_index = remote_index
         self.initiator = initiator
@@ -54,7 +57,16 @@ class Keypair:
         but the last (possibly shorter): exactly the layout UDP GSO sends with one syscall.
         An empty frame is a keepalive (one datagram, no payload). Returns (buffer, seg)."""
         n = len(frame)
-        count = -(-n // max_chunk) or 1
+        if n <= max_chunk:  # one datagram: small frames, the latency-sensitive case, take no loop
+            c = self.counter
+            self.counter = c + 1
+            buf = bytearray(n + W.DATA_OVERHEAD)
+            out = memoryview(buf)
+            _pack_into(buf, 0, W.MSG_DATA, flags, 0, 1, self.remote_index, c)
+            self._send.encrypt_into(_nonce(c), frame, out[: W.DATA_HEADER_LEN], out[W.DATA_HEADER_LEN :])
+            self.sent_bytes += n
+            return buf, n + W.DATA_OVERHEAD
+        count = -(-n // max_chunk)
         if count > W.MAX_FRAGMENTS:
             raise ValueError(f"frame of {n} bytes needs {count} fragments (max {W.MAX_FRAGMENTS})")
         size = -(-n // count)  # even chunk sizes: no tiny tail datagram
@@ -77,12 +89,3 @@ class Keypair:
         enc(nonce(c), src[pos:], out[off : off + 16], out[off + 16 :])
         self.sent_bytes += n
         return buf, seg
-
-    def open_into(self, datagram: memoryview, counter: int, out: memoryview) -> None:
-        """Like open_chunk, decrypting into ``out`` (exactly the chunk's size)."""
-        self._recv.decrypt_into(_nonce(counter), datagram[W.DATA_HEADER_LEN :], datagram[: W.DATA_HEADER_LEN], out)
-
-    def open_chunk(self, datagram: bytes | memoryview, counter: int) -> bytes:
-        """Authenticate and decrypt one data datagram; raises cryptography's InvalidTag on failure."""
-        mv = memoryview(datagram)
-        return self._recv.decrypt(_nonce(counter), mv[W.DATA_HEADER_LEN :], mv[: W.DATA_HEADER_LEN])

@@ -1,5 +1,6 @@
-"""The runtime's send path on real loopback UDP sockets (no root): runs of equal-size single-datagram
-frames to one peer leave as one GSO send, and the receiver gets every datagram intact and in order."""
+"""The runtime's UDP paths on real loopback sockets (no root): runs of equal-size single-datagram frames
+to one peer leave as one GSO send, and the receiver gets every datagram intact and in order; a dual-stack
+socket reaches v4 peers and reports them to the node in plain v4 form."""
 
 from __future__ import annotations
 
@@ -93,3 +94,50 @@ def test_a_long_run_is_split_at_the_gso_segment_limit(pair: Any) -> None:
     runtime(tx)._send_all([(dgram(i, 64), a, 1400) for i in range(n)])
     assert recv_all(rx, n) == [bytes(dgram(i, 64)) for i in range(n)]
     assert tx.calls == [("sendmsg", GSO_MAX_SEGMENTS * 64, 64), ("sendmsg", 5 * 64, 64)]
+
+
+def test_a_dual_stack_socket_reaches_v4_peers_through_the_mapped_address() -> None:
+    """A v6 listen socket (``listen = "[::]:port"``) sends to v4 peers as ::ffff:a.b.c.d, one datagram and a
+    coalesced run alike; the node only ever sees the plain v4 form."""
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6 in this kernel")
+    tx = CountingSocket(socket.AF_INET6, socket.SOCK_DGRAM)
+    tx.calls = []
+    tx.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rx.bind(("127.0.0.1", 0))
+    rx.settimeout(2)
+    try:
+        a = rx.getsockname()
+        runtime(tx)._send_all([(dgram(0, 100), a, 1400), (dgram(1, 100), a, 1400)])
+        runtime(tx)._send_all([(dgram(2, 90), a, 1400)])
+        assert recv_all(rx, 3) == [bytes(dgram(0, 100)), bytes(dgram(1, 100)), bytes(dgram(2, 90))]
+        assert [c[0] for c in tx.calls] == ["sendmsg", "sendto"]
+    finally:
+        tx.close()
+        rx.close()
+
+
+@pytest.mark.parametrize("family", [socket.AF_INET, socket.AF_INET6], ids=["v4", "dual-stack"])
+def test_the_node_sees_a_v4_sender_in_plain_form(family: int) -> None:
+    rx = socket.socket(family, socket.SOCK_DGRAM)
+    if family == socket.AF_INET6:
+        rx.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    rx.bind(("::" if family == socket.AF_INET6 else "127.0.0.1", 0))
+    rx.setblocking(False)
+    tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    seen: list[tuple[bytes, Any]] = []
+    node: Any = SimpleNamespace(drops={}, tx=[], to_tap=[], events=[],
+                                on_datagram=lambda d, addr, now: seen.append((bytes(d), addr)),
+                                on_datagram_batch=None)
+    try:
+        tx.sendto(b"x" * 40, ("127.0.0.1", rx.getsockname()[1]))
+        rt = Runtime(node, -1, rx, ifname="t", listen="any", gso=True)
+        for _ in range(100):
+            rt._read_udp()
+            if seen:
+                break
+        assert seen == [(b"x" * 40, ("127.0.0.1", tx.getsockname()[1]))]
+    finally:
+        tx.close()
+        rx.close()
