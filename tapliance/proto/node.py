@@ -183,12 +183,16 @@ class Node:
 
     def _open_run(self, view: memoryview, off: int, seg: int, end: int, fcnt: int, receiver: int, counter: int,
                   flags: int, kp: Keypair, addr: Addr, now: float) -> bool:
-        """Open a whole in-order frame run; False (nothing changed) if it is not one or fails."""
-        unpack = _unpack_data
-        for i in range(1, fcnt):
-            h = unpack(view, off + i * seg)
-            if h[1] != flags or h[2] != i or h[3] != fcnt or h[4] != receiver or h[5] != counter + i:
-                return False
+        """Open a whole in-order frame run; False (nothing changed) if it is not one or fails.
+
+        Only the first and the last header are compared field by field. Each datagram in between is
+        opened with the nonce of ``counter + i`` and its own header as associated data, so it
+        authenticates only if the peer sealed exactly that header under that counter, and a peer seals
+        a frame's fragments under consecutive counters with one flags, count and receiver value (a
+        datagram of another frame or session fails its tag and the run takes the general path)."""
+        h = _unpack_data(view, off + (fcnt - 1) * seg)
+        if h[1] != flags or h[2] != fcnt - 1 or h[3] != fcnt or h[4] != receiver or h[5] != counter + fcnt - 1:
+            return False
         if not kp.replay.check_run(counter, fcnt):
             return False
         size = seg - W.DATA_OVERHEAD

@@ -331,3 +331,30 @@ def test_forged_gro_run_never_moves_the_replay_window(shift: int) -> None:
     b.n.on_datagram_batch(memoryview(later), seg2, a.addr, net.now)
     assert [f[14:] for f in b.n.to_tap] == [payload, payload[::-1]]
     assert b.n.drops == {"decrypt": nfrag}
+
+
+@pytest.mark.parametrize("mix", ["swapped-inside-the-run", "fragment-of-another-frame"])
+def test_a_run_whose_middle_is_not_its_own_fragments_takes_the_general_path(mix: str) -> None:
+    """_open_run compares only the first and last headers; a genuine datagram in the middle that is not
+    fragment i of this frame (reordered, or from another frame of the same size) fails its tag under the
+    nonce of counter + i, so the batch backs off to the per-datagram path, which sorts it out: nothing is
+    dropped, nothing is committed twice, and what is complete is delivered."""
+    net, a, b = pair()
+    net.advance(1)
+    one, two = bytes(range(256)) * 20, bytes(range(255, -1, -1)) * 20
+    buf, seg = _sealed(a, one, net.now)
+    other, seg2 = _sealed(a, two, net.now)
+    assert seg == seg2 and len(buf) == len(other) and len(buf) > 3 * seg
+    mixed = bytearray(buf)
+    if mix == "swapped-inside-the-run":
+        mixed[seg : 2 * seg], mixed[2 * seg : 3 * seg] = buf[2 * seg : 3 * seg], buf[seg : 2 * seg]
+        b.n.on_datagram_batch(memoryview(mixed), seg, a.addr, net.now)
+        assert [f[14:] for f in b.n.to_tap] == [one]
+    else:
+        mixed[seg : 2 * seg] = other[seg : 2 * seg]  # genuine, same size, fragment 1 of the second frame
+        b.n.on_datagram_batch(memoryview(mixed), seg, a.addr, net.now)
+        assert b.n.to_tap == []  # frame one lacks its fragment 1 (it is in the second frame's slot)
+        b.n.on_datagram_batch(memoryview(other), seg, a.addr, net.now)  # fragment 1 again: a replay
+        assert b.n.drops.get("replay") == 1
+        assert [f[14:] for f in b.n.to_tap] == [two]
+    assert set(b.n.drops) <= {"replay", "frag_overtaken"} and "decrypt" not in b.n.drops
