@@ -98,9 +98,8 @@ class Node:
                 self._send_frame(p, frame, now, flags, flood=True)
 
     def _send_frame(self, peer: Peer, frame: Frame, now: float, flags: int, flood: bool = False) -> None:
-        # Peer.usable() and _sent() written out: per-packet call depth is latency (see runtime/loop.py).
-        kp = peer.current
-        if kp is None or now - kp.created >= self.reject_after or peer.endpoint is None:
+        kp = peer.usable(now, self.reject_after)
+        if kp is None or peer.endpoint is None:
             if flood and peer.endpoint is None:
                 return  # a hub does not queue floods for clients it has never heard from
             if len(peer.queue) == peer.queue.maxlen:
@@ -116,9 +115,7 @@ class Node:
         self.tx.append((buf, peer.endpoint, seg))
         peer.tx_bytes += len(frame) - (offload.HDR_LEN if flags else 0)
         peer.tx_frames += 1
-        peer.last_sent = now
-        if peer.awaiting_reply_since is None:
-            peer.awaiting_reply_since = now
+        self._sent(peer, now)
         if (kp.sent_bytes > self.rekey_after_bytes or kp.counter > T.REKEY_AFTER_MESSAGES
                 or (kp.initiator and now - kp.created > self.rekey_after)):
             self._maybe_initiate(peer, now)
@@ -211,8 +208,7 @@ class Node:
         kp.replay.commit_run(counter, fcnt)
         peer = self.indices[receiver][0]
         self._authenticated(peer, kp, addr, now)
-        if self.reasm:
-            self._salvage((kp.local_index << 64) | counter, now)
+        self._salvage((kp.local_index << 64) | counter, now)
         self._frame_in(peer, frame, flags, now)
         return True
 
@@ -248,12 +244,7 @@ class Node:
         if not kp.replay.commit(counter):
             self.drop("replay")
             return
-        if kp is peer.next or addr != peer.endpoint:
-            self._authenticated(peer, kp, addr, now)
-        else:  # the steady state, written out (per-packet call depth is latency, see runtime/loop.py)
-            peer.last_received = now
-            peer.awaiting_reply_since = None
-            peer.down = False
+        self._authenticated(peer, kp, addr, now)
         if fcnt == 1:
             if not chunk:
                 return  # keepalive
@@ -285,12 +276,10 @@ class Node:
             return
         peer.rx_bytes += len(frame) - o
         peer.rx_frames += 1
-        if self.hub:
-            self._switch(peer, frame, flags, o, now)
-        elif flags == self.tap_flags:  # same framing as our TAP: as is (_deliver's first case, without the call)
-            self.to_tap.append(frame)
-        else:
+        if not self.hub:
             self._deliver(frame, flags)
+        else:
+            self._switch(peer, frame, flags, o, now)
 
     def _deliver(self, frame: Frame, flags: int) -> None:
         """To our TAP, converting between the sender's and our TAP's framing when they differ."""

@@ -57,16 +57,7 @@ class Keypair:
         but the last (possibly shorter): exactly the layout UDP GSO sends with one syscall.
         An empty frame is a keepalive (one datagram, no payload). Returns (buffer, seg)."""
         n = len(frame)
-        if n <= max_chunk:  # one datagram: small frames, the latency-sensitive case, take no loop
-            c = self.counter
-            self.counter = c + 1
-            buf = bytearray(n + W.DATA_OVERHEAD)
-            out = memoryview(buf)
-            _pack_into(buf, 0, W.MSG_DATA, flags, 0, 1, self.remote_index, c)
-            self._send.encrypt_into(_nonce(c), frame, out[: W.DATA_HEADER_LEN], out[W.DATA_HEADER_LEN :])
-            self.sent_bytes += n
-            return buf, n + W.DATA_OVERHEAD
-        count = -(-n // max_chunk)
+        count = -(-n // max_chunk) or 1
         if count > W.MAX_FRAGMENTS:
             raise ValueError(f"frame of {n} bytes needs {count} fragments (max {W.MAX_FRAGMENTS})")
         size = -(-n // count)  # even chunk sizes: no tiny tail datagram
