@@ -1,0 +1,72 @@
+"""Why something was not accepted: one enum of drop reasons and one counter object for all of them.
+
+Every datagram, frame or message that the core or the runtime does not accept increments exactly one
+counter, named by a :class:`Drop` member. The members are the only drop names there are: the status
+snapshot, metrics and docs/protocol.md ("Drop reasons", kept in sync by a test) all come from here.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Drop(StrEnum):
+    """A drop reason; its value is the counter's name, ``meaning`` says when it is counted."""
+
+    meaning: str
+
+    def __new__(cls, value: str, meaning: str) -> Drop:
+        member = str.__new__(cls, value)
+        member._value_ = value
+        member.meaning = meaning
+        return member
+
+    # -- any datagram (native suite)
+    SHORT = "short", "datagram shorter than the smallest message (32 bytes)"
+    BAD_TYPE = "bad_type", "first byte is not a known message type"
+    # -- handshake messages
+    BAD_LENGTH = "bad_length", "handshake or cookie message of the wrong size"
+    BAD_MAC1 = "bad_mac1", "mac1 does not verify: not addressed to our public key"
+    SUITE_MISMATCH = "suite_mismatch", "initiation for another data suite than ours"
+    HANDSHAKE_DECRYPT = "handshake_decrypt", "initiation or response does not decrypt (wrong key or pre-shared key)"
+    UNKNOWN_PEER = "unknown_peer", "initiation from a static key that is not a configured peer"
+    STALE_TIMESTAMP = "stale_timestamp", "initiation not newer than the last one accepted from that peer (a replay)"
+    HANDSHAKE_UNDER_LOAD = "handshake_under_load", "over the handshake rate, no valid mac2: answered with a cookie"
+    COOKIE_DECRYPT = "cookie_decrypt", "cookie reply that does not decrypt"
+    # -- data messages
+    UNKNOWN_INDEX = "unknown_index", "receiver index of no session (or a response to no initiation of ours)"
+    BAD_HEADER = "bad_header", "data header with fragment index >= count or an unknown flag bit"
+    REPLAY = "replay", "data counter already seen or older than the replay window"
+    EXPIRED_KEY = "expired_key", "data under a keypair older than 1.5 x rekey_after_seconds"
+    DECRYPT = "decrypt", "data message whose AEAD tag does not verify"
+    # -- reassembly of fragmented frames
+    FRAG_DUPLICATE = "frag_duplicate", "a fragment that already arrived"
+    FRAG_INCONSISTENT = "frag_inconsistent", "fragments of one frame disagree on the fragment count"
+    FRAG_OVERSIZE = "frag_oversize", "fragments add up to more than the largest frame"
+    FRAG_EVICTED = "frag_evicted", "partial frame pushed out by the reassembly bounds (64 frames, 4 MiB)"
+    FRAG_TIMEOUT = "frag_timeout", "partial frame not completed within 2 s"
+    FRAG_OVERTAKEN = "frag_overtaken", "partial frame given up because a later frame of its session completed"
+    # -- frames
+    RUNT = "runt", "frame from a peer shorter than an Ethernet header"
+    TAP_RUNT = "tap_runt", "frame from the TAP shorter than an Ethernet header"
+    QUEUE_FULL = "queue_full", "frame held for a handshake pushed the oldest held frame out (128 per peer)"
+    FRAME_TOO_BIG = "frame_too_big", "frame that needs more than 255 fragments"
+    OFFLOAD_BAD = "offload_bad", "super-frame whose virtio-net header cannot be honoured for a plain receiver"
+    # -- runtime I/O
+    TAP_BUSY = "tap_busy", "TAP write would block (the kernel's queue is full)"
+    TAP_ERROR = "tap_error", "TAP write failed (e.g. the link is down)"
+    TX_BUSY = "tx_busy", "socket send would block (send buffer full)"
+    TX_TOO_BIG = "tx_too_big", "socket send refused with EMSGSIZE (the path MTU is smaller than the datagram)"
+    TX_ERROR = "tx_error", "socket send failed otherwise (e.g. no route)"
+    RX_ERROR = "rx_error", "socket receive reported an error (e.g. ICMP port unreachable)"
+    INTERNAL_ERROR = "internal_error", "a bug: an exception while handling input (logged with its traceback)"
+
+
+class Drops(dict[str, int]):
+    """Drop counters by reason, shared by the core and the runtime of one daemon.
+
+    A plain dict underneath (keys are :class:`Drop` members, which are strings), so reading it is
+    free and a snapshot is ``dict(drops)``; ``count`` is the one way to increment."""
+
+    def count(self, reason: Drop, n: int = 1) -> None:
+        self[reason] = self.get(reason, 0) + n
