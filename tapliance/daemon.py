@@ -8,17 +8,22 @@ in step N undoes steps N-1..1 and the process exits with a one-line error.
 from __future__ import annotations
 
 import base64
-import ipaddress
 import logging
 import os
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tapliance import config as C
 from tapliance import keyfile
-from tapliance.proto.peer import PeerSpec
+from tapliance.assembly import build_node, peer_specs
+from tapliance.proto.native.peer import PeerSpec
+
+if TYPE_CHECKING:
+    from tapliance.control.server import ControlServer
+    from tapliance.runtime.loop import Runtime
 
 log = logging.getLogger("tapliance")
 
@@ -30,17 +35,7 @@ class StartupError(RuntimeError):
 def _load(path: str | Path) -> tuple[C.Config, bytes, list[PeerSpec]]:
     cfg = C.load(path)
     priv = keyfile.read(cfg.tunnel.private_key_file, "private key")
-    specs = []
-    for i, p in enumerate(cfg.peers):
-        psk = keyfile.read(p.preshared_key_file, "pre-shared key") if p.preshared_key_file else None
-        if p.public_key == keyfile.public_from_private(priv):
-            raise C.ConfigError(f"{cfg.path}: peer[{i}].public_key: this is our own public key")
-        ep = (p.endpoint.host, p.endpoint.port) if p.endpoint else None
-        keepalive = cfg.tunnel.keepalive if p.keepalive is None else p.keepalive
-        specs.append(PeerSpec(p.public_key, p.name, ep, psk, keepalive))
-    if not specs:
-        raise C.ConfigError(f"{cfg.path}: peer: no [[peer]] configured; a tunnel needs at least one")
-    return cfg, priv, specs
+    return cfg, priv, peer_specs(cfg, priv)
 
 
 def check(path: str | Path) -> str:
@@ -75,48 +70,18 @@ def _setup_logging(level: str) -> None:
 def run(path: str | Path, *, apply_net: bool = True) -> int:
     cfg, priv, specs = _load(path)  # bad input raises before anything is touched
     _setup_logging(cfg.log_level)
-    from tapliance.control.server import ControlServer
-    from tapliance.proto.node import Node
-    from tapliance.runtime import udp
-    from tapliance.runtime.loop import Runtime
-    from tapliance.runtime.tap import Tap, TapError, stable_mac
+    from tapliance.runtime.tap import TapError
+    from tapliance.runtime.udp import UdpError
 
     undo: list[tuple[str, Callable[[], object]]] = []
     try:
-        tap = Tap(cfg.interface)
-        tap.open()
-        undo.append(("TAP", tap.close))
-        tap.configure(default_mac=stable_mac(keyfile.public_from_private(priv), cfg.interface.name))
-        sock = udp.bind(cfg.tunnel.listen)
-        undo.append(("UDP socket", sock.close))
-        if apply_net and (cfg.bridge or cfg.nat or cfg.routes):
-            from tapliance import net
-
-            for line in net.apply(cfg):
-                log.info("net: %s", line)
-            def net_teardown() -> None:
-                for x in net.teardown(cfg):
-                    log.info("net: %s", x)
-
-            undo.append(("host network setup", net_teardown))
-        now = time.monotonic()
-        node = Node(static_private=priv, peers=specs, random=os.urandom, now=now,
-                    unix_offset=time.time() - now, suite=cfg.tunnel.suite,
-                    underlay_mtu=cfg.tunnel.underlay_mtu,
-                    ipv6=ipaddress.ip_address(cfg.tunnel.listen.host).version == 6,
-                    rekey_after_seconds=cfg.tunnel.rekey_after_seconds,
-                    rekey_after_bytes=cfg.tunnel.rekey_after_bytes, handshake_rate=cfg.tunnel.handshake_rate,
-                    vnet=tap.vnet)
-        rt = Runtime(node, tap.fd, sock, ifname=cfg.interface.name, listen=str(cfg.tunnel.listen),
-                     gso=True, gro=udp.enable_gro(sock))
-        control = ControlServer(cfg.control_socket, rt.snapshot)
-        undo.append(("control socket", control.close))
+        rt, control = _start(cfg, priv, specs, undo, apply_net)
         log.info("up: %s <-> udp %s, %d peer(s), suite %s, public key %s", cfg.interface.name,
                  cfg.tunnel.listen, len(specs), cfg.tunnel.suite,
                  keyfile.encode(keyfile.public_from_private(priv)))
         rt.run(control)
         return 0
-    except (TapError, udp.UdpError, StartupError, RuntimeError, OSError) as e:
+    except (TapError, UdpError, StartupError, RuntimeError, OSError) as e:
         msg = getattr(e, "strerror", None) or str(e)
         print(f"tapliance: {msg}", file=sys.stderr)
         return getattr(e, "exit_code", 1)
@@ -128,3 +93,45 @@ def run(path: str | Path, *, apply_net: bool = True) -> int:
                 log.error("tearing down %s: %s", what, e)
         if undo:
             log.info("down: %s", cfg.interface.name)
+
+
+def _start(cfg: C.Config, priv: bytes, specs: list[PeerSpec], undo: list[tuple[str, Callable[[], object]]],
+           apply_net: bool) -> tuple[Runtime, ControlServer]:
+    """TAP -> UDP socket -> host network setup -> node -> control socket, each undo registered before
+    the next step starts."""
+    from tapliance.control.server import ControlServer
+    from tapliance.runtime import udp
+    from tapliance.runtime.loop import Runtime
+    from tapliance.runtime.tap import Tap, stable_mac
+
+    tap = Tap(cfg.interface)
+    tap.open()
+    undo.append(("TAP", tap.close))
+    tap.configure(default_mac=stable_mac(keyfile.public_from_private(priv), cfg.interface.name))
+    now = time.monotonic()
+    node, bindings = build_node(cfg, priv, specs, tap_vnet=tap.vnet, random=os.urandom, now=now,
+                                unix_offset=time.time() - now)
+    transports = []
+    for proto, listen in bindings:
+        sock = udp.bind(listen)
+        undo.append((f"UDP socket {listen}", sock.close))
+        transports.append(udp.UdpTransport(sock, proto, node.drops, gso=True, gro=udp.enable_gro(sock)))
+    if apply_net and (cfg.bridge or cfg.nat or cfg.routes):
+        _apply_net(cfg, undo)
+    rt = Runtime(node, tap.fd, transports, ifname=cfg.interface.name, listen=str(cfg.tunnel.listen))
+    control = ControlServer(cfg.control_socket, rt.snapshot)
+    undo.append(("control socket", control.close))
+    return rt, control
+
+
+def _apply_net(cfg: C.Config, undo: list[tuple[str, Callable[[], object]]]) -> None:
+    from tapliance import net
+
+    for line in net.apply(cfg):
+        log.info("net: %s", line)
+
+    def net_teardown() -> None:
+        for x in net.teardown(cfg):
+            log.info("net: %s", x)
+
+    undo.append(("host network setup", net_teardown))

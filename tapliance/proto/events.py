@@ -30,13 +30,4 @@ class PeerDown:
     reason: str
 
 
-@dataclass(frozen=True)
-class HandshakeRejected:
-    """A handshake message that authenticated far enough to be worth a log line."""
-
-    peer: str
-    endpoint: Addr
-    reason: str
-
-
-Event = HandshakeCompleted | EndpointChanged | PeerDown | HandshakeRejected
+Event = HandshakeCompleted | EndpointChanged | PeerDown

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable, Iterator
+from typing import NamedTuple
 
 HDR = struct.Struct("<BBHHHH")  # flags, gso_type, hdr_len, gso_size, csum_start, csum_offset
 HDR_LEN = 10
@@ -91,6 +92,35 @@ def salvage(chunks: list[bytes | None]) -> list[bytes]:
         return []
 
 
+class _Layout(NamedTuple):
+    """Where a super-frame's headers are, as ``_segments`` needs them for every segment."""
+
+    l3: int  # offset of the IP header in the frame (virtio-net header stripped)
+    l4: int  # offset of the TCP/UDP header
+    l4_len: int
+    head: int  # offset of the payload
+    v6: bool
+    tcp: bool
+    seq: int  # TCP sequence number of the first segment
+    ip_id: int  # IPv4 identification of the first segment
+
+
+def _layout(f: bytearray, flags: int, kind: int, csum_start: int, header_within: int | None) -> _Layout:
+    l3, et = _l3(f)
+    v6 = et == 0x86DD
+    if (kind == GSO_TCPV4 and et != 0x0800) or (kind == GSO_TCPV6 and not v6):
+        raise OffloadError("GSO type does not match the IP version")
+    l4 = csum_start if flags & F_NEEDS_CSUM else l3 + (40 if v6 else (f[l3] & 0x0F) * 4)
+    tcp = kind != GSO_UDP_L4
+    l4_len = (f[l4 + 12] >> 4) * 4 if tcp else 8
+    head = l4 + l4_len
+    if head > len(f) or l4 <= l3 or (header_within is not None and HDR_LEN + head > header_within):
+        raise OffloadError("header lengths outside the frame")
+    seq = int.from_bytes(f[l4 + 4 : l4 + 8], "big") if tcp else 0
+    ip_id = int.from_bytes(f[l3 + 4 : l3 + 6], "big") if not v6 else 0
+    return _Layout(l3, l4, l4_len, head, v6, tcp, seq, ip_id)
+
+
 def _segments(frame: bytes | bytearray, keep: Callable[[int, int], bool] | None = None,
               header_within: int | None = None) -> Iterator[tuple[int, int, bytes]]:
     """(start, end, plain frame) per segment of ``frame``, start/end being the segment payload's byte
@@ -108,49 +138,44 @@ def _segments(frame: bytes | bytearray, keep: Callable[[int, int], bool] | None 
         return
     if kind not in (GSO_TCPV4, GSO_TCPV6, GSO_UDP_L4) or gso_size == 0:
         raise OffloadError(f"unsupported GSO type {gso_type}")
-    l3, et = _l3(f)
-    v6 = et == 0x86DD
-    if (kind == GSO_TCPV4 and et != 0x0800) or (kind == GSO_TCPV6 and not v6):
-        raise OffloadError("GSO type does not match the IP version")
-    l4 = csum_start if flags & F_NEEDS_CSUM else l3 + (40 if v6 else (f[l3] & 0x0F) * 4)
-    tcp = kind != GSO_UDP_L4
-    l4_len = (f[l4 + 12] >> 4) * 4 if tcp else 8
-    head = l4 + l4_len
-    if head > len(f) or l4 <= l3 or (header_within is not None and HDR_LEN + head > header_within):
-        raise OffloadError("header lengths outside the frame")
-    payload = memoryview(f)[head:]
-    proto = 6 if tcp else 17
+    lay = _layout(f, flags, kind, csum_start, header_within)
+    payload = memoryview(f)[lay.head :]
     n = -(-len(payload) // gso_size) or 1
-    seq = int.from_bytes(f[l4 + 4 : l4 + 8], "big") if tcp else 0
-    ip_id = int.from_bytes(f[l3 + 4 : l3 + 6], "big") if not v6 else 0
     for i in range(n):
         chunk = payload[i * gso_size : (i + 1) * gso_size]
-        start = HDR_LEN + head + i * gso_size
+        start = HDR_LEN + lay.head + i * gso_size
         if keep is not None and not keep(start, start + len(chunk)):
             continue
-        s = bytearray(f[:head])
-        s += chunk
-        l4_total = l4_len + len(chunk)
-        if v6:
-            s[l3 + 4 : l3 + 6] = struct.pack("!H", (head - l3 - 40) + len(chunk))
-        else:
-            s[l3 + 2 : l3 + 4] = struct.pack("!H", head - l3 + len(chunk))
-            s[l3 + 4 : l3 + 6] = struct.pack("!H", (ip_id + i) & 0xFFFF)
-            s[l3 + 10 : l3 + 12] = b"\x00\x00"
-            s[l3 + 10 : l3 + 12] = struct.pack("!H", ~checksum(s[l3:l4]) & 0xFFFF)
-        if tcp:
-            s[l4 + 4 : l4 + 8] = struct.pack("!I", (seq + i * gso_size) & 0xFFFFFFFF)
-            fl = s[l4 + 13]
-            if i < n - 1:
-                fl &= ~(TCP_FIN | TCP_PSH)
-            if i > 0:
-                fl &= ~TCP_CWR
-            s[l4 + 13] = fl
-            cpos = l4 + 16
-        else:
-            s[l4 + 4 : l4 + 6] = struct.pack("!H", l4_total)
-            cpos = l4 + 6
-        s[cpos : cpos + 2] = b"\x00\x00"
-        c = ~checksum(memoryview(s)[l4:], _pseudo(s, l3, v6, proto, l4_total)) & 0xFFFF
-        s[cpos : cpos + 2] = struct.pack("!H", c if (c or tcp) else 0xFFFF)
-        yield start, start + len(chunk), bytes(s)
+        yield start, start + len(chunk), _segment(f, lay, chunk, i, n, gso_size)
+
+
+def _segment(f: bytearray, lay: _Layout, chunk: memoryview, i: int, n: int, gso_size: int) -> bytes:
+    """Segment ``i`` of ``n``: the super-frame's headers with lengths, ids, sequence number, flags and
+    checksums rewritten for ``chunk``."""
+    l3, l4, head = lay.l3, lay.l4, lay.head
+    s = bytearray(f[:head])
+    s += chunk
+    l4_total = lay.l4_len + len(chunk)
+    if lay.v6:
+        s[l3 + 4 : l3 + 6] = struct.pack("!H", (head - l3 - 40) + len(chunk))
+    else:
+        s[l3 + 2 : l3 + 4] = struct.pack("!H", head - l3 + len(chunk))
+        s[l3 + 4 : l3 + 6] = struct.pack("!H", (lay.ip_id + i) & 0xFFFF)
+        s[l3 + 10 : l3 + 12] = b"\x00\x00"
+        s[l3 + 10 : l3 + 12] = struct.pack("!H", ~checksum(s[l3:l4]) & 0xFFFF)
+    if lay.tcp:
+        s[l4 + 4 : l4 + 8] = struct.pack("!I", (lay.seq + i * gso_size) & 0xFFFFFFFF)
+        fl = s[l4 + 13]
+        if i < n - 1:
+            fl &= ~(TCP_FIN | TCP_PSH)
+        if i > 0:
+            fl &= ~TCP_CWR
+        s[l4 + 13] = fl
+        cpos = l4 + 16
+    else:
+        s[l4 + 4 : l4 + 6] = struct.pack("!H", l4_total)
+        cpos = l4 + 6
+    s[cpos : cpos + 2] = b"\x00\x00"
+    c = ~checksum(memoryview(s)[l4:], _pseudo(s, l3, lay.v6, 6 if lay.tcp else 17, l4_total)) & 0xFFFF
+    s[cpos : cpos + 2] = struct.pack("!H", c if (c or lay.tcp) else 0xFFFF)
+    return bytes(s)

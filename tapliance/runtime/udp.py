@@ -1,11 +1,28 @@
-"""The underlay UDP socket."""
+"""The UDP transport: one socket, datagrams in and out for one datagram protocol.
+
+Receive: ``recvmsg_into`` a preallocated buffer; with UDP_GRO one call returns many datagrams of the
+same size, handed to the protocol as one batch (views, no copies). Send: a protocol's buffer of
+equal-size datagrams back to back leaves with one ``sendmsg`` + UDP_SEGMENT (GSO), or one ``sendto``
+per datagram where GSO is unavailable; runs of single-datagram frames of one size to one address are
+joined into one GSO send too. I/O errors are counted drops (``tx_*``/``rx_error``), never fatal: a full
+socket buffer or an unreachable peer must not stop the tunnel. The transport knows sockets and
+addresses, not protocols: anything with ``on_datagram``/``on_datagram_batch`` and ``tx`` will do.
+"""
 
 from __future__ import annotations
 
+import errno
+import logging
 import socket
+from collections.abc import Callable
+from typing import Any
 
 from tapliance.config import Endpoint
+from tapliance.proto.drops import Drop, Drops
+from tapliance.proto.protocol import DatagramProtocol
+from tapliance.runtime.loop import BATCH, BATCH_BYTES  # one loop turn's budget, per readiness event
 
+log = logging.getLogger("tapliance")
 IP_MTU_DISCOVER = 10
 IP_PMTUDISC_DO = 2
 IPV6_MTU_DISCOVER = 23
@@ -16,6 +33,9 @@ UDP_SEGMENT = 103  # linux/udp.h: send one buffer as many datagrams (GSO), kerne
 UDP_GRO = 104  # receive coalesced datagrams with their segment size (GRO), kernel 5.0+
 GSO_MAX_BYTES = 65000  # a GSO send must fit one maximal UDP payload
 GSO_MAX_SEGMENTS = 64
+RECV_SIZE = 1 << 17
+_GRO_CMSG = socket.CMSG_SPACE(4)
+TxEntry = tuple[bytes | bytearray, tuple[str, int], int]
 
 
 class UdpError(RuntimeError):
@@ -64,3 +84,112 @@ def sendable(sock: socket.socket, addr: tuple[str, int]) -> tuple[str, int]:
     if sock.family == socket.AF_INET6 and ":" not in addr[0]:
         return (f"::ffff:{addr[0]}", addr[1])
     return addr
+
+
+class UdpTransport:
+    def __init__(self, sock: socket.socket, protocol: DatagramProtocol[Any], drops: Drops, *,
+                 gso: bool = True, gro: bool = False) -> None:
+        self.sock = sock
+        self.protocol = protocol
+        self.drops = drops
+        self.gso = gso
+        self.gro = gro
+        self._rbuf = bytearray(RECV_SIZE)
+        self._rview = memoryview(self._rbuf)
+        self._v6 = sock.family == socket.AF_INET6  # v4 peers need the mapped form, source addresses the plain one
+
+    def attach(self, register: Callable[[int, Callable[[float], None]], None]) -> None:
+        """Give the event loop our file descriptor and what to call when it is readable."""
+        register(self.sock.fileno(), self.on_readable)
+
+    def on_readable(self, now: float) -> None:
+        proto = self.protocol
+        on_dgram, on_batch = proto.on_datagram, proto.on_datagram_batch
+        recv, view = self.sock.recvmsg_into, self._rview
+        bufs = [self._rbuf]
+        v6 = self._v6
+        budget = BATCH_BYTES
+        for _ in range(BATCH):
+            try:
+                n, anc, _flags, addr = recv(bufs, _GRO_CMSG)
+            except BlockingIOError:
+                break
+            except OSError as e:  # e.g. ICMP port unreachable reported on the socket
+                self.drops.count(Drop.RX_ERROR)
+                log.debug("UDP receive: %s", e)
+                continue
+            src = normalize(addr) if v6 else addr
+            seg = n
+            for level, kind, data in anc:
+                if level == SOL_UDP and kind == UDP_GRO:
+                    seg = int.from_bytes(data[:4], "little") or n
+            if seg >= n:
+                on_dgram(view[:n], src, now)
+            else:
+                on_batch(view[:n], seg, src, now)
+            budget -= n
+            if budget <= 0:
+                break
+
+    def flush(self) -> None:
+        tx = self.protocol.tx
+        if tx:
+            self.send_all(tx)
+            tx.clear()
+
+    def send_all(self, tx: list[TxEntry]) -> None:
+        """Send what the protocol queued. Runs of single-datagram frames of one size to one peer (a flood
+        of small packets, e.g. VoIP or 64-byte UDP) leave as one GSO send like a super-frame's fragments;
+        the receiver's GRO path takes them apart again. Each datagram stays sealed on its own."""
+        sock, i, m = self.sock, 0, len(tx)
+        while i < m:
+            buf, addr, seg = tx[i]
+            n = len(buf)
+            j = i + 1
+            if self.gso and n <= seg and j < m:
+                limit = i + min(GSO_MAX_SEGMENTS, GSO_MAX_BYTES // n)
+                while j < m and j < limit:
+                    b2, a2, s2 = tx[j]
+                    k = len(b2)
+                    if a2 != addr or k > n or k > s2:
+                        break
+                    j += 1
+                    if k < n:  # only the last datagram of a GSO send may be shorter
+                        break
+            if self._v6:
+                addr = sendable(sock, addr)
+            if j - i > 1:
+                self._send(b"".join(t[0] for t in tx[i:j]), addr, n)
+            else:
+                self._send(buf, addr, seg)
+            i = j
+
+    def _send(self, buf: bytes | bytearray, addr: tuple[str, int], seg: int) -> None:
+        n = len(buf)
+        try:
+            if n <= seg:
+                self.sock.sendto(buf, addr)
+                return
+            mv = memoryview(buf)
+            if self.gso:
+                step = min(GSO_MAX_SEGMENTS, GSO_MAX_BYTES // seg) * seg
+                opt = [(SOL_UDP, UDP_SEGMENT, seg.to_bytes(2, "little"))]
+                try:
+                    for off in range(0, n, step):
+                        self.sock.sendmsg([mv[off : off + step]], opt, 0, addr)
+                    return
+                except OSError as e:
+                    if e.errno not in (errno.EIO, errno.EINVAL, errno.ENOPROTOOPT, errno.EOPNOTSUPP):
+                        raise
+                    log.warning("UDP GSO not usable here (%s): sending datagrams one by one", e.strerror)
+                    self.gso = False
+            for off in range(0, n, seg):
+                self.sock.sendto(mv[off : off + seg], addr)
+        except BlockingIOError:
+            self.drops.count(Drop.TX_BUSY)
+        except OSError as e:
+            self.drops.count(Drop.TX_TOO_BIG if e.errno == errno.EMSGSIZE else Drop.TX_ERROR)
+            log.debug("UDP send to %s: %s", addr, e)
+
+    def close(self) -> None:
+        self.sock.close()

@@ -1,14 +1,19 @@
-"""Data-plane cipher suites. Each suite builds one AEAD object per key (built once per keypair, never
-per packet) exposing ``encrypt(nonce, data, aad)`` / ``decrypt(nonce, data, aad)``.
+"""The registry of suites: every name a config may give for how a peer's traffic is carried.
 
-The suite id travels in byte 1 of the handshake initiation and is mixed into the handshake hash, so
-two peers configured with different suites fail the handshake with a clear ``suite_mismatch`` drop
-instead of exchanging undecryptable data.
+A suite is a wire protocol plus its choices. Today there are the native protocol's two data AEADs;
+the predecessors' formats join here as further entries. The config's choices, `check-config`, the
+Ansible role's ``argument_specs`` (checked by a test) and the docs all read the names from here.
+
+A native suite's id travels in byte 1 of the handshake initiation and is mixed into the handshake
+hash, so two peers configured with different suites fail the handshake with a clear
+``suite_mismatch`` drop instead of exchanging undecryptable data. Its AEAD object is built once per
+key (once per keypair, never per packet).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
@@ -23,17 +28,27 @@ class Aead(Protocol):
     def decrypt_into(self, nonce: bytes, data: Buffer, associated_data: Buffer, buf: Buffer) -> int: ...
 
 
-# name -> (wire id, constructor)
-SUITES: dict[str, tuple[int, Callable[[bytes], Aead]]] = {
-    "chacha20-poly1305": (1, ChaCha20Poly1305),
-    "aes-256-gcm": (2, AESGCM),
-}
-SUITE_NAMES = {wire_id: name for name, (wire_id, _) in SUITES.items()}
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    protocol: str  # which wire protocol carries it
+    doc: str  # one line for docs and check-config
+    wire_id: int = 0  # native: the suite id in the handshake
+    aead: Callable[[bytes], Aead] | None = None  # native: the data AEAD's constructor
+
+
+REGISTRY: dict[str, Suite] = {s.name: s for s in (
+    Suite("chacha20-poly1305", "native", "native protocol, ChaCha20-Poly1305 data", 1, ChaCha20Poly1305),
+    Suite("aes-256-gcm", "native", "native protocol, AES-256-GCM data (fast where the CPU has AES-NI)", 2, AESGCM),
+)}
+NATIVE = tuple(name for name, s in REGISTRY.items() if s.protocol == "native")
 
 
 def suite_id(name: str) -> int:
-    return SUITES[name][0]
+    return REGISTRY[name].wire_id
 
 
 def make_aead(name: str, key: bytes) -> Aead:
-    return SUITES[name][1](key)
+    ctor = REGISTRY[name].aead
+    assert ctor is not None, f"{name} has no data AEAD"
+    return ctor(key)

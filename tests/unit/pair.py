@@ -10,10 +10,30 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from tapliance.assembly import native_params
+from tapliance.config import TunnelConfig
 from tapliance.keyfile import generate_private, public_from_private
 from tapliance.proto.events import Addr
+from tapliance.proto.native.peer import PeerSpec
+from tapliance.proto.native.protocol import NativeProtocol
 from tapliance.proto.node import Node
-from tapliance.proto.peer import PeerSpec
+from tapliance.proto.protocol import Context
+
+KEEPALIVE = TunnelConfig.keepalive  # the config's default
+
+
+def spec(public_key: bytes, name: str = "", endpoint: Addr | None = None, psk: bytes | None = None,
+         keepalive: float = KEEPALIVE) -> PeerSpec:
+    return PeerSpec(public_key, name, endpoint, psk, keepalive)
+
+
+def build(private: bytes, peers: list[PeerSpec], random: Callable[[int], bytes], now: float,
+          unix_offset: float = 1.7e9, *, vnet: bool = False, **tunnel: object) -> Node:
+    """A node with one native protocol; ``tunnel`` overrides TunnelConfig fields (the config's defaults)."""
+    ctx = Context(random, unix_offset)
+    params = native_params(TunnelConfig(**tunnel))  # type: ignore[arg-type]
+    proto = NativeProtocol(ctx, params, static_private=private, peers=peers, now=now)
+    return Node(ctx, [proto], tap_vnet=vnet)
 
 
 @dataclass
@@ -32,6 +52,13 @@ class Host:
     def n(self) -> Node:
         assert self.node is not None
         return self.node
+
+    @property
+    def p(self) -> NativeProtocol:
+        """The node's native protocol (datagrams in, ``tx`` out)."""
+        proto = self.n.protocols[0]
+        assert isinstance(proto, NativeProtocol)
+        return proto
 
 
 class Net:
@@ -54,17 +81,16 @@ class Net:
         return h
 
     def start(self, h: Host, peers: list[PeerSpec], **kw: object) -> Node:
-        h.node = Node(static_private=h.private, peers=peers, random=self.randbytes, now=self.now,
-                      unix_offset=1.7e9, **kw)  # type: ignore[arg-type]
+        h.node = build(h.private, peers, self.randbytes, self.now, **kw)  # type: ignore[arg-type]
         self.collect(h)
         return h.node
 
     def collect(self, h: Host) -> None:
-        n = h.n
-        for buf, dst, seg in n.tx:  # split GSO-laid-out buffers into their datagrams
+        n, p = h.n, h.p
+        for buf, dst, seg in p.tx:  # split GSO-laid-out buffers into their datagrams
             for off in range(0, len(buf), seg):
                 self.wire.append((bytes(buf[off : off + seg]), h.addr, dst))
-        n.tx.clear()
+        p.tx.clear()
         h.tap_out.extend(n.to_tap)
         n.to_tap.clear()
 
@@ -83,7 +109,7 @@ class Net:
             h = self.hosts[dst]
             if h.node is None:
                 continue
-            h.n.on_datagram(d, src, self.now)
+            h.p.on_datagram(d, src, self.now)
             self.collect(h)
 
     def advance(self, seconds: float, step: float = 0.5) -> None:
@@ -109,11 +135,12 @@ BCAST = b"\xff" * 6
 
 
 def pair(net: Net | None = None, *, a_endpoint: bool = True, b_endpoint: bool = False,
-         keepalive: float = 10.0, psk: bytes | None = None, **kw: object) -> tuple[Net, Host, Host]:
-    """A (initiator, knows B's endpoint) and B (listener, discovers A)."""
+         keepalive: float = KEEPALIVE, psk: bytes | None = None, vnet: tuple[bool, bool] = (False, False),
+         **kw: object) -> tuple[Net, Host, Host]:
+    """A (initiator, knows B's endpoint) and B (listener, discovers A); ``vnet``: whose TAP has offloads."""
     net = net or Net()
     a = net.host("a", ("192.0.2.1", 9123))
     b = net.host("b", ("192.0.2.2", 9123))
-    net.start(a, [PeerSpec(b.public, "b", b.addr if a_endpoint else None, psk, keepalive)], **kw)
-    net.start(b, [PeerSpec(a.public, "a", a.addr if b_endpoint else None, psk, keepalive)], **kw)
+    net.start(a, [spec(b.public, "b", b.addr if a_endpoint else None, psk, keepalive)], vnet=vnet[0], **kw)
+    net.start(b, [spec(a.public, "a", a.addr if b_endpoint else None, psk, keepalive)], vnet=vnet[1], **kw)
     return net, a, b

@@ -5,7 +5,14 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tapliance.proto.fragments import Reassembler, split
+from tapliance.proto.drops import Drops
+from tapliance.proto.native.fragments import Reassembler, layout
+
+
+def split(frame: bytes, max_chunk: int) -> list[bytes]:
+    """The chunks Keypair.seal_frame seals ``frame`` into (by the one layout rule)."""
+    count, size = layout(len(frame), max_chunk)
+    return [frame[i * size : (i + 1) * size] for i in range(count)]
 
 
 def test_split_sizes() -> None:
@@ -22,7 +29,7 @@ def test_roundtrip_any_order(frame: bytes, mtu: int, rnd: object) -> None:
     chunks = split(frame, mtu)
     order = list(range(len(chunks)))
     rnd.shuffle(order)  # type: ignore[attr-defined]
-    r = Reassembler({})
+    r = Reassembler(Drops())
     base = 1000
     out = [r.add(base + i, i, len(chunks), chunks[i], 0.0) for i in order]
     assert out[-1] == frame
@@ -31,7 +38,7 @@ def test_roundtrip_any_order(frame: bytes, mtu: int, rnd: object) -> None:
 
 
 def test_timeout_drops_partial() -> None:
-    drops: dict[str, int] = {}
+    drops = Drops()
     r = Reassembler(drops, timeout=2.0)
     assert r.add(10, 0, 2, b"x" * 100, now=0.0) is None
     r.expire(1.0)
@@ -42,7 +49,7 @@ def test_timeout_drops_partial() -> None:
 
 
 def test_bounded_frames_and_bytes() -> None:
-    drops: dict[str, int] = {}
+    drops = Drops()
     r = Reassembler(drops, max_frames=4, max_bytes=10_000)
     for f in range(100):
         r.add(f * 10, 0, 3, b"z" * 1000, now=0.0)
@@ -51,7 +58,7 @@ def test_bounded_frames_and_bytes() -> None:
 
 
 def test_duplicate_and_inconsistent() -> None:
-    drops: dict[str, int] = {}
+    drops = Drops()
     r = Reassembler(drops)
     r.add(100, 0, 3, b"a", 0.0)
     assert r.add(100, 0, 3, b"a", 0.0) is None

@@ -11,7 +11,7 @@ import random
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tapliance.proto import wire as W
+from tapliance.proto.native import wire as W
 from tests.unit.pair import MAC_A, MAC_B, Host, Net, frame, pair
 
 ATTACKER = ("203.0.113.99", 666)
@@ -31,17 +31,17 @@ NET, A, B, GENUINE = _established()
 
 
 def _snapshot(h: Host) -> tuple[object, ...]:
-    n = h.n
-    p = n.peer_list[0]
+    n = h.p
+    p = n.ports[0]
     return (sorted(n.indices), p.endpoint, p.rx_frames, p.handshakes, len(n.reasm), len(h.tap_out))
 
 
 def _feed(data: bytes) -> None:
-    n = B.n
+    n = B.p
     before = _snapshot(B)
     drops_before = sum(n.drops.values())
     n.on_datagram(data, ATTACKER, NET.now)
-    assert n.tx == [] and n.to_tap == []
+    assert n.tx == [] and B.n.to_tap == []
     assert _snapshot(B) == before
     assert sum(n.drops.values()) == drops_before + 1
 
@@ -81,11 +81,11 @@ def test_replays_of_every_genuine_datagram() -> None:
 @given(st.binary(min_size=1, max_size=4000), st.integers(min_value=1, max_value=1500))
 def test_random_gro_batches(data: bytes, seg: int) -> None:
     """A GRO batch of garbage: one counted drop per datagram in it, nothing else."""
-    n = B.n
+    n = B.p
     before = _snapshot(B)
     drops_before = sum(n.drops.values())
     n.on_datagram_batch(memoryview(data), seg, ATTACKER, NET.now)
-    assert n.tx == [] and n.to_tap == []
+    assert n.tx == [] and B.n.to_tap == []
     assert _snapshot(B) == before
     assert sum(n.drops.values()) == drops_before + -(-len(data) // seg)
 
@@ -98,12 +98,12 @@ def test_corrupt_datagram_inside_a_gro_run() -> None:
     net.advance(1)
     for corrupt in (True, False):
         a.n.on_frame(frame(MAC_B, MAC_A, bytes(range(256)) * 20), net.now)
-        ((buf, _addr, seg),) = a.n.tx
-        a.n.tx.clear()
+        ((buf, _addr, seg),) = a.p.tx
+        a.p.tx.clear()
         buf = bytearray(buf)
         if corrupt:
             buf[seg + 40] ^= 1  # inside the second datagram's ciphertext
-        b.n.on_datagram_batch(memoryview(buf), seg, a.addr, net.now)
+        b.p.on_datagram_batch(memoryview(buf), seg, a.addr, net.now)
     assert b.n.drops == {"decrypt": 1, "frag_overtaken": 1}
     assert len(b.n.to_tap) == 1 and b.n.to_tap[0].endswith(bytes(range(256)))
-    assert len(b.n.reasm) == 0
+    assert len(b.p.reasm) == 0

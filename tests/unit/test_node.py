@@ -5,10 +5,9 @@ from __future__ import annotations
 import pytest
 
 from tapliance.keyfile import generate_private
-from tapliance.proto import wire as W
 from tapliance.proto.events import EndpointChanged, HandshakeCompleted, PeerDown
-from tapliance.proto.peer import PeerSpec
-from tests.unit.pair import BCAST, MAC_A, MAC_B, Host, Net, frame, pair
+from tapliance.proto.native import wire as W
+from tests.unit.pair import BCAST, MAC_A, MAC_B, Host, Net, frame, pair, spec
 
 
 def state(h: object, now: float) -> str:
@@ -70,14 +69,14 @@ def test_lost_fragment_costs_only_its_frame() -> None:
     net.run()
     assert [f[14] for f in b.tap_out] == [ord("y")]
     assert b.n.drops == {"frag_overtaken": 1}  # given up as soon as a later frame completed
-    assert len(b.n.reasm) == 0
+    assert len(b.p.reasm) == 0
 
 
 def test_partial_frame_with_nothing_after_it_times_out() -> None:
     net, _a, b = _frame_losing_its_second_fragment()
-    assert len(b.n.reasm) == 1 and not b.tap_out
+    assert len(b.p.reasm) == 1 and not b.tap_out
     net.advance(3)
-    assert b.n.drops.get("frag_timeout") == 1 and len(b.n.reasm) == 0
+    assert b.n.drops.get("frag_timeout") == 1 and len(b.p.reasm) == 0
 
 
 def test_replayed_datagram_is_dropped() -> None:
@@ -87,7 +86,7 @@ def test_replayed_datagram_is_dropped() -> None:
     net.send_frame(a, frame(MAC_B, MAC_A, b"once"))
     net.run()
     data = next(c for c in net.captured if c[0][0] == W.MSG_DATA)
-    b.n.on_datagram(data[0], data[1], net.now)
+    b.p.on_datagram(data[0], data[1], net.now)
     assert b.n.drops == {"replay": 1}
     assert len(b.tap_out) == 1
 
@@ -102,7 +101,7 @@ def test_rekey_on_time_without_loss() -> None:
         net.advance(0.5, step=0.5)
     assert [int.from_bytes(f[14:18], "big") for f in b.tap_out] == list(range(200))
     assert [int.from_bytes(f[14:18], "big") for f in a.tap_out] == list(range(200))
-    assert a.n.peer_list[0].handshakes >= 3
+    assert a.p.ports[0].handshakes >= 3
     assert a.n.drops == b.n.drops == {}
 
 
@@ -113,7 +112,7 @@ def test_rekey_on_volume() -> None:
         net.send_frame(a, frame(MAC_B, MAC_A, bytes(1400)))
         net.run()
     assert len(b.tap_out) == 100
-    assert a.n.peer_list[0].handshakes >= 2
+    assert a.p.ports[0].handshakes >= 2
 
 
 def test_roaming_on_authenticated_packets_only() -> None:
@@ -126,14 +125,14 @@ def test_roaming_on_authenticated_packets_only() -> None:
     net.hosts[a.addr] = a
     net.send_frame(a, frame(MAC_B, MAC_A, b"from new place"))
     net.run()
-    assert b.n.peer_list[0].endpoint == a.addr
+    assert b.p.ports[0].endpoint == a.addr
     # A forged/garbage packet from a third address does not move the endpoint.
-    b.n.on_datagram(bytes([4]) + bytes(40), ("203.0.113.66", 1), net.now)
-    assert b.n.peer_list[0].endpoint == a.addr
+    b.p.on_datagram(bytes([4]) + bytes(40), ("203.0.113.66", 1), net.now)
+    assert b.p.ports[0].endpoint == a.addr
     # And a replay of a genuine packet from another address does not either.
     genuine = [c for c in net.captured if c[0][0] == W.MSG_DATA and c[1] == a.addr][-1]
-    b.n.on_datagram(genuine[0], ("203.0.113.66", 2), net.now)
-    assert b.n.peer_list[0].endpoint == a.addr
+    b.p.on_datagram(genuine[0], ("203.0.113.66", 2), net.now)
+    assert b.p.ports[0].endpoint == a.addr
     assert b.n.drops.get("replay") == 1
 
 
@@ -144,8 +143,8 @@ def test_wrong_peer_key_gets_nothing_through() -> None:
     stranger = generate_private()
     from tapliance.keyfile import public_from_private
 
-    net.start(a, [PeerSpec(b.public, "b", b.addr)])
-    net.start(b, [PeerSpec(public_from_private(stranger), "not-a")])  # B expects someone else
+    net.start(a, [spec(b.public, "b", b.addr)])
+    net.start(b, [spec(public_from_private(stranger), "not-a")])  # B expects someone else
     net.send_frame(a, frame(MAC_B, MAC_A, b"secret"))
     net.advance(20)
     assert b.tap_out == [] and state(b, net.now) == "idle"
@@ -156,8 +155,8 @@ def test_psk_mismatch_fails_handshake() -> None:
     net = Net()
     a = net.host("a", ("192.0.2.1", 1))
     b = net.host("b", ("192.0.2.2", 1))
-    net.start(a, [PeerSpec(b.public, "b", b.addr, psk=bytes(32 * [1]))])
-    net.start(b, [PeerSpec(a.public, "a", None, psk=bytes(32 * [2]))])
+    net.start(a, [spec(b.public, "b", b.addr, psk=bytes(32 * [1]))])
+    net.start(b, [spec(a.public, "a", None, psk=bytes(32 * [2]))])
     net.advance(12)
     assert state(a, net.now) == "handshaking"
     assert a.n.drops.get("handshake_decrypt", 0) >= 2
@@ -167,8 +166,8 @@ def test_suite_mismatch_is_named() -> None:
     net = Net()
     a = net.host("a", ("192.0.2.1", 1))
     b = net.host("b", ("192.0.2.2", 1))
-    net.start(a, [PeerSpec(b.public, "b", b.addr)], suite="aes-256-gcm")
-    net.start(b, [PeerSpec(a.public, "a")])
+    net.start(a, [spec(b.public, "b", b.addr)], suite="aes-256-gcm")
+    net.start(b, [spec(a.public, "a")])
     net.advance(2)
     assert b.n.drops.get("suite_mismatch", 0) >= 1
 
@@ -184,7 +183,7 @@ def test_restarted_listener_heals_without_operator() -> None:
     net, a, b = pair()
     net.advance(1)
     # B loses all state (kill -9 + restart): same key, new process.
-    net.start(b, [PeerSpec(a.public, "a", None, None, 10.0)])
+    net.start(b, [spec(a.public, "a", None, None, 10.0)])
     net.advance(40)
     net.send_frame(a, frame(MAC_B, MAC_A, b"after restart"))
     net.run()
@@ -194,7 +193,7 @@ def test_restarted_listener_heals_without_operator() -> None:
 def test_restarted_initiator_heals_immediately() -> None:
     net, a, b = pair()
     net.advance(1)
-    net.start(a, [PeerSpec(b.public, "b", b.addr, None, 10.0)])
+    net.start(a, [spec(b.public, "b", b.addr, None, 10.0)])
     net.advance(2)
     net.send_frame(a, frame(MAC_B, MAC_A, b"x"))
     net.run()
@@ -205,10 +204,10 @@ def test_replayed_initiation_is_rejected() -> None:
     net, _a, b = pair()
     net.advance(1)
     init = next(c for c in net.captured if c[0][0] == W.MSG_INITIATION)
-    before = b.n.peer_list[0].handshakes
-    b.n.on_datagram(init[0], init[1], net.now)
+    before = b.p.ports[0].handshakes
+    b.p.on_datagram(init[0], init[1], net.now)
     assert b.n.drops.get("stale_timestamp") == 1
-    assert b.n.peer_list[0].handshakes == before
+    assert b.p.ports[0].handshakes == before
 
 
 def test_dead_peer_is_reported_down() -> None:
@@ -235,9 +234,9 @@ def test_hub_learns_macs_and_relays_between_clients() -> None:
     hub = net.host("hub", ("192.0.2.1", 1))
     c1 = net.host("c1", ("192.0.2.11", 1))
     c2 = net.host("c2", ("192.0.2.12", 1))
-    net.start(hub, [PeerSpec(c1.public, "c1"), PeerSpec(c2.public, "c2")])
+    net.start(hub, [spec(c1.public, "c1"), spec(c2.public, "c2")])
     for c in (c1, c2):
-        net.start(c, [PeerSpec(hub.public, "hub", hub.addr)])
+        net.start(c, [spec(hub.public, "hub", hub.addr)])
     net.advance(1)
     mac1, mac2 = bytes.fromhex("021111111111"), bytes.fromhex("022222222222")
     net.send_frame(c1, frame(BCAST, mac1, b"who-has"))  # broadcast: hub's TAP and c2 both get it
@@ -257,7 +256,7 @@ def test_psk_match_completes_handshake_and_carries_data() -> None:
     net, a, b = pair(psk=bytes(range(32)))
     net.advance(1)
     assert state(a, net.now) == state(b, net.now) == "up"
-    assert a.n.peer_list[0].psk == b.n.peer_list[0].psk == bytes(range(32))
+    assert a.p.ports[0].psk == b.p.ports[0].psk == bytes(range(32))
     f1 = frame(MAC_B, MAC_A, b"psk a->b" * 10)
     net.send_frame(a, f1)
     net.run()
@@ -270,10 +269,9 @@ def test_psk_match_completes_handshake_and_carries_data() -> None:
 
 def _sealed(h: object, payload: bytes, now: float) -> tuple[bytearray, int]:
     """One frame sealed by ``h`` but not sent: (buffer of its datagrams, segment size)."""
-    n = h.n  # type: ignore[attr-defined]
-    n.on_frame(frame(MAC_B, MAC_A, payload), now)
-    ((buf, _dst, seg),) = n.tx
-    n.tx.clear()
+    h.n.on_frame(frame(MAC_B, MAC_A, payload), now)  # type: ignore[attr-defined]
+    ((buf, _dst, seg),) = h.p.tx  # type: ignore[attr-defined]
+    h.p.tx.clear()  # type: ignore[attr-defined]
     return bytearray(buf), seg
 
 
@@ -300,10 +298,10 @@ def test_forged_data_never_moves_the_replay_window(shift: int) -> None:
     buf, seg = _sealed(a, b"genuine", net.now)
     assert len(buf) == seg  # one datagram
     forged = _forge(buf, seg, shift)
-    b.n.on_datagram(bytes(forged), a.addr, net.now)
+    b.p.on_datagram(bytes(forged), a.addr, net.now)
     assert b.n.drops == {"decrypt": 1}
     assert b.tap_out == [] and b.n.to_tap == []
-    b.n.on_datagram(bytes(buf), a.addr, net.now)  # the genuine one, at its normal counter
+    b.p.on_datagram(bytes(buf), a.addr, net.now)  # the genuine one, at its normal counter
     net.collect(b)
     for i in range(3):  # and the ones after it
         net.send_frame(a, frame(MAC_B, MAC_A, b"later %d" % i))
@@ -323,12 +321,12 @@ def test_forged_gro_run_never_moves_the_replay_window(shift: int) -> None:
     nfrag = -(-len(buf) // seg)
     assert nfrag >= 3
     forged = _forge(buf, seg, shift)
-    b.n.on_datagram_batch(memoryview(forged), seg, a.addr, net.now)
+    b.p.on_datagram_batch(memoryview(forged), seg, a.addr, net.now)
     assert b.n.drops == {"decrypt": nfrag}  # the per-datagram path counts every bad one
     assert b.n.to_tap == []
-    b.n.on_datagram_batch(memoryview(buf), seg, a.addr, net.now)  # the genuine run
+    b.p.on_datagram_batch(memoryview(buf), seg, a.addr, net.now)  # the genuine run
     later, seg2 = _sealed(a, payload[::-1], net.now)
-    b.n.on_datagram_batch(memoryview(later), seg2, a.addr, net.now)
+    b.p.on_datagram_batch(memoryview(later), seg2, a.addr, net.now)
     assert [f[14:] for f in b.n.to_tap] == [payload, payload[::-1]]
     assert b.n.drops == {"decrypt": nfrag}
 
@@ -348,13 +346,13 @@ def test_a_run_whose_middle_is_not_its_own_fragments_takes_the_general_path(mix:
     mixed = bytearray(buf)
     if mix == "swapped-inside-the-run":
         mixed[seg : 2 * seg], mixed[2 * seg : 3 * seg] = buf[2 * seg : 3 * seg], buf[seg : 2 * seg]
-        b.n.on_datagram_batch(memoryview(mixed), seg, a.addr, net.now)
+        b.p.on_datagram_batch(memoryview(mixed), seg, a.addr, net.now)
         assert [f[14:] for f in b.n.to_tap] == [one]
     else:
         mixed[seg : 2 * seg] = other[seg : 2 * seg]  # genuine, same size, fragment 1 of the second frame
-        b.n.on_datagram_batch(memoryview(mixed), seg, a.addr, net.now)
+        b.p.on_datagram_batch(memoryview(mixed), seg, a.addr, net.now)
         assert b.n.to_tap == []  # frame one lacks its fragment 1 (it is in the second frame's slot)
-        b.n.on_datagram_batch(memoryview(other), seg, a.addr, net.now)  # fragment 1 again: a replay
+        b.p.on_datagram_batch(memoryview(other), seg, a.addr, net.now)  # fragment 1 again: a replay
         assert b.n.drops.get("replay") == 1
         assert [f[14:] for f in b.n.to_tap] == [two]
     assert set(b.n.drops) <= {"replay", "frag_overtaken"} and "decrypt" not in b.n.drops

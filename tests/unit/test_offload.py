@@ -98,8 +98,7 @@ def test_bad_headers_raise(hdr: bytes) -> None:
 def test_mixed_pair_interoperates() -> None:
     """An offload peer's super-frame reaches a plain peer as MSS-sized, checksummed frames, and a
     plain peer's frame reaches the offload peer with an empty virtio-net header in front."""
-    net, a, b = pair()
-    a.n.vnet, a.n.tap_flags, a.n.tap_off = True, 0x01, O.HDR_LEN  # a's TAP speaks vnet, b's does not
+    net, a, b = pair(vnet=(True, False))  # a's TAP speaks vnet, b's does not
     net.advance(1)
     sf, payload = _tcp(20000, False)
     net.send_frame(a, sf)
@@ -152,15 +151,13 @@ def test_salvage_needs_the_first_chunk_and_a_gso_frame() -> None:
 def test_lost_datagram_of_a_super_frame_costs_only_its_segments() -> None:
     """Offload peers: a super-frame loses one datagram; when the next frame completes, the segments
     that fully arrived are delivered (plain, with an empty virtio-net header) and counted."""
-    net, a, b = pair()
-    for h in (a, b):
-        h.n.vnet, h.n.tap_flags, h.n.tap_off = True, 0x01, O.HDR_LEN
+    net, a, b = pair(vnet=(True, True))
     net.advance(1)
     sf, payload = _tcp(30000, False)
     net.filter = lambda d, s, t: not (d[0] == 4 and d[2] == 7)  # lose fragment #7 of the super-frame
     net.send_frame(a, sf)
     net.run()
-    assert b.tap_out == [] and len(b.n.reasm) == 1
+    assert b.tap_out == [] and len(b.p.reasm) == 1
     net.filter = lambda d, s, t: True
     sf2, _ = _tcp(3000, False)
     net.send_frame(a, sf2)
@@ -170,7 +167,7 @@ def test_lost_datagram_of_a_super_frame_costs_only_its_segments() -> None:
     assert last == sf2
     segs = [_verify_tcp(f[O.HDR_LEN :], False) for f in salvaged]
     assert all(f.startswith(O.ZERO_HDR) for f in salvaged)
-    assert 18 <= len(segs) <= 20 and b.n.reasm.salvaged == len(segs)  # 21 segments, one or two lost
+    assert 18 <= len(segs) <= 20 and b.p.reasm.salvaged == len(segs)  # 21 segments, one or two lost
     for seq, _flags, data in segs:
         assert data == payload[seq - 1000 : seq - 1000 + len(data)]
     assert b.n.status(net.now)["reassembly_salvaged"] == len(segs)

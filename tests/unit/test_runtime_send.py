@@ -1,4 +1,4 @@
-"""The runtime's UDP paths on real loopback sockets (no root): runs of equal-size single-datagram frames
+"""The UDP transport on real loopback sockets (no root): runs of equal-size single-datagram frames
 to one peer leave as one GSO send, and the receiver gets every datagram intact and in order; a dual-stack
 socket reaches v4 peers and reports them to the node in plain v4 form."""
 
@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from tapliance.runtime.loop import Runtime
-from tapliance.runtime.udp import GSO_MAX_SEGMENTS
+from tapliance.proto.drops import Drops
+from tapliance.runtime.udp import GSO_MAX_SEGMENTS, UdpTransport
 
 
 class CountingSocket(socket.socket):
@@ -45,9 +45,9 @@ def pair() -> Any:
         rx.close()
 
 
-def runtime(sock: socket.socket, gso: bool = True) -> Runtime:
-    node: Any = SimpleNamespace(drops={}, tx=[], to_tap=[], events=[])
-    return Runtime(node, -1, sock, ifname="t", listen="127.0.0.1:0", gso=gso)
+def transport(sock: socket.socket, gso: bool = True) -> UdpTransport:
+    proto: Any = SimpleNamespace(tx=[])
+    return UdpTransport(sock, proto, Drops(), gso=gso)
 
 
 def recv_all(rx: socket.socket, n: int) -> list[bytes]:
@@ -65,7 +65,7 @@ def test_small_frames_to_one_peer_leave_as_one_gso_send_and_arrive_intact(pair: 
     sent = [dgram(i, 120) for i in range(10)] + [dgram(10, 80)]  # ten full ones, a shorter last one
     queue: list[tuple[bytes | bytearray, Any, int]] = [(d, a, 1400) for d in sent]
     queue += [(dgram(11, 120), b, 1400), (dgram(12, 120), a, 1400)]  # another peer breaks the run
-    runtime(tx, gso)._send_all(queue)
+    transport(tx, gso).send_all(queue)
     assert recv_all(rx, 12) == [bytes(d) for d in sent] + [bytes(dgram(12, 120))]
     assert recv_all(other, 1) == [bytes(dgram(11, 120))]
     if gso:
@@ -80,7 +80,7 @@ def test_a_longer_datagram_or_a_multi_datagram_frame_is_not_coalesced(pair: Any)
     frame = bytearray(b"F" * 300)  # a sealed frame of three 100-byte datagrams (its own GSO send)
     queue: list[tuple[bytes | bytearray, Any, int]] = [
         (dgram(0, 100), a, 1400), (dgram(1, 100), a, 1400), (dgram(2, 140), a, 1400), (frame, a, 100)]
-    runtime(tx)._send_all(queue)
+    transport(tx).send_all(queue)
     got = recv_all(rx, 6)
     assert got[:3] == [bytes(dgram(0, 100)), bytes(dgram(1, 100)), bytes(dgram(2, 140))]
     assert got[3:] == [b"F" * 100] * 3
@@ -91,7 +91,7 @@ def test_a_long_run_is_split_at_the_gso_segment_limit(pair: Any) -> None:
     tx, (rx, _) = pair
     a = rx.getsockname()
     n = GSO_MAX_SEGMENTS + 5
-    runtime(tx)._send_all([(dgram(i, 64), a, 1400) for i in range(n)])
+    transport(tx).send_all([(dgram(i, 64), a, 1400) for i in range(n)])
     assert recv_all(rx, n) == [bytes(dgram(i, 64)) for i in range(n)]
     assert tx.calls == [("sendmsg", GSO_MAX_SEGMENTS * 64, 64), ("sendmsg", 5 * 64, 64)]
 
@@ -109,8 +109,8 @@ def test_a_dual_stack_socket_reaches_v4_peers_through_the_mapped_address() -> No
     rx.settimeout(2)
     try:
         a = rx.getsockname()
-        runtime(tx)._send_all([(dgram(0, 100), a, 1400), (dgram(1, 100), a, 1400)])
-        runtime(tx)._send_all([(dgram(2, 90), a, 1400)])
+        transport(tx).send_all([(dgram(0, 100), a, 1400), (dgram(1, 100), a, 1400)])
+        transport(tx).send_all([(dgram(2, 90), a, 1400)])
         assert recv_all(rx, 3) == [bytes(dgram(0, 100)), bytes(dgram(1, 100)), bytes(dgram(2, 90))]
         assert [c[0] for c in tx.calls] == ["sendmsg", "sendto"]
     finally:
@@ -127,14 +127,13 @@ def test_the_node_sees_a_v4_sender_in_plain_form(family: int) -> None:
     rx.setblocking(False)
     tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     seen: list[tuple[bytes, Any]] = []
-    node: Any = SimpleNamespace(drops={}, tx=[], to_tap=[], events=[],
-                                on_datagram=lambda d, addr, now: seen.append((bytes(d), addr)),
-                                on_datagram_batch=None)
+    proto: Any = SimpleNamespace(tx=[], on_datagram=lambda d, addr, now: seen.append((bytes(d), addr)),
+                                 on_datagram_batch=None)
     try:
         tx.sendto(b"x" * 40, ("127.0.0.1", rx.getsockname()[1]))
-        rt = Runtime(node, -1, rx, ifname="t", listen="any", gso=True)
+        t = UdpTransport(rx, proto, Drops(), gso=True)
         for _ in range(100):
-            rt._read_udp()
+            t.on_readable(0.0)
             if seen:
                 break
         assert seen == [(b"x" * 40, ("127.0.0.1", tx.getsockname()[1]))]

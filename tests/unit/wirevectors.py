@@ -15,9 +15,9 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from tapliance.proto.node import Node
-from tapliance.proto.peer import PeerSpec
-from tapliance.proto.primitives import dh_public
+from tapliance.proto.native.primitives import dh_public
+from tapliance.proto.native.protocol import NativeProtocol
+from tests.unit.pair import build, spec
 
 A_PRIVATE = hashlib.sha256(b"tapliance vector key A").digest()
 B_PRIVATE = hashlib.sha256(b"tapliance vector key B").digest()
@@ -48,20 +48,22 @@ class _Side:
     def __init__(self, name: str, private: bytes, peer_private: bytes, endpoint: tuple[str, int] | None,
                  **kw: Any) -> None:
         self.name = name
-        spec = PeerSpec(dh_public(peer_private), "b" if name == "a" else "a", endpoint, None, 10.0)
-        self.node = Node(static_private=private, peers=[spec], random=DetRandom(b"rng-" + name.encode()),
-                         now=START, unix_offset=UNIX_OFFSET, **kw)
+        peer = spec(dh_public(peer_private), "b" if name == "a" else "a", endpoint, None, 10.0)
+        self.node = build(private, [peer], DetRandom(b"rng-" + name.encode()), START, UNIX_OFFSET, **kw)
+        proto = self.node.protocols[0]
+        assert isinstance(proto, NativeProtocol)
+        self.proto = proto
 
     def drain(self, log: list[dict[str, Any]]) -> list[bytes]:
         """Record and return this side's datagrams (GSO buffers split), record its TAP output."""
         n = self.node
         out = []
-        for buf, _dst, seg in n.tx:
+        for buf, _dst, seg in self.proto.tx:
             for off in range(0, len(buf), seg):
                 d = bytes(buf[off : off + seg])
                 out.append(d)
                 log.append({"from": self.name, "udp": d.hex()})
-        n.tx.clear()
+        self.proto.tx.clear()
         for f in n.to_tap:
             log.append({"to_tap": self.name, "frame": bytes(f).hex()})
         n.to_tap.clear()
@@ -74,7 +76,7 @@ def _frame(dst: bytes, src: bytes, payload: bytes) -> bytes:
 
 def _deliver(dst: _Side, datagrams: list[bytes], src: tuple[str, int], now: float) -> None:
     for d in datagrams:
-        dst.node.on_datagram(d, src, now)
+        dst.proto.on_datagram(d, src, now)
 
 
 def _scenario(log: list[dict[str, Any]], **kw: Any) -> dict[str, Any]:
@@ -115,8 +117,8 @@ def _scenario(log: list[dict[str, Any]], **kw: Any) -> dict[str, Any]:
     return {"a": a.node.status(now), "b": b.node.status(now)}
 
 
-def _exhaust(node: Node, now: float) -> None:
-    node.bucket.tokens, node.bucket.stamp = 0.0, now
+def _exhaust(side: _Side, now: float) -> None:
+    side.proto.cookies.bucket.tokens, side.proto.cookies.bucket.stamp = 0.0, now
 
 
 def _under_load(log: list[dict[str, Any]]) -> None:
@@ -130,12 +132,12 @@ def _under_load(log: list[dict[str, Any]]) -> None:
     now += 5.5  # a retransmits (its response was "lost")
     a.node.on_timer(now)
     first = a.drain(log)
-    _exhaust(b.node, now)  # over the rate: b must answer with a cookie reply
+    _exhaust(b, now)  # over the rate: b must answer with a cookie reply
     _deliver(b, first, A_ADDR, now)
     _deliver(a, b.drain(log), B_ADDR, now)  # a stores the cookie
     now += 5.5
     a.node.on_timer(now)  # the next initiation carries mac2
-    _exhaust(b.node, now)
+    _exhaust(b, now)
     _deliver(b, a.drain(log), A_ADDR, now)  # valid mac2: processed despite the load
     b.drain(log)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import struct
 
-Frame = bytes | bytearray  # an Ethernet frame (with a virtio-net header in front on the offload path)
+from tapliance.proto.protocol import VNET
 
 # Message types (first byte of every datagram).
 MSG_INITIATION = 1
@@ -50,7 +50,7 @@ DATA_HEADER_LEN = 16
 DATA_OVERHEAD = DATA_HEADER_LEN + TAG_LEN
 MAX_FRAGMENTS = 255
 MAX_FRAME = 65535 + 14 + 4 + 12  # a 64 KiB super-frame with Ethernet/VLAN/virtio headers
-FLAG_VNET = 0x01  # chunk carries a virtio-net header in front of the frame (offload path)
+FLAG_VNET = VNET  # chunk carries a virtio-net header in front of the frame: the frame flag, on the wire
 FLAGS_KNOWN = FLAG_VNET
 
 # UDP/IP overhead used to size datagrams so the underlay never fragments.

@@ -1,7 +1,8 @@
 """A keypair: one direction-pair of transport keys from one handshake, and the data path on it.
 
 Send pipeline (seal_frame), per frame from the TAP (up to a 64 KiB super-frame):
-    split into even chunks that fit one datagram -> take consecutive counters -> one buffer; per chunk:
+    split into even chunks that fit one datagram (fragments.layout) -> take consecutive counters
+    -> one buffer; per chunk:
     header(type, flags, index, count, receiver, counter) -> AEAD(chunk, aad=header) sealed in place
 The buffer is the UDP GSO layout (equal-size datagrams back to back), sent with one syscall.
 The AEAD objects are built once per keypair; counters never repeat (a keypair is retired long
@@ -14,8 +15,10 @@ then calls ``replay.commit(counter)``.
 
 from __future__ import annotations
 
-from tapliance.proto import wire as W
-from tapliance.proto.handshake import Keys
+from tapliance.proto.native import wire as W
+from tapliance.proto.native.fragments import layout
+from tapliance.proto.native.handshake import Keys
+from tapliance.proto.protocol import Frame
 from tapliance.proto.replay import ReplayWindow
 from tapliance.suites import make_aead
 
@@ -52,15 +55,12 @@ class Keypair:
         self.sent_bytes = 0
         self.replay = ReplayWindow()
 
-    def seal_frame(self, frame: W.Frame, max_chunk: int, flags: int = 0) -> tuple[bytearray, int]:
+    def seal_frame(self, frame: Frame, max_chunk: int, flags: int = 0) -> tuple[bytearray, int]:
         """Seal ``frame`` into datagrams laid out back to back in one buffer, every one ``seg`` bytes
         but the last (possibly shorter): exactly the layout UDP GSO sends with one syscall.
         An empty frame is a keepalive (one datagram, no payload). Returns (buffer, seg)."""
         n = len(frame)
-        count = -(-n // max_chunk) or 1
-        if count > W.MAX_FRAGMENTS:
-            raise ValueError(f"frame of {n} bytes needs {count} fragments (max {W.MAX_FRAGMENTS})")
-        size = -(-n // count)  # even chunk sizes: no tiny tail datagram
+        count, size = layout(n, max_chunk)
         seg = size + W.DATA_OVERHEAD
         buf = bytearray(n + W.DATA_OVERHEAD * count)
         out = memoryview(buf)

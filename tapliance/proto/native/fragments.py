@@ -21,18 +21,20 @@ otherwise must retransmit through the same lossy path (1% loss would cut through
 from __future__ import annotations
 
 from tapliance.proto import offload
-from tapliance.proto import wire as W
-from tapliance.proto.timers import REASSEMBLY_TIMEOUT
+from tapliance.proto.drops import Drop, Drops
+from tapliance.proto.native import wire as W
+from tapliance.proto.native.constants import REASSEMBLY_TIMEOUT
 
 
-def split(frame: bytes, max_chunk: int) -> list[bytes]:
-    """Chunks of at most ``max_chunk`` bytes, all but the last the same size (at least one chunk)."""
-    n = len(frame)
-    if n <= max_chunk:
-        return [frame]
-    count = -(-n // max_chunk)
-    size = -(-n // count)  # even out chunk sizes: no tiny tail datagram
-    return [frame[i : i + size] for i in range(0, n, size)]
+def layout(n: int, max_chunk: int) -> tuple[int, int]:
+    """(count, size): a frame of ``n`` bytes travels as ``count`` chunks of ``size`` bytes, the last one
+    possibly shorter, where ``count = ceil(n / max_chunk)`` (at least 1: an empty frame is one empty
+    chunk, a keepalive) and ``size = ceil(n / count)``, so chunk sizes are even and there is no tiny
+    tail datagram. Raises ValueError past MAX_FRAGMENTS chunks."""
+    count = -(-n // max_chunk) or 1
+    if count > W.MAX_FRAGMENTS:
+        raise ValueError(f"frame of {n} bytes needs {count} fragments (max {W.MAX_FRAGMENTS})")
+    return count, -(-n // count)
 
 
 class _Partial:
@@ -48,7 +50,7 @@ class _Partial:
 
 
 class Reassembler:
-    def __init__(self, drops: dict[str, int], *, max_frames: int = 64, max_bytes: int = 4 << 20,
+    def __init__(self, drops: Drops, *, max_frames: int = 64, max_bytes: int = 4 << 20,
                  timeout: float = REASSEMBLY_TIMEOUT) -> None:
         self.drops = drops
         self.max_frames = max_frames
@@ -73,23 +75,23 @@ class Reassembler:
         p = self._pending.get(frame_id)
         if p is None:
             if len(self._pending) >= self.max_frames:
-                self._evict_oldest("frag_evicted")
+                self._evict_oldest(Drop.FRAG_EVICTED)
             p = self._pending[frame_id] = _Partial(count, now, owner, flags)
         elif len(p.chunks) != count:
-            self._drop(frame_id, "frag_inconsistent")
+            self._drop(frame_id, Drop.FRAG_INCONSISTENT)
             return None
         if p.chunks[index] is not None:
-            self.drops["frag_duplicate"] = self.drops.get("frag_duplicate", 0) + 1
+            self.drops.count(Drop.FRAG_DUPLICATE)
             return None
         p.chunks[index] = chunk
         p.have += 1
         p.size += len(chunk)
         self._bytes += len(chunk)
         if p.size > W.MAX_FRAME:
-            self._drop(frame_id, "frag_oversize")
+            self._drop(frame_id, Drop.FRAG_OVERSIZE)
             return None
         while self._bytes > self.max_bytes and self._pending:
-            self._evict_oldest("frag_evicted")
+            self._evict_oldest(Drop.FRAG_EVICTED)
         if frame_id not in self._pending:
             return None
         if p.have == count:
@@ -108,7 +110,7 @@ class Reassembler:
         out: list[tuple[object, list[bytes]]] = []
         for fid in [f for f in self._pending if f < frame_id and f >> 64 == session]:
             p = self._pending[fid]
-            self._drop(fid, "frag_overtaken")
+            self._drop(fid, Drop.FRAG_OVERTAKEN)
             if p.flags & W.FLAG_VNET:
                 segments = offload.salvage(p.chunks)
                 if segments:
@@ -123,12 +125,12 @@ class Reassembler:
             fid, p = next(iter(self._pending.items()))
             if p.started > limit:
                 break
-            self._drop(fid, "frag_timeout")
+            self._drop(fid, Drop.FRAG_TIMEOUT)
 
-    def _evict_oldest(self, reason: str) -> None:
+    def _evict_oldest(self, reason: Drop) -> None:
         self._drop(next(iter(self._pending)), reason)
 
-    def _drop(self, frame_id: int, reason: str) -> None:
+    def _drop(self, frame_id: int, reason: Drop) -> None:
         p = self._pending.pop(frame_id)
         self._bytes -= p.size
-        self.drops[reason] = self.drops.get(reason, 0) + 1
+        self.drops.count(reason)

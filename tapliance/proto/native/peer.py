@@ -1,18 +1,11 @@
-"""Per-peer state: keypairs, handshake progress, endpoint, counters and the timer rules.
+"""A native peer: its keys, keypair slots, handshake progress, endpoint, timers' clocks and counters.
 
 Keypair slots (as in WireGuard): ``current`` seals outgoing data; ``previous`` still opens packets
 that were in flight during a rekey; ``next`` is a responder's fresh keypair that it may not send on
 until the initiator proves it has it (first data packet received on it: key confirmation). So a
-rekey never drops traffic: both sides keep the old keypair until the new one is confirmed.
-
-Timer rules (evaluated by ``Node.on_timer``; ``next_deadline`` says when to call again):
-- an unanswered initiation is retransmitted every REKEY_TIMEOUT (+ jitter); after REKEY_ATTEMPT_TIME
-  the peer is declared down and its keys are erased;
-- persistent keepalive: an empty data packet after ``keepalive`` seconds of tx silence;
-- dead-peer detection: data sent but nothing received for keepalive + REKEY_TIMEOUT starts a handshake
-  (this is how a peer that restarted and lost its keys is healed without an operator);
-- rekey: the initiator of the current keypair rekeys after ``rekey_after`` seconds or bytes, the
-  responder as a fallback REKEY_TIMEOUT later; a keypair older than 1.5 x rekey_after is erased.
+rekey never drops traffic: both sides keep the old keypair until the new one is confirmed. Which
+slots are filled follows from ``state`` (:mod:`tapliance.proto.native.state`), the one place the
+peer's session state lives; ``transition`` is the only way it changes.
 """
 
 from __future__ import annotations
@@ -20,35 +13,40 @@ from __future__ import annotations
 import base64
 from collections import deque
 from dataclasses import dataclass
+from typing import Any
 
 from tapliance.proto.events import Addr
-from tapliance.proto.handshake import InitiatorState, cookie_key, mac1_key
-from tapliance.proto.session import Keypair
-from tapliance.proto.wire import Frame
+from tapliance.proto.native.handshake import InitiatorState, cookie_key, mac1_key
+from tapliance.proto.native.keypair import Keypair
+from tapliance.proto.native.state import Input, PeerState, transition
+from tapliance.proto.protocol import Frame, Port, Protocol
 
 QUEUE_FRAMES = 128  # frames held while a handshake is in progress
 
 
 @dataclass(frozen=True)
 class PeerSpec:
+    """A configured peer, as the core needs it (tapliance.config holds the defaults)."""
+
     public_key: bytes
-    name: str = ""
-    endpoint: Addr | None = None
-    psk: bytes | None = None
-    keepalive: float = 10.0
+    name: str
+    endpoint: Addr | None
+    psk: bytes | None
+    keepalive: float  # seconds of tx silence before a keepalive; 0: passive keepalives only
 
 
-class Peer:
-    def __init__(self, spec: PeerSpec, static_static: bytes) -> None:
+class Peer(Port):
+    def __init__(self, spec: PeerSpec, static_static: bytes, protocol: Protocol[Any]) -> None:
+        super().__init__(spec.name or base64.b64encode(spec.public_key).decode()[:8], protocol, vnet=True)
         self.spec = spec
         self.public_key = spec.public_key
-        self.name = spec.name or base64.b64encode(spec.public_key).decode()[:8]
         self.psk = spec.psk or bytes(32)
         self.ss = static_static  # precomputed DH(our static, their static)
         self.mac1_key = mac1_key(spec.public_key)  # for messages we send to them
         self.cookie_key = cookie_key(spec.public_key)
         self.endpoint: Addr | None = spec.endpoint
         self.keepalive = spec.keepalive
+        self.state = PeerState.IDLE
         self.current: Keypair | None = None
         self.previous: Keypair | None = None
         self.next: Keypair | None = None
@@ -64,9 +62,13 @@ class Peer:
         self.last_received = -1e9
         self.awaiting_reply_since: float | None = None
         self.queue: deque[tuple[Frame, int]] = deque(maxlen=QUEUE_FRAMES)  # (frame, flags)
-        self.down = False
-        self.rx_bytes = self.tx_bytes = self.rx_frames = self.tx_frames = 0
         self.handshakes = 0
+
+    def transition(self, event: Input) -> PeerState:
+        """Move to the state the table gives for ``event``; returns the state it left."""
+        old = self.state
+        self.state = transition(old, event)
+        return old
 
     def usable(self, now: float, reject_after: float) -> Keypair | None:
         kp = self.current
@@ -90,11 +92,11 @@ class Peer:
             self.next = kp
         return dropped
 
-    def confirm_next(self) -> Keypair | None:
+    def confirm_next(self) -> list[Keypair]:
         """The initiator used ``next``: promote it; return the keypair that fell out, if any."""
         dropped = self.previous
         self.previous, self.current, self.next = self.current, self.next, None
-        return dropped
+        return [dropped] if dropped is not None else []
 
     def erase(self) -> list[Keypair]:
         dropped = [k for k in (self.current, self.previous, self.next) if k is not None]
@@ -102,12 +104,11 @@ class Peer:
         return dropped
 
     def status(self, now: float, unix_offset: float) -> dict[str, object]:
-        state = "up" if self.current else ("handshaking" if self.handshake else ("down" if self.down else "idle"))
         return {
             "name": self.name,
             "public_key": base64.b64encode(self.public_key).decode(),
             "endpoint": f"{self.endpoint[0]}:{self.endpoint[1]}" if self.endpoint else None,
-            "state": state,
+            "state": self.state.shown,
             "last_handshake": round(self.last_handshake + unix_offset, 3) if self.last_handshake else None,
             "last_handshake_ago": round(now - self.last_handshake, 1) if self.last_handshake else None,
             "last_received_ago": round(now - self.last_received, 1) if self.last_received > 0 else None,

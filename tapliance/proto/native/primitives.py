@@ -19,7 +19,7 @@ from nacl.bindings import (
 from nacl.exceptions import CryptoError
 from nacl.exceptions import RuntimeError as NaclRuntimeError
 
-from tapliance.proto.wire import nonce96
+from tapliance.proto.native.wire import nonce96
 
 
 class DecryptError(Exception):

@@ -17,8 +17,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from tapliance.proto import primitives as P
-from tapliance.proto import wire as W
+from tapliance.proto.drops import Drop
+from tapliance.proto.native import primitives as P
+from tapliance.proto.native import wire as W
 
 ZERO_PSK = bytes(32)
 _C0 = P.hash_(W.CONSTRUCTION)
@@ -26,9 +27,9 @@ _H0 = P.hash_(_C0 + W.IDENTIFIER)
 
 
 class HandshakeError(Exception):
-    """The message is not acceptable; ``reason`` is the drop counter name."""
+    """The message is not acceptable; ``reason`` is the drop to count."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: Drop) -> None:
         super().__init__(reason)
         self.reason = reason
 
@@ -103,12 +104,12 @@ def consume_initiation(
     """Authenticate an initiation. ``lookup_ss(peer_public)`` returns the precomputed static-static DH
     for a configured peer, or None for a stranger. Raises HandshakeError(reason)."""
     if len(msg) != W.INIT_LEN:
-        raise HandshakeError("bad_length")
+        raise HandshakeError(Drop.BAD_LENGTH)
     if not P.equal(P.mac(my_mac1_key, msg[: W.INIT_MAC1_OFF]), msg[W.INIT_MAC1_OFF:W.INIT_MAC2_OFF]):
-        raise HandshakeError("bad_mac1")
+        raise HandshakeError(Drop.BAD_MAC1)
     _, their_suite, sender, e_pub, enc_static, enc_ts, _m1, _m2 = W.INIT.unpack(msg)
     if their_suite != suite:
-        raise HandshakeError("suite_mismatch")
+        raise HandshakeError(Drop.SUITE_MISMATCH)
     c, h = _C0, _h_start(suite, static_public)
     c = P.kdf(c, e_pub, 1)[0]
     h = P.hash_(h + e_pub)
@@ -116,16 +117,16 @@ def consume_initiation(
         c, k = P.kdf(c, P.dh(static_private, e_pub), 2)
         peer_public = P.aead_open(k, 0, enc_static, h)
     except P.DecryptError:
-        raise HandshakeError("handshake_decrypt") from None
+        raise HandshakeError(Drop.HANDSHAKE_DECRYPT) from None
     h = P.hash_(h + enc_static)
     ss = lookup_ss(peer_public)
     if ss is None:
-        raise HandshakeError("unknown_peer")
+        raise HandshakeError(Drop.UNKNOWN_PEER)
     c, k = P.kdf(c, ss, 2)
     try:
         ts = P.aead_open(k, 0, enc_ts, h)
     except P.DecryptError:
-        raise HandshakeError("handshake_decrypt") from None
+        raise HandshakeError(Drop.HANDSHAKE_DECRYPT) from None
     h = P.hash_(h + enc_ts)
     return ConsumedInitiation(peer_public, sender, e_pub, ts, c, h)
 
@@ -154,9 +155,9 @@ def consume_response(
 ) -> tuple[int, Keys]:
     """Finish the handshake as initiator; returns (responder's index, transport keys)."""
     if len(msg) != W.RESP_LEN:
-        raise HandshakeError("bad_length")
+        raise HandshakeError(Drop.BAD_LENGTH)
     if not P.equal(P.mac(my_mac1_key, msg[: W.RESP_MAC1_OFF]), msg[W.RESP_MAC1_OFF:W.RESP_MAC2_OFF]):
-        raise HandshakeError("bad_mac1")
+        raise HandshakeError(Drop.BAD_MAC1)
     _, sender, _receiver, e_pub, empty, _m1, _m2 = W.RESP.unpack(msg)
     c, h = state.chaining, state.hash
     c = P.kdf(c, e_pub, 1)[0]
@@ -168,7 +169,7 @@ def consume_response(
         h = P.hash_(h + t)
         P.aead_open(k, 0, empty, h)
     except P.DecryptError:
-        raise HandshakeError("handshake_decrypt") from None
+        raise HandshakeError(Drop.HANDSHAKE_DECRYPT) from None
     t_send, t_recv = P.kdf(c, b"", 2)
     return sender, Keys(send=t_send, recv=t_recv)
 
@@ -192,9 +193,9 @@ def create_cookie_reply(msg: bytes, mac1_off: int, receiver: int, cookie: bytes,
 
 def consume_cookie_reply(msg: bytes, key: bytes, mac1: bytes) -> tuple[int, bytes]:
     if len(msg) != W.COOKIE_LEN:
-        raise HandshakeError("bad_length")
+        raise HandshakeError(Drop.BAD_LENGTH)
     _, receiver, nonce, enc = W.COOKIE.unpack(msg)
     try:
         return receiver, P.xaead_open(key, nonce, enc, mac1)
     except P.DecryptError:
-        raise HandshakeError("cookie_decrypt") from None
+        raise HandshakeError(Drop.COOKIE_DECRYPT) from None

@@ -1,0 +1,99 @@
+"""TOML configuration -> frozen dataclasses (model.py, the single home of defaults).
+
+Every error is a :class:`ConfigError` whose text names the file, the key and what is wrong, in one
+line, e.g.::
+
+    /etc/tapliance/tapliance.toml: peer[0].public_key: not a base64 X25519 public key (32 bytes)
+
+Loading does no I/O beyond reading the one TOML file: key files are read later by
+:mod:`tapliance.keyfile` (their path is validated for shape only here).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from tapliance.config.model import (
+    DEFAULT_PORT,
+    SECTIONS,
+    BridgeConfig,
+    Config,
+    Endpoint,
+    InterfaceConfig,
+    IPAddress,
+    IPInterface,
+    IPNetwork,
+    LogConfig,
+    NatConfig,
+    PeerConfig,
+    RouteConfig,
+    TunnelConfig,
+)
+from tapliance.config.reader import ConfigError, Reader, parse_public_key, read_section
+
+__all__ = [
+    "DEFAULT_PORT", "BridgeConfig", "Config", "ConfigError", "Endpoint", "IPAddress", "IPInterface", "IPNetwork",
+    "InterfaceConfig", "LogConfig", "NatConfig", "PeerConfig", "RouteConfig", "TunnelConfig", "load", "parse",
+    "parse_public_key",
+]
+
+
+def load(path: str | Path) -> Config:
+    """Read and validate ``path``. Raises :class:`ConfigError` (one line) on any problem."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read: {e.strerror or e}") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: TOML syntax error: {e}") from None
+    return parse(data, path)
+
+
+def parse(data: dict[str, Any], path: Path = Path("<config>")) -> Config:
+    r = Reader(path)
+    r.only(data, "", set(SECTIONS))
+    interface = InterfaceConfig(**read_section(r, r.table(data, "interface"), "interface", InterfaceConfig))
+    tunnel = TunnelConfig(**read_section(r, r.table(data, "tunnel"), "tunnel", TunnelConfig))
+    peers = tuple(PeerConfig(**read_section(r, t, f"peer[{i}]", PeerConfig))
+                  for i, t in enumerate(r.array_of_tables(data, "peer")))
+    keys = [p.public_key for p in peers]
+    for i, k in enumerate(keys):
+        if k in keys[:i]:
+            raise r.error(f"peer[{i}].public_key", "duplicate: the same public key is listed twice")
+    return Config(
+        path,
+        interface,
+        tunnel,
+        peers,
+        _bridge(r, r.table(data, "bridge")) if "bridge" in data else None,
+        NatConfig(**read_section(r, r.table(data, "nat"), "nat", NatConfig)) if "nat" in data else None,
+        tuple(_route(r, t, f"route[{i}]") for i, t in enumerate(r.array_of_tables(data, "route"))),
+        LogConfig(**read_section(r, r.table(data, "log"), "log", LogConfig)),
+    )
+
+
+def _bridge(r: Reader, t: dict[str, Any]) -> BridgeConfig:
+    b = BridgeConfig(**read_section(r, t, "bridge", BridgeConfig))
+    for i, p in enumerate(b.ports):
+        if p == b.name:
+            raise r.error(f"bridge.ports[{i}]", f"{p!r} is the bridge itself")
+    if b.take_over is not None and b.take_over not in b.ports:
+        raise r.error("bridge.take_over", f"{b.take_over!r} must also be listed in bridge.ports")
+    for i, a in enumerate(b.addresses):
+        if a.ip in [x.ip for x in b.addresses[:i]]:
+            raise r.error(f"bridge.addresses[{i}]", f"{a.ip} is listed twice")
+    return b
+
+
+def _route(r: Reader, t: dict[str, Any], where: str) -> RouteConfig:
+    route = RouteConfig(**read_section(r, t, where, RouteConfig))
+    if route.via is not None and route.via.version != route.to.version:
+        raise r.error(f"{where}.via", f"IPv{route.via.version} gateway for an IPv{route.to.version} route")
+    return route

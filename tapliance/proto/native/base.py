@@ -1,0 +1,115 @@
+"""The native protocol's shared state, its parameters, and the bookkeeping every part of it uses.
+
+The native protocol is one class, :class:`~tapliance.proto.native.protocol.NativeProtocol`, whose
+methods live in one file per concern, as wireguard-go spreads ``Device``'s methods over
+``receive.go``, ``send.go``, ``noise-protocol.go`` and ``timers.go``: ``receive.py``, ``send.py``,
+``initiator.py``, ``responder.py``, ``timers.py``. Each is a mixin over this base, which declares
+the state they share and the methods one part calls in another (abstract here). Mixins rather than
+separate objects keep the per-packet path free of extra indirection: a datagram goes from the
+runtime to ``on_datagram`` to the AEAD in the same number of calls as before the split.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from tapliance.proto.drops import Drop
+from tapliance.proto.events import Addr, EndpointChanged, HandshakeCompleted
+from tapliance.proto.native.cookie import CookieChecker
+from tapliance.proto.native.fragments import Reassembler
+from tapliance.proto.native.index import IndexTable
+from tapliance.proto.native.keypair import Keypair
+from tapliance.proto.native.peer import Peer
+from tapliance.proto.native.state import Input
+from tapliance.proto.protocol import DatagramProtocol
+
+
+@dataclass(frozen=True)
+class NativeParams:
+    """The native protocol's settings, all required: their defaults live in tapliance.config."""
+
+    suite: str  # data AEAD, a name from tapliance.suites
+    underlay_mtu: int  # largest IP packet the underlay carries
+    ipv6: bool  # the underlay is IPv6 (48 bytes of IP/UDP headers instead of 28)
+    rekey_after_seconds: float
+    rekey_after_bytes: int
+    handshake_rate: int  # handshake messages per second before cookies are required
+
+
+class NativeBase(DatagramProtocol[Peer]):
+    params: NativeParams
+    static_private: bytes
+    static_public: bytes
+    suite_id: int
+    my_mac1_key: bytes
+    random: Callable[[int], bytes]
+    unix_offset: float
+    rekey_after: float
+    rekey_after_bytes: int
+    reject_after: float
+    max_chunk: int
+    peers: dict[bytes, Peer]  # by static public key
+    indices: IndexTable
+    reasm: Reassembler
+    cookies: CookieChecker
+
+    # -- provided by the parts -----------------------------------------------------------------------
+
+    @abstractmethod
+    def _flush(self, peer: Peer, now: float) -> bool:
+        """Send what was queued for ``peer`` while it had no session (send.py)."""
+
+    @abstractmethod
+    def _keepalive(self, peer: Peer, kp: Keypair, now: float) -> None:
+        """An empty data message on ``kp`` (send.py)."""
+
+    @abstractmethod
+    def _maybe_initiate(self, peer: Peer, now: float) -> None:
+        """Start a handshake with ``peer`` unless one runs or one started too recently (initiator.py)."""
+
+    @abstractmethod
+    def _send_initiation(self, peer: Peer, now: float) -> None:
+        """Send (or retransmit) an initiation to ``peer`` (initiator.py)."""
+
+    @abstractmethod
+    def _give_up(self, peer: Peer) -> None:
+        """No answer for REKEY_ATTEMPT_TIME: erase keys, report the peer down (initiator.py)."""
+
+    @abstractmethod
+    def _on_initiation(self, data: bytes, addr: Addr, now: float) -> None: ...
+
+    @abstractmethod
+    def _on_response(self, data: bytes, addr: Addr, now: float) -> None: ...
+
+    @abstractmethod
+    def _on_cookie(self, data: bytes, now: float) -> None: ...
+
+    # -- shared bookkeeping --------------------------------------------------------------------------
+
+    def _sent(self, peer: Peer, now: float) -> None:
+        peer.last_sent = now
+        if peer.awaiting_reply_since is None:
+            peer.awaiting_reply_since = now
+
+    def _set_endpoint(self, peer: Peer, addr: Addr) -> None:
+        self.events.append(EndpointChanged(peer.name, peer.endpoint, addr))
+        peer.endpoint = addr
+
+    def _under_load(self, data: bytes, mac2_off: int, sender: int, addr: Addr, now: float) -> bool:
+        """True (and a cookie reply queued, the message counted as dropped) when we are over the
+        handshake rate and the message's mac2 does not prove its source address."""
+        reply = self.cookies.reply_if_under_load(data, mac2_off, sender, addr, now)
+        if reply is None:
+            return False
+        self.tx.append((reply, addr, len(reply)))
+        self.drops.count(Drop.HANDSHAKE_UNDER_LOAD)
+        return True
+
+    def _completed(self, peer: Peer, addr: Addr, now: float, *, initiator: bool) -> None:
+        peer.transition(Input.ESTABLISH_INITIATOR if initiator else Input.ESTABLISH_RESPONDER)
+        rekey = peer.last_handshake > 0
+        peer.last_handshake = now
+        peer.handshakes += 1
+        self.events.append(HandshakeCompleted(peer.name, addr, initiator, rekey))

@@ -1,0 +1,154 @@
+"""The protocol interface: what the switch and the runtime know about a wire protocol, and no more.
+
+::
+
+    TAP <-> Switch (learn / look up / flood) <-> Port ... Port <-> Protocol <-> transport (runtime)
+                                                                   sans-IO       UDP datagrams | TCP stream
+
+A **protocol** speaks one wire format to one or more peers over one transport endpoint (one UDP
+socket, or one TCP listener and its connections). Each peer is a **port** of the switch. The native
+Noise protocol serves many peers on one socket (it tells them apart by session index); a legacy
+format that cannot tell peers apart serves one peer on its own socket. The switch and the runtime
+drive every protocol the same way:
+
+In (each call carries the current time ``now``, a float from a monotonic clock):
+    ``on_datagram(data, addr, now)``            one datagram from ``addr`` (datagram protocols)
+    ``on_datagram_batch(view, seg, addr, now)``  a UDP GRO batch: datagrams of ``seg`` bytes back to back
+    ``on_stream(conn, data, now)``, ``on_connected(conn, addr, now)``, ``on_closed(conn, now)``
+                                                (stream protocols; ``conn`` is the transport's handle)
+    ``send(port, frame, flags, now, flood)``     a frame the switch forwards to one of our ports
+    ``on_timer(now) -> deadline``                due timers run; returns when to be called next
+Out:
+    ``tx``                      what to send: ``(buffer, addr, seg)`` for datagrams (``seg``: the size of
+                                each datagram laid out back to back in ``buffer``, the UDP GSO layout);
+                                ``(conn, bytes)`` for streams. The runtime drains it after every call.
+    ``ingress(port, frame, flags, now)``
+                                a frame that arrived from a peer, handed to the switch (``attach``)
+    ``ctx.events``              small frozen events (:mod:`tapliance.proto.events`), logged by the runtime
+    ``ctx.drops``               one counter per :class:`~tapliance.proto.drops.Drop` reason
+
+Contract: a call never raises for bad input (a malformed, forged or replayed packet is one counted
+drop and changes no state); it never blocks, sleeps, reads the clock or touches a file descriptor;
+randomness comes from ``ctx.random``. ``flags`` says how a frame is framed: ``VNET`` set means a
+10-byte virtio-net header comes first (TAP offloads, :mod:`tapliance.proto.offload`). A port whose
+``vnet`` is False is only ever given plain Ethernet frames: the switch segments super-frames for it.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Generic, Literal, TypeVar
+
+from tapliance.proto.drops import Drops
+from tapliance.proto.events import Addr, Event
+
+Frame = bytes | bytearray  # an Ethernet frame (with a virtio-net header in front when flags & VNET)
+VNET = 0x01  # frame flag: a virtio-net header precedes the Ethernet frame
+Ingress = Callable[["Port", Frame, int, float], None]
+TransportKind = Literal["datagram", "stream"]
+
+
+@dataclass
+class Context:
+    """What every protocol of one daemon shares: the randomness source, the offset from the monotonic
+    clock to Unix time (for wall-clock fields such as TAI64N), the event list and the drop counters."""
+
+    random: Callable[[int], bytes]
+    unix_offset: float
+    drops: Drops = field(default_factory=Drops)
+    events: list[Event] = field(default_factory=list)
+
+
+class Port:
+    """A switch port: one peer, reached through ``protocol``. Counters are the frames the switch handed
+    in (rx, counted by the switch) and out (tx, counted by the protocol when it sealed them)."""
+
+    def __init__(self, name: str, protocol: Protocol[Any], *, vnet: bool) -> None:
+        self.name = name
+        self.protocol = protocol
+        self.vnet = vnet  # takes frames with a virtio-net header
+        self.rx_bytes = self.tx_bytes = self.rx_frames = self.tx_frames = 0
+
+
+P = TypeVar("P", bound=Port)
+
+
+class Protocol(ABC, Generic[P]):
+    """One wire protocol serving ``ports`` over one transport endpoint (see the module docstring)."""
+
+    transport: ClassVar[TransportKind]
+    ports: list[P]
+    _ingress: Ingress
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.drops = ctx.drops
+        self.events = ctx.events
+
+    def attach(self, ingress: Ingress) -> None:
+        """Called once by the switch: where frames that arrive from our peers go."""
+        self._ingress = ingress
+
+    @abstractmethod
+    def send(self, port: P, frame: Frame, flags: int, now: float, flood: bool = False) -> None:
+        """Carry ``frame`` to ``port``. ``flood``: a copy of a broadcast or unknown-unicast frame, which a
+        protocol may skip for a peer it has never heard from rather than queue it."""
+
+    @abstractmethod
+    def on_timer(self, now: float) -> float:
+        """Run due timers; return the time of the next deadline."""
+
+    @abstractmethod
+    def status(self, now: float) -> dict[str, Any]:
+        """Protocol-wide status; per-port status is ``port_status``."""
+
+    @abstractmethod
+    def port_status(self, port: P, now: float) -> dict[str, Any]:
+        """One peer's status: at least name, state, endpoint and the rx/tx counters."""
+
+
+class DatagramProtocol(Protocol[P]):
+    """A protocol carried in datagrams (UDP). ``tx`` holds ``(buffer, addr, seg)``."""
+
+    transport = "datagram"
+
+    def __init__(self, ctx: Context) -> None:
+        super().__init__(ctx)
+        self.tx: list[tuple[bytes | bytearray, Addr, int]] = []
+
+    @abstractmethod
+    def on_datagram(self, data: bytes | memoryview, addr: Addr, now: float) -> None:
+        """One datagram. ``data`` may be a view into the runtime's receive buffer: keep no reference."""
+
+    def on_datagram_batch(self, view: memoryview, seg: int, addr: Addr, now: float) -> None:
+        """Datagrams of ``seg`` bytes back to back in ``view`` (the last may be shorter), all from ``addr``:
+        what one UDP GRO receive returns. A protocol with a faster way to take a batch overrides this."""
+        for off in range(0, len(view), seg):
+            self.on_datagram(view[off : off + seg], addr, now)
+
+
+class StreamProtocol(Protocol[P]):
+    """A protocol carried in byte streams (TCP): the transport owns the connections and names each with
+    a handle; the protocol frames messages itself. ``tx`` holds ``(conn, bytes)``; a handle put in
+    ``close`` is closed by the transport after the bytes queued before it are sent."""
+
+    transport = "stream"
+
+    def __init__(self, ctx: Context) -> None:
+        super().__init__(ctx)
+        self.tx: list[tuple[int, bytes]] = []
+        self.close: list[int] = []
+
+    @abstractmethod
+    def on_connected(self, conn: int, addr: Addr, now: float) -> None:
+        """A connection is up (accepted, or one the protocol asked for)."""
+
+    @abstractmethod
+    def on_stream(self, conn: int, data: bytes, now: float) -> None:
+        """Bytes read from ``conn``, in order, split anywhere."""
+
+    @abstractmethod
+    def on_closed(self, conn: int, now: float) -> None:
+        """``conn`` is gone (closed by the far end, reset, or after ``close``)."""
