@@ -20,7 +20,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from . import install, procstat, report, tunnels
+from . import baseline, install, procstat, report, tunnels
 from .lab import BenchError, Lab, one_line, run
 from .measure import Runner
 from .stats import Row, ratio
@@ -49,6 +49,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--results-dir", type=Path, default=REPO / "bench-results",
                    help="where results.json, throughput.png and the daemon logs go (bench-results/)")
     p.add_argument("--no-install", action="store_true", help="do not apt-get/pip install anything")
+    p.add_argument("--baseline", metavar="COMMIT",
+                   help="also run tapliance (default suite) as of COMMIT, checked out under the results directory, "
+                        "as a row of its own in the same alternating rounds: an A/B comparison of two versions")
     a = p.parse_args(argv)
     if a.quick:
         a.rounds, a.duration, a.pings = 1, 1.0, 10
@@ -62,6 +65,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         a.tunnels = tunnels.select(a.only)
     except ValueError as e:
         p.error(str(e))
+    if a.baseline:
+        try:
+            a.tunnels.append(baseline.tunnel(a.baseline, a.results_dir / "baseline"))
+        except BenchError as e:
+            p.error(str(e))
     return a
 
 

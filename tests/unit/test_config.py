@@ -69,6 +69,7 @@ BAD = [
     (f"[[peer]]\npublic_key = '{PK}'\nendpoint = 'x'", "peer[0].endpoint: expected HOST:PORT"),
     (f"[[peer]]\npublic_key = '{PK}'\n[[peer]]\npublic_key = '{PK}'", "peer[1].public_key: duplicate"),
     (f"[[peer]]\npublic_key = '{PK}'\ncolour = 'red'", "peer[0].colour: unknown key"),
+    (f"[[peer]]\npublic_key = '{PK}'\nkeepalive = -1", "peer[0].keepalive: must be between 0 and 3600"),
     ("peer = 3", "peer: must be an array of tables"),
     ("[log]\nlevel = 'loud'", "log.level: must be one of"),
     ("[[route]]\nto = '192.168.1.1/24'", "route[0].to: not a network address"),

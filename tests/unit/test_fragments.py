@@ -64,3 +64,19 @@ def test_duplicate_and_inconsistent() -> None:
     assert r.add(100, 0, 3, b"a", 0.0) is None
     assert r.add(101, 1, 4, b"b", 0.0) is None  # claims another count for the same frame
     assert drops == {"frag_duplicate": 1, "frag_inconsistent": 1}
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(min_value=0, max_value=65000), st.integers(min_value=300, max_value=9000))
+def test_the_sealer_splits_frames_by_the_layout_rule(n: int, max_chunk: int) -> None:
+    """Keypair.seal_frame (with its one-datagram shortcut) lays frames out exactly as layout() says."""
+    from tapliance.proto.native import wire as W
+    from tapliance.proto.native.handshake import Keys
+    from tapliance.proto.native.keypair import Keypair
+
+    kp = Keypair(Keys(bytes(32), bytes(32)), "chacha20-poly1305", local_index=1, remote_index=2, initiator=True,
+                 created=0.0)
+    count, size = layout(n, max_chunk)
+    buf, seg = kp.seal_frame(bytes(n), max_chunk)
+    assert seg == size + W.DATA_OVERHEAD
+    assert -(-len(buf) // seg) == count and len(buf) == n + count * W.DATA_OVERHEAD

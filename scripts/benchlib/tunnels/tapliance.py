@@ -11,21 +11,31 @@ from .base import Daemons, Tunnel, first_line
 PORT = 9123
 REPO = Path(__file__).resolve().parents[3]
 TAPLIANCE = REPO / ".venv" / "bin" / "tapliance"
+PYTHON = REPO / ".venv" / "bin" / "python"
 
 
 class Tapliance(Tunnel):
     packages = ()
 
-    def __init__(self, name: str, suite: str) -> None:
+    def __init__(self, name: str, suite: str, tree: Path | None = None, commit: str = "") -> None:
+        """``tree``: run the tapliance package found there (a checkout of ``commit``) instead of the repo's."""
         self.name = name
         self.suite = suite
-        self.label = f"tapliance {suite}"
+        self.tree = tree
+        self.commit = commit
+        self.label = f"tapliance {suite}" + (f" @{commit[:8]}" if commit else "")
+
+    def command(self) -> list[str]:
+        if self.tree is None:
+            return [str(TAPLIANCE)]
+        return ["env", f"PYTHONPATH={self.tree}", str(PYTHON), "-m", "tapliance.cli"]
 
     def version(self) -> str:
-        return first_line([str(TAPLIANCE), "--version"])
+        return first_line([*self.command(), "--version"]) + (f" (commit {self.commit})" if self.commit else "")
 
     def describe(self) -> str:
-        return f"tapliance up, suite {self.suite}, interface mtu 1500, offloads on (defaults)"
+        where = f", code of commit {self.commit}" if self.commit else ""
+        return f"tapliance up, suite {self.suite}, interface mtu 1500, offloads on (defaults){where}"
 
     def up(self, lab: Lab, work: Path) -> Daemons:
         if not TAPLIANCE.exists():
@@ -46,5 +56,5 @@ class Tapliance(Tunnel):
                 f'[tunnel]\nlisten = "{UNDERLAY[s]}:{PORT}"\nprivate_key_file = "{work / f"{self.name}-{s}.key"}"\n'
                 f'suite = "{self.suite}"\ncontrol_socket = "{work / f"{self.name}-{s}.sock"}"\n\n'
                 f'[[peer]]\nname = "{other}"\npublic_key = "{pub[other]}"\n{endpoint}')
-            argv[s] = [str(TAPLIANCE), "up", "-c", str(conf)]
+            argv[s] = [*self.command(), "up", "-c", str(conf)]
         return self.start_pair(lab, work, argv, "udp", PORT)
