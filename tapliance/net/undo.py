@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable
+from typing import ClassVar
 
 from tapliance.net import journal, ruleset, sysctl
 from tapliance.net.errors import RUNTIME, NetError
@@ -123,7 +124,7 @@ class Undo:
         self.host.route("replace", r)
         return f"restored {r}"
 
-    STEPS: dict[str, Callable[[Undo, Record], str | None]] = {
+    STEPS: ClassVar[dict[str, Callable[[Undo, Record], str | None]]] = {
         "sysctl": sysctl_value,
         "nft_table": nft_table,
         "bridge_created": bridge_created,
