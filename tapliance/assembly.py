@@ -49,8 +49,16 @@ def native_params(tunnel: C.TunnelConfig) -> NativeParams:
 Binding = tuple[DatagramProtocol[Any], C.Endpoint]  # a protocol and the UDP address it listens on
 
 
-def build_node(cfg: C.Config, private: bytes, specs: list[PeerSpec], *, tap_vnet: bool,
-               random: Callable[[int], bytes], now: float, unix_offset: float) -> tuple[Node, list[Binding]]:
+def build_node(
+    cfg: C.Config,
+    private: bytes,
+    specs: list[PeerSpec],
+    *,
+    tap_vnet: bool,
+    random: Callable[[int], bytes],
+    now: float,
+    unix_offset: float,
+) -> tuple[Node, list[Binding]]:
     """The node of one daemon and the socket each of its protocols needs: today one native protocol on
     the tunnel's listen address."""
     ctx = Context(random, unix_offset)

@@ -44,9 +44,13 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="tapliance", description="Encrypted Layer-2 tunnel appliance: carries Ethernet frames "
-                "between TAP devices over authenticated, encrypted UDP.", epilog=EPILOG,
-                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = _Parser(
+        prog="tapliance",
+        description="Encrypted Layer-2 tunnel appliance: carries Ethernet frames "
+        "between TAP devices over authenticated, encrypted UDP.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--version", action="version", version=f"tapliance {__version__}")
     sub = p.add_subparsers(dest="cmd", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
@@ -64,8 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("-c", "--config", default=DEFAULT_CONFIG, help=cfg_help)
 
     s = sub.add_parser("status", help="show a running daemon's peers, endpoints, handshakes and counters")
-    s.add_argument("-c", "--config", help=f"find the control socket from this config (default {DEFAULT_CONFIG} "
-                   "if it exists)")
+    s.add_argument(
+        "-c", "--config", help=f"find the control socket from this config (default {DEFAULT_CONFIG} if it exists)"
+    )
     s.add_argument("-s", "--socket", type=Path, help="control socket path (default /run/tapliance/tap0.sock)")
     s.add_argument("--json", action="store_true", help="print the raw JSON snapshot")
 

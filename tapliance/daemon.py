@@ -41,15 +41,19 @@ def _load(path: str | Path) -> tuple[C.Config, bytes, list[PeerSpec]]:
 def check(path: str | Path) -> str:
     """Validate config and key files; return a human summary (raises ConfigError/KeyFileError)."""
     cfg, priv, specs = _load(path)
-    lines = [f"{cfg.path}: OK",
-             f"  interface {cfg.interface.name} mtu {cfg.interface.mtu} "
-             f"addresses {', '.join(map(str, cfg.interface.addresses)) or '(none)'}",
-             f"  listen udp {cfg.tunnel.listen}  suite {cfg.tunnel.suite}  "
-             f"public key {keyfile.encode(keyfile.public_from_private(priv))}"]
+    lines = [
+        f"{cfg.path}: OK",
+        f"  interface {cfg.interface.name} mtu {cfg.interface.mtu} "
+        f"addresses {', '.join(map(str, cfg.interface.addresses)) or '(none)'}",
+        f"  listen udp {cfg.tunnel.listen}  suite {cfg.tunnel.suite}  "
+        f"public key {keyfile.encode(keyfile.public_from_private(priv))}",
+    ]
     for s in specs:
         ep = f"{s.endpoint[0]}:{s.endpoint[1]}" if s.endpoint else "learned from its first packet"
-        lines.append(f"  peer {s.name or '(unnamed)'} {base64.b64encode(s.public_key).decode()} endpoint {ep}"
-                     f"{' psk' if s.psk else ''}")
+        lines.append(
+            f"  peer {s.name or '(unnamed)'} {base64.b64encode(s.public_key).decode()} endpoint {ep}"
+            f"{' psk' if s.psk else ''}"
+        )
     if cfg.bridge:
         lines.append(f"  bridge {cfg.bridge.name} ports {', '.join((cfg.interface.name, *cfg.bridge.ports))}")
     if cfg.nat:
@@ -61,8 +65,11 @@ def check(path: str | Path) -> str:
 
 def _setup_logging(level: str) -> None:
     # systemd/journald adds timestamps; a terminal user gets them from us.
-    fmt = "%(levelname)s %(message)s" if os.environ.get("JOURNAL_STREAM") else \
-        "%(asctime)s tapliance[%(process)d] %(levelname)s %(message)s"
+    fmt = (
+        "%(levelname)s %(message)s"
+        if os.environ.get("JOURNAL_STREAM")
+        else "%(asctime)s tapliance[%(process)d] %(levelname)s %(message)s"
+    )
     logging.basicConfig(stream=sys.stderr, level=level.upper(), format=fmt)
     logging.getLogger("pyroute2").setLevel(logging.WARNING)  # its debug output is per netlink message
 
@@ -76,9 +83,14 @@ def run(path: str | Path, *, apply_net: bool = True) -> int:
     undo: list[tuple[str, Callable[[], object]]] = []
     try:
         rt, control = _start(cfg, priv, specs, undo, apply_net)
-        log.info("up: %s <-> udp %s, %d peer(s), suite %s, public key %s", cfg.interface.name,
-                 cfg.tunnel.listen, len(specs), cfg.tunnel.suite,
-                 keyfile.encode(keyfile.public_from_private(priv)))
+        log.info(
+            "up: %s <-> udp %s, %d peer(s), suite %s, public key %s",
+            cfg.interface.name,
+            cfg.tunnel.listen,
+            len(specs),
+            cfg.tunnel.suite,
+            keyfile.encode(keyfile.public_from_private(priv)),
+        )
         rt.run(control)
         return 0
     except (TapError, UdpError, StartupError, RuntimeError, OSError) as e:
@@ -95,8 +107,9 @@ def run(path: str | Path, *, apply_net: bool = True) -> int:
             log.info("down: %s", cfg.interface.name)
 
 
-def _start(cfg: C.Config, priv: bytes, specs: list[PeerSpec], undo: list[tuple[str, Callable[[], object]]],
-           apply_net: bool) -> tuple[Runtime, ControlServer]:
+def _start(
+    cfg: C.Config, priv: bytes, specs: list[PeerSpec], undo: list[tuple[str, Callable[[], object]]], apply_net: bool
+) -> tuple[Runtime, ControlServer]:
     """TAP -> UDP socket -> host network setup -> node -> control socket, each undo registered before
     the next step starts."""
     from tapliance.control.server import ControlServer
@@ -109,8 +122,9 @@ def _start(cfg: C.Config, priv: bytes, specs: list[PeerSpec], undo: list[tuple[s
     undo.append(("TAP", tap.close))
     tap.configure(default_mac=stable_mac(keyfile.public_from_private(priv), cfg.interface.name))
     now = time.monotonic()
-    node, bindings = build_node(cfg, priv, specs, tap_vnet=tap.vnet, random=os.urandom, now=now,
-                                unix_offset=time.time() - now)
+    node, bindings = build_node(
+        cfg, priv, specs, tap_vnet=tap.vnet, random=os.urandom, now=now, unix_offset=time.time() - now
+    )
     transports = []
     for proto, listen in bindings:
         sock = udp.bind(listen)

@@ -51,7 +51,8 @@ def check_mode(mode: int, path: object, what: str = "private key") -> None:
     """Refuse a secret key file (``mode`` from its stat) that group or others can access."""
     if mode & 0o077:
         raise KeyFileError(
-            f"{path}: {what} file has mode {stat.S_IMODE(mode):04o}, readable by others; run `chmod 600 {path}`")
+            f"{path}: {what} file has mode {stat.S_IMODE(mode):04o}, readable by others; run `chmod 600 {path}`"
+        )
 
 
 def read(path: Path, what: str = "private key") -> bytes:

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """A TCP transfer with a SHA-256 on both ends, for verifying a deployment (standard library only).
 
-    transfer.py recv PORT [TIMEOUT]          accept one connection, print JSON {bytes, sha256, peer}
-    transfer.py send HOST PORT BYTES [TIMEOUT]   connect (retrying), send BYTES pseudo-random bytes,
-                                             print JSON {bytes, sha256, local}
+transfer.py recv PORT [TIMEOUT]          accept one connection, print JSON {bytes, sha256, peer}
+transfer.py send HOST PORT BYTES [TIMEOUT]   connect (retrying), send BYTES pseudo-random bytes,
+                                         print JSON {bytes, sha256, local}
 """
 
 import hashlib

@@ -34,24 +34,39 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="scripts/bench",
         description="Side-by-side benchmark: tapliance vs kernel veth/VXLAN, OpenVPN, tinc and fastd between two "
-                    "network namespaces. Needs root; installs the peers itself.")
+        "network namespaces. Needs root; installs the peers itself.",
+    )
     p.add_argument("--rounds", type=int, default=3, help="rounds through all tunnels; medians are reported (3)")
     p.add_argument("--duration", type=float, default=4.0, help="seconds per iperf3 test (4)")
     p.add_argument("--pings", type=int, default=50, help="pings per RTT measurement (50)")
-    p.add_argument("--ping-interval", type=float, default=0.02,
-                   help="seconds between pings (0.02); ping needs >= 0.002 without -f")
-    p.add_argument("--loss", type=float, default=1.0,
-                   help="percent of tunnel datagrams dropped at random on the underlay for the lossy single-stream "
-                        "TCP test (1.0; 0 skips it)")
-    p.add_argument("--only", help="comma-separated tunnels: " + ",".join(t.name for t in tunnels.ALL)
-                   + " ('tapliance' selects both suites)")
+    p.add_argument(
+        "--ping-interval", type=float, default=0.02, help="seconds between pings (0.02); ping needs >= 0.002 without -f"
+    )
+    p.add_argument(
+        "--loss",
+        type=float,
+        default=1.0,
+        help="percent of tunnel datagrams dropped at random on the underlay for the lossy single-stream "
+        "TCP test (1.0; 0 skips it)",
+    )
+    p.add_argument(
+        "--only",
+        help="comma-separated tunnels: " + ",".join(t.name for t in tunnels.ALL) + " ('tapliance' selects both suites)",
+    )
     p.add_argument("--quick", action="store_true", help="smoke run: 1 round, 1 s tests, 10 pings")
-    p.add_argument("--results-dir", type=Path, default=REPO / "bench-results",
-                   help="where results.json, throughput.png and the daemon logs go (bench-results/)")
+    p.add_argument(
+        "--results-dir",
+        type=Path,
+        default=REPO / "bench-results",
+        help="where results.json, throughput.png and the daemon logs go (bench-results/)",
+    )
     p.add_argument("--no-install", action="store_true", help="do not apt-get/pip install anything")
-    p.add_argument("--baseline", metavar="COMMIT",
-                   help="also run tapliance (default suite) as of COMMIT, checked out under the results directory, "
-                        "as a row of its own in the same alternating rounds: an A/B comparison of two versions")
+    p.add_argument(
+        "--baseline",
+        metavar="COMMIT",
+        help="also run tapliance (default suite) as of COMMIT, checked out under the results directory, "
+        "as a row of its own in the same alternating rounds: an A/B comparison of two versions",
+    )
     a = p.parse_args(argv)
     if a.quick:
         a.rounds, a.duration, a.pings = 1, 1.0, 10
@@ -98,8 +113,10 @@ def main(argv: list[str] | None = None) -> int:
     meta = _meta(args)
     lab = Lab.create(work)
     try:
-        log(f"bench: namespaces {lab.ns('a')} <-> {lab.ns('b')}; {args.rounds} round(s) of "
-            f"{len(args.tunnels)} tunnel(s), {args.duration:g} s per test")
+        log(
+            f"bench: namespaces {lab.ns('a')} <-> {lab.ns('b')}; {args.rounds} round(s) of "
+            f"{len(args.tunnels)} tunnel(s), {args.duration:g} s per test"
+        )
         runner = Runner(lab, args.duration, omit=0, pings=args.pings, loss_pct=args.loss)
         for rnd in range(args.rounds):
             k = rnd % len(args.tunnels)
@@ -125,19 +142,26 @@ def main(argv: list[str] | None = None) -> int:
     if can_plot:
         from .plot import throughput_png
 
-        title = (f"{meta['date'][:16]} · {meta['cpus']} CPUs · {args.rounds} round(s) x {args.duration:g} s · "
-                 f"commit {meta['commit'][:10]}")
+        title = (
+            f"{meta['date'][:16]} · {meta['cpus']} CPUs · {args.rounds} round(s) x {args.duration:g} s · "
+            f"commit {meta['commit'][:10]}"
+        )
         best = max((v for p in tunnels.PEERS if p in rows and (v := rows[p].value("tcp1_bps"))), default=None)
-        throughput_png(ordered, results / "throughput.png", title,
-                       target=best * report.SPEEDUP_TARGET if best else None)
+        throughput_png(
+            ordered, results / "throughput.png", title, target=best * report.SPEEDUP_TARGET if best else None
+        )
     print()
     print(report.table(ordered))
     print()
-    print(f"medians of {args.rounds} round(s); results: {results / 'results.json'}"
-          + (f", plot: {results / 'throughput.png'}" if can_plot else " (no plot: matplotlib unavailable)"))
+    print(
+        f"medians of {args.rounds} round(s); results: {results / 'results.json'}"
+        + (f", plot: {results / 'throughput.png'}" if can_plot else " (no plot: matplotlib unavailable)")
+    )
     if args.loss:
-        print(f"TCP 1x lossy: one stream while {args.loss:g}% of the tunnel's UDP datagrams are dropped at random "
-              "on the underlay (nft numgen; sender's veth without UDP segmentation offload)")
+        print(
+            f"TCP 1x lossy: one stream while {args.loss:g}% of the tunnel's UDP datagrams are dropped at random "
+            "on the underlay (nft numgen; sender's veth without UDP segmentation offload)"
+        )
     print("targets (issue 5, tapliance default suite):")
     print("\n".join(report.targets(rows, tunnels.TAPLIANCE, tunnels.PEERS)))
     print(report.ratio_line(value), flush=True)
@@ -215,11 +239,14 @@ def _measure(runner: Runner, t: Tunnel, daemons: Daemons, row: Row, args: argpar
 def _progress(s: dict[str, Any]) -> str:
     def g(k: str, scale: float, fmt: str) -> str:
         return "-" if s.get(k) is None else format(s[k] / scale, fmt)
-    return (f"tcp1 {g('tcp1_bps', 1e9, '.2f')} tcp4 {g('tcp4_bps', 1e9, '.2f')} "
-            f"tcp1-lossy {g('tcp1_loss_bps', 1e9, '.2f')} Gbit/s, "
-            f"udp64 {g('udp64_pps', 1e3, '.0f')} kpps, rtt {g('rtt_median_ms', 1, '.3f')} ms, "
-            f"cpu {g('cpu_s_per_gb', 1, '.2f')} s/GB, rss {g('rss_mib', 1, '.1f')}/{g('hwm_mib', 1, '.1f')} MiB, "
-            f"up in {s['setup_s']:.1f} s")
+
+    return (
+        f"tcp1 {g('tcp1_bps', 1e9, '.2f')} tcp4 {g('tcp4_bps', 1e9, '.2f')} "
+        f"tcp1-lossy {g('tcp1_loss_bps', 1e9, '.2f')} Gbit/s, "
+        f"udp64 {g('udp64_pps', 1e3, '.0f')} kpps, rtt {g('rtt_median_ms', 1, '.3f')} ms, "
+        f"cpu {g('cpu_s_per_gb', 1, '.2f')} s/GB, rss {g('rss_mib', 1, '.1f')}/{g('hwm_mib', 1, '.1f')} MiB, "
+        f"up in {s['setup_s']:.1f} s"
+    )
 
 
 def _has_matplotlib() -> bool:
@@ -230,19 +257,31 @@ def _has_matplotlib() -> bool:
 
 def _meta(args: argparse.Namespace) -> dict[str, Any]:
     commit = run(["git", "-C", str(REPO), "rev-parse", "HEAD"], check=False).stdout.decode().strip()
-    dirty = bool(run(["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"],
-                     check=False).stdout.strip())
-    cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
-                if ln.startswith("model name")), platform.processor())
+    dirty = bool(
+        run(["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"], check=False).stdout.strip()
+    )
+    cpu = next(
+        (
+            ln.split(":", 1)[1].strip()
+            for ln in Path("/proc/cpuinfo").read_text().splitlines()
+            if ln.startswith("model name")
+        ),
+        platform.processor(),
+    )
     return {
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "command": "scripts/bench " + " ".join(sys.argv[1:]),
-        "commit": commit or "unknown", "dirty_tree": dirty,
-        "kernel": platform.release(), "cpu": cpu, "cpus": os.cpu_count(),
-        "rounds": args.rounds, "duration_s": args.duration, "pings": args.pings,
-        "ping_interval_s": args.ping_interval, "loss_pct": args.loss,
+        "commit": commit or "unknown",
+        "dirty_tree": dirty,
+        "kernel": platform.release(),
+        "cpu": cpu,
+        "cpus": os.cpu_count(),
+        "rounds": args.rounds,
+        "duration_s": args.duration,
+        "pings": args.pings,
+        "ping_interval_s": args.ping_interval,
+        "loss_pct": args.loss,
         "loadavg_start": os.getloadavg(),
         "iperf3": first_line(["iperf3", "--version"]),
-        "tunnels": {t.name: {"label": t.label, "config": t.describe(), "version": t.version()}
-                    for t in args.tunnels},
+        "tunnels": {t.name: {"label": t.label, "config": t.describe(), "version": t.version()} for t in args.tunnels},
     }

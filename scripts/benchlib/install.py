@@ -37,8 +37,12 @@ def ensure_matplotlib() -> bool:
     if importlib.util.find_spec("matplotlib") is not None:
         return True
     print("bench: installing matplotlib into the venv", file=sys.stderr, flush=True)
-    r = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check", "matplotlib"],
-                       capture_output=True, text=True, check=False)
+    r = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check", "matplotlib"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if r.returncode != 0:
         print(f"bench: pip install matplotlib failed (no plot): {r.stderr.strip()[-500:]}", file=sys.stderr)
     importlib.invalidate_caches()

@@ -35,8 +35,9 @@ def one_line(text: str | bytes, limit: int = 160) -> str:
     return s if len(s) <= limit else s[: limit - 3] + "..."
 
 
-def run(args: Sequence[str], *, check: bool = True, timeout: float = 60,
-        input: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+def run(
+    args: Sequence[str], *, check: bool = True, timeout: float = 60, input: bytes | None = None
+) -> subprocess.CompletedProcess[bytes]:
     try:
         p = subprocess.run(list(args), capture_output=True, timeout=timeout, input=input, check=False)
     except subprocess.TimeoutExpired:
@@ -75,12 +76,19 @@ class Lab:
     def sh(self, side: str, args: Sequence[str], **kw: object) -> subprocess.CompletedProcess[bytes]:
         return run(["ip", "netns", "exec", self.ns(side), *args], **kw)  # type: ignore[arg-type]
 
-    def spawn(self, side: str, args: Sequence[str], log: Path, *,
-              env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    def spawn(
+        self, side: str, args: Sequence[str], log: Path, *, env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
         """Start a long-running process in ``side``; ``ip netns exec`` execs it, so its pid is the program's."""
         with open(log, "ab") as f:
-            p = subprocess.Popen(["ip", "netns", "exec", self.ns(side), *args], stdout=f, stderr=f,
-                                 stdin=subprocess.DEVNULL, env=env, start_new_session=True)
+            p = subprocess.Popen(
+                ["ip", "netns", "exec", self.ns(side), *args],
+                stdout=f,
+                stderr=f,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                start_new_session=True,
+            )
         self.procs.append(p)
         return p
 
@@ -98,8 +106,9 @@ class Lab:
         if p in self.procs:
             self.procs.remove(p)
 
-    def wait_ping(self, side: str, addr: str, timeout: float = 30,
-                  procs: Sequence[subprocess.Popen[bytes]] = ()) -> float:
+    def wait_ping(
+        self, side: str, addr: str, timeout: float = 30, procs: Sequence[subprocess.Popen[bytes]] = ()
+    ) -> float:
         """Ping ``addr`` from ``side`` until it answers; seconds taken. Raises if a daemon exits first."""
         t0 = time.monotonic()
         while time.monotonic() - t0 < timeout:
@@ -111,8 +120,9 @@ class Lab:
             time.sleep(0.1)
         raise BenchError(f"{addr} did not answer ping within {timeout:g} s")
 
-    def wait_listening(self, side: str, proto: str, port: int, proc: subprocess.Popen[bytes],
-                       timeout: float = 15) -> None:
+    def wait_listening(
+        self, side: str, proto: str, port: int, proc: subprocess.Popen[bytes], timeout: float = 15
+    ) -> None:
         """Wait until a socket of ``proto`` ("udp"/"tcp") is bound to ``port`` in ``side``.
 
         Daemons on side b are started and waited for first, so side a's first handshake is answered

@@ -24,15 +24,22 @@ PING_RE = re.compile(r"time[=<]([0-9.]+) ms")
 def loss_ruleset(per_mille: int) -> str:
     """nftables table for side b: drop ``per_mille``/1000 of the UDP datagrams arriving on the underlay
     (every tunnel here carries its traffic in UDP), never iperf3's own port."""
-    return (f"table inet {LOSS_TABLE} {{\n chain in {{\n  type filter hook input priority -10; policy accept;\n"
-            f"  iifname \"ul0\" meta l4proto udp udp dport != {IPERF_PORT} numgen random mod 1000 < {per_mille}"
-            f" counter drop\n }}\n}}\n")
+    return (
+        f"table inet {LOSS_TABLE} {{\n chain in {{\n  type filter hook input priority -10; policy accept;\n"
+        f'  iifname "ul0" meta l4proto udp udp dport != {IPERF_PORT} numgen random mod 1000 < {per_mille}'
+        f" counter drop\n }}\n}}\n"
+    )
 
 
 def dropped_packets(doc: dict[str, Any]) -> int:
     """Sum of the counters in ``nft -j list table`` output."""
-    return sum(int(e["counter"]["packets"]) for item in doc.get("nftables", []) if "rule" in item
-               for e in item["rule"].get("expr", []) if "counter" in e)
+    return sum(
+        int(e["counter"]["packets"])
+        for item in doc.get("nftables", [])
+        if "rule" in item
+        for e in item["rule"].get("expr", [])
+        if "counter" in e
+    )
 
 
 def tcp_result(doc: dict[str, Any]) -> tuple[float, int]:
@@ -96,8 +103,21 @@ class Runner:
         server = self.lab.spawn("b", ["iperf3", "-s", "-1", "-p", str(IPERF_PORT), "--bind", far], log)
         try:
             self._wait_listening(server)
-            args = ["iperf3", "-c", far, "-p", str(IPERF_PORT), "-J", "--connect-timeout", "3000",
-                    "-t", f"{self.duration:g}", "-O", str(self.omit), *extra]
+            args = [
+                "iperf3",
+                "-c",
+                far,
+                "-p",
+                str(IPERF_PORT),
+                "-J",
+                "--connect-timeout",
+                "3000",
+                "-t",
+                f"{self.duration:g}",
+                "-O",
+                str(self.omit),
+                *extra,
+            ]
             p = self.lab.sh("a", args, check=False, timeout=self.duration + self.omit + 30)
             try:
                 doc = json.loads(p.stdout)
@@ -141,6 +161,10 @@ class Runner:
 
     def ping(self, far: str, interval: float = 0.02) -> Rtt:
         count = self.pings
-        p = self.lab.sh("a", ["ping", "-n", "-c", str(count), "-i", f"{interval:g}", "-W", "1", far],
-                        check=False, timeout=count * interval + 15)
+        p = self.lab.sh(
+            "a",
+            ["ping", "-n", "-c", str(count), "-i", f"{interval:g}", "-W", "1", far],
+            check=False,
+            timeout=count * interval + 15,
+        )
         return summarize_rtts(ping_rtts(p.stdout.decode(errors="replace")), count)

@@ -30,19 +30,33 @@ def throughput_png(rows: Sequence[Row], path: Path, title: str, target: float | 
     shown = [r for r in rows if not r.failed and r.name not in TABLE_ONLY]
     enc = [r for r in shown if r.name not in KERNEL]
     ref = [r for r in shown if r.name in KERNEL]
-    panels = [(ax_rows, name) for ax_rows, name in ((enc, "encrypted L2 tunnels"), (ref, "kernel references"))
-              if ax_rows]
+    panels = [
+        (ax_rows, name) for ax_rows, name in ((enc, "encrypted L2 tunnels"), (ref, "kernel references")) if ax_rows
+    ]
     if not panels:
         return
-    fig, axes = plt.subplots(1, len(panels), figsize=(12, 5.5), dpi=110, squeeze=False,
-                             gridspec_kw={"width_ratios": [max(1, len(p[0])) for p in panels]})
+    fig, axes = plt.subplots(
+        1,
+        len(panels),
+        figsize=(12, 5.5),
+        dpi=110,
+        squeeze=False,
+        gridspec_kw={"width_ratios": [max(1, len(p[0])) for p in panels]},
+    )
     for ax, (prs, name) in zip(axes[0], panels, strict=True):
         _bars(ax, prs)
         ax.set_title(name, fontsize=10)
         if prs is enc and target:
             ax.axhline(target / 1e9, color="firebrick", linestyle="--", linewidth=1)
-            ax.text(-0.45, target / 1e9, "target: 4x best peer (1 stream)", color="firebrick",
-                    fontsize=8, ha="left", va="bottom")
+            ax.text(
+                -0.45,
+                target / 1e9,
+                "target: 4x best peer (1 stream)",
+                color="firebrick",
+                fontsize=8,
+                ha="left",
+                va="bottom",
+            )
     axes[0][0].set_ylabel("Gbit/s (iperf3, received)")
     axes[0][0].legend(loc="upper left", fontsize=8)
     fig.suptitle(title, fontsize=10)

@@ -22,7 +22,7 @@ def parse_stat(text: str) -> tuple[int, int, int]:
     The command name (field 2) is in parentheses and may itself contain spaces and parentheses, so the
     fields are counted from the *last* ``)``: proc(5) numbers them state=3, ppid=4, utime=14, stime=15.
     """
-    rest = text[text.rindex(")") + 2:].split()
+    rest = text[text.rindex(")") + 2 :].split()
     return int(rest[1]), int(rest[11]), int(rest[12])
 
 

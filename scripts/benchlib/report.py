@@ -15,6 +15,7 @@ SPEEDUP_TARGET = 4.0
 def _fmt(scale: float, digits: int) -> Callable[[float | None], str]:
     def f(v: float | None) -> str:
         return "-" if v is None else f"{v / scale:.{digits}f}"
+
     return f
 
 
@@ -55,8 +56,9 @@ def ratio_line(value: float | None) -> str:
     return f"{RATIO_PREFIX} {value:.2f}" if value is not None else f"{RATIO_PREFIX} n/a"
 
 
-def targets(rows: Mapping[str, Row], subject: str, peers: Sequence[str], reference: str = "openvpn",
-            baseline: str = "veth") -> list[str]:
+def targets(
+    rows: Mapping[str, Row], subject: str, peers: Sequence[str], reference: str = "openvpn", baseline: str = "veth"
+) -> list[str]:
     """One line per issue-5 target for ``subject``: the figures and PASS/FAIL (or n/a without data)."""
     out = []
     s = rows.get(subject)
@@ -67,11 +69,19 @@ def targets(rows: Mapping[str, Row], subject: str, peers: Sequence[str], referen
 
     r = ratio(rows, subject, peers)
     bp = best_peer(rows, peers)
-    out.append(_check(f"single-stream TCP >= {SPEEDUP_TARGET:g}x best peer ({bp or 'none'})",
-                      None if r is None else (r >= SPEEDUP_TARGET, f"{r:.2f}x")))
+    out.append(
+        _check(
+            f"single-stream TCP >= {SPEEDUP_TARGET:g}x best peer ({bp or 'none'})",
+            None if r is None else (r >= SPEEDUP_TARGET, f"{r:.2f}x"),
+        )
+    )
     a, b = v(s, "udp64_pps"), v(ref, "udp64_pps")
-    out.append(_check(f"64-byte frame rate >= {reference}",
-                      None if a is None or b is None else (a >= b, f"{a / 1e3:.0f} vs {b / 1e3:.0f} kpps")))
+    out.append(
+        _check(
+            f"64-byte frame rate >= {reference}",
+            None if a is None or b is None else (a >= b, f"{a / 1e3:.0f} vs {b / 1e3:.0f} kpps"),
+        )
+    )
     a, b, base = v(s, "rtt_median_ms"), v(ref, "rtt_median_ms"), v(rows.get(baseline), "rtt_median_ms")
     if a is not None and b is not None:
         off = base or 0.0
@@ -80,8 +90,9 @@ def targets(rows: Mapping[str, Row], subject: str, peers: Sequence[str], referen
     else:
         out.append(_check(f"RTT <= {reference}'s", None))
     m = v(s, "hwm_mib")
-    out.append(_check(f"daemon peak RSS <= {RSS_LIMIT_MIB:g} MiB",
-                      None if m is None else (m <= RSS_LIMIT_MIB, f"{m:.1f} MiB")))
+    out.append(
+        _check(f"daemon peak RSS <= {RSS_LIMIT_MIB:g} MiB", None if m is None else (m <= RSS_LIMIT_MIB, f"{m:.1f} MiB"))
+    )
     return out
 
 
@@ -98,8 +109,16 @@ def document(rows: Sequence[Row], meta: Mapping[str, Any], ratio_value: float | 
         "meta": dict(meta),
         "ratio": ratio_value,
         "tunnels": [
-            {"name": r.name, "label": r.label, "status": r.status(), "failed": r.failed,
-             "median": r.medians(), "rounds": r.samples, "failures": r.failures, "errors": r.errors}
+            {
+                "name": r.name,
+                "label": r.label,
+                "status": r.status(),
+                "failed": r.failed,
+                "median": r.medians(),
+                "rounds": r.samples,
+                "failures": r.failures,
+                "errors": r.errors,
+            }
             for r in rows
         ],
     }

@@ -8,8 +8,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 # metric key -> how rounds combine: memory ceilings take the worst round, everything else the median
-METRICS = ("tcp1_bps", "tcp4_bps", "tcp1_loss_bps", "udp64_pps", "rtt_median_ms", "rtt_avg_ms", "cpu_s_per_gb",
-           "rss_mib", "hwm_mib")
+METRICS = (
+    "tcp1_bps",
+    "tcp4_bps",
+    "tcp1_loss_bps",
+    "udp64_pps",
+    "rtt_median_ms",
+    "rtt_avg_ms",
+    "cpu_s_per_gb",
+    "rss_mib",
+    "hwm_mib",
+)
 WORST = {"rss_mib", "hwm_mib"}
 
 
@@ -48,8 +57,10 @@ class Row:
             return f"FAILED: {self.failures[-1]}"
         notes = []
         if self.failures:
-            notes.append(f"{len(self.samples)}/{len(self.samples) + len(self.failures)} rounds up "
-                         f"(last failure: {self.failures[-1]})")
+            notes.append(
+                f"{len(self.samples)}/{len(self.samples) + len(self.failures)} rounds up "
+                f"(last failure: {self.failures[-1]})"
+            )
         if self.errors:
             notes.append(f"{len(self.errors)} measurement error(s), last: {self.errors[-1]}")
         return "ok" if not notes else "ok; " + "; ".join(notes)

@@ -34,8 +34,22 @@ from tapliance.config.model import (
 from tapliance.config.reader import ConfigError, Reader, parse_public_key, read_section
 
 __all__ = [
-    "DEFAULT_PORT", "BridgeConfig", "Config", "ConfigError", "Endpoint", "IPAddress", "IPInterface", "IPNetwork",
-    "InterfaceConfig", "LogConfig", "NatConfig", "PeerConfig", "RouteConfig", "TunnelConfig", "load", "parse",
+    "DEFAULT_PORT",
+    "BridgeConfig",
+    "Config",
+    "ConfigError",
+    "Endpoint",
+    "IPAddress",
+    "IPInterface",
+    "IPNetwork",
+    "InterfaceConfig",
+    "LogConfig",
+    "NatConfig",
+    "PeerConfig",
+    "RouteConfig",
+    "TunnelConfig",
+    "load",
+    "parse",
     "parse_public_key",
 ]
 
@@ -61,8 +75,10 @@ def parse(data: dict[str, Any], path: Path = Path("<config>")) -> Config:
     r.only(data, "", set(SECTIONS))
     interface = InterfaceConfig(**read_section(r, r.table(data, "interface"), "interface", InterfaceConfig))
     tunnel = TunnelConfig(**read_section(r, r.table(data, "tunnel"), "tunnel", TunnelConfig))
-    peers = tuple(PeerConfig(**read_section(r, t, f"peer[{i}]", PeerConfig))
-                  for i, t in enumerate(r.array_of_tables(data, "peer")))
+    peers = tuple(
+        PeerConfig(**read_section(r, t, f"peer[{i}]", PeerConfig))
+        for i, t in enumerate(r.array_of_tables(data, "peer"))
+    )
     keys = [p.public_key for p in peers]
     for i, k in enumerate(keys):
         if k in keys[:i]:

@@ -23,8 +23,17 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
-def setting(default: Any, doc: str, *, kind: str, lo: float | None = None, hi: float | None = None,
-            choices: tuple[str, ...] = (), shown: str | None = None, required: str = "") -> Any:
+def setting(
+    default: Any,
+    doc: str,
+    *,
+    kind: str,
+    lo: float | None = None,
+    hi: float | None = None,
+    choices: tuple[str, ...] = (),
+    shown: str | None = None,
+    required: str = "",
+) -> Any:
     """A config key: ``kind`` names the reader's check (reader.KINDS), ``lo``/``hi`` bound numbers,
     ``choices`` enumerate strings, ``shown`` is the default as the docs print it; ``required`` (a hint
     for the error message) marks a key that must be present, the dataclass default being a placeholder."""
@@ -43,59 +52,107 @@ class Endpoint:
 
 @dataclass(frozen=True)
 class InterfaceConfig:
-    name: str = setting("tap0", "TAP device; attached to if it already exists (a persistent TAP), else created "
-                        "and removed on exit", kind="ifname")
+    name: str = setting(
+        "tap0",
+        "TAP device; attached to if it already exists (a persistent TAP), else created and removed on exit",
+        kind="ifname",
+    )
     create: bool = setting(True, "`false`: only attach to an existing TAP, never create", kind="bool")
-    mtu: int = setting(1500, "TAP MTU; any value works over any underlay (frames are fragmented inside the "
-                       "tunnel)", kind="int", lo=576, hi=65000)
+    mtu: int = setting(
+        1500,
+        "TAP MTU; any value works over any underlay (frames are fragmented inside the tunnel)",
+        kind="int",
+        lo=576,
+        hi=65000,
+    )
     addresses: tuple[IPInterface, ...] = setting((), '`"10.1.2.3/24"`, `"fd00::1/64"`, ...', kind="interfaces")
-    offload: bool = setting(True, "TAP offloads: 64 KB TSO super-frames per read/write, virtio-net header carried "
-                            "end to end; a peer with `false` still interoperates", kind="bool")
-    mac: str | None = setting(None, "default: a stable locally administered MAC derived from the public key and "
-                              "interface name", kind="mac", shown="derived")
+    offload: bool = setting(
+        True,
+        "TAP offloads: 64 KB TSO super-frames per read/write, virtio-net header carried "
+        "end to end; a peer with `false` still interoperates",
+        kind="bool",
+    )
+    mac: str | None = setting(
+        None,
+        "default: a stable locally administered MAC derived from the public key and interface name",
+        kind="mac",
+        shown="derived",
+    )
 
 
 @dataclass(frozen=True)
 class TunnelConfig:
-    listen: Endpoint = setting(Endpoint("0.0.0.0", DEFAULT_PORT), 'UDP address; `":9123"` = all IPv4, '
-                               '`"[::]:9123"` = dual stack', kind="listen")
-    private_key_file: Path = setting(Path("/etc/tapliance/host.key"), "from `tapliance genkey`; must be mode 0600 "
-                                     "or stricter", kind="path")
-    suite: str = setting("chacha20-poly1305", "or `aes-256-gcm`; both peers must agree (a mismatch is reported as "
-                         "`suite_mismatch`)", kind="choice", choices=NATIVE)
-    keepalive: float = setting(10.0, "seconds of silence before an empty keepalive; keeps NAT mappings alive and "
-                               "detects dead peers; `0` off", kind="number", lo=0, hi=3600)
-    underlay_mtu: int = setting(1500, "largest IP packet the underlay carries; datagrams are sized to fit, DF set",
-                                kind="int", lo=576, hi=65535)
-    rekey_after_seconds: float = setting(120.0, "new session keys this often (forward secrecy)", kind="number",
-                                         lo=1, hi=86400)
-    rekey_after_bytes: int = setting(1 << 36, "or after this many bytes under one key", kind="int", lo=1 << 16,
-                                     hi=1 << 60, shown="`2^36`")
-    handshake_rate: int = setting(50, "handshakes/s processed before cookie-based rate limiting", kind="int", lo=1,
-                                  hi=100000)
-    control_socket: Path | None = setting(None, "where `tapliance status` connects", kind="path",
-                                          shown="`/run/tapliance/<name>.sock`")
+    listen: Endpoint = setting(
+        Endpoint("0.0.0.0", DEFAULT_PORT),
+        'UDP address; `":9123"` = all IPv4, `"[::]:9123"` = dual stack',
+        kind="listen",
+    )
+    private_key_file: Path = setting(
+        Path("/etc/tapliance/host.key"), "from `tapliance genkey`; must be mode 0600 or stricter", kind="path"
+    )
+    suite: str = setting(
+        "chacha20-poly1305",
+        "or `aes-256-gcm`; both peers must agree (a mismatch is reported as `suite_mismatch`)",
+        kind="choice",
+        choices=NATIVE,
+    )
+    keepalive: float = setting(
+        10.0,
+        "seconds of silence before an empty keepalive; keeps NAT mappings alive and detects dead peers; `0` off",
+        kind="number",
+        lo=0,
+        hi=3600,
+    )
+    underlay_mtu: int = setting(
+        1500, "largest IP packet the underlay carries; datagrams are sized to fit, DF set", kind="int", lo=576, hi=65535
+    )
+    rekey_after_seconds: float = setting(
+        120.0, "new session keys this often (forward secrecy)", kind="number", lo=1, hi=86400
+    )
+    rekey_after_bytes: int = setting(
+        1 << 36, "or after this many bytes under one key", kind="int", lo=1 << 16, hi=1 << 60, shown="`2^36`"
+    )
+    handshake_rate: int = setting(
+        50, "handshakes/s processed before cookie-based rate limiting", kind="int", lo=1, hi=100000
+    )
+    control_socket: Path | None = setting(
+        None, "where `tapliance status` connects", kind="path", shown="`/run/tapliance/<name>.sock`"
+    )
 
 
 @dataclass(frozen=True)
 class PeerConfig:
-    public_key: bytes = setting(b"", "the peer's `tapliance pubkey`", kind="public_key",
-                                required="the peer's key from `tapliance pubkey`")
+    public_key: bytes = setting(
+        b"", "the peer's `tapliance pubkey`", kind="public_key", required="the peer's key from `tapliance pubkey`"
+    )
     name: str = setting("", "label in logs and status", kind="str", shown="key prefix")
-    endpoint: Endpoint | None = setting(None, '`"IP:PORT"` or `"[IPv6]:PORT"`; without it the peer is learned from '
-                                        "its first authenticated packet", kind="endpoint", shown="none")
-    preshared_key_file: Path | None = setting(None, "optional 32-byte key (`tapliance genkey` output), mode 0600, "
-                                              "same file on both ends", kind="path", shown="none")
+    endpoint: Endpoint | None = setting(
+        None,
+        '`"IP:PORT"` or `"[IPv6]:PORT"`; without it the peer is learned from its first authenticated packet',
+        kind="endpoint",
+        shown="none",
+    )
+    preshared_key_file: Path | None = setting(
+        None,
+        "optional 32-byte key (`tapliance genkey` output), mode 0600, same file on both ends",
+        kind="path",
+        shown="none",
+    )
     keepalive: float | None = setting(None, "per-peer override", kind="number", lo=0, hi=3600, shown="tunnel's")
 
 
 @dataclass(frozen=True)
 class BridgeConfig:
-    name: str = setting("", "bridge to create; the TAP joins it", kind="ifname",
-                        required="the bridge device to create, e.g. br0")
+    name: str = setting(
+        "", "bridge to create; the TAP joins it", kind="ifname", required="the bridge device to create, e.g. br0"
+    )
     ports: tuple[str, ...] = setting((), "other members, e.g. the LAN uplink", kind="ifnames")
-    take_over: str | None = setting(None, "a member whose addresses and default route move to the bridge "
-                                    "(restored on exit)", kind="ifname", shown="none")
+    take_over: str | None = setting(
+        None,
+        "a member whose addresses and default route move to the bridge (restored on exit)",
+        kind="ifname",
+        shown="none",
+    )
     stp: bool = setting(False, "spanning tree", kind="bool")
     forward_delay: float = setting(15.0, "spanning tree forward delay, seconds", kind="number", lo=2, hi=30)
     addresses: tuple[IPInterface, ...] = setting((), "the bridge's own addresses", kind="interfaces")
@@ -103,25 +160,32 @@ class BridgeConfig:
 
 @dataclass(frozen=True)
 class NatConfig:
-    uplink: str = setting("", "interface to masquerade out of", kind="ifname",
-                          required="the interface traffic leaves by, e.g. eth0")
+    uplink: str = setting(
+        "", "interface to masquerade out of", kind="ifname", required="the interface traffic leaves by, e.g. eth0"
+    )
     masquerade: bool = setting(True, "source NAT for tunnel traffic", kind="bool")
-    sources: tuple[IPNetwork, ...] = setting((), "which source networks may leave through the uplink",
-                                             kind="networks", shown="TAP networks")
+    sources: tuple[IPNetwork, ...] = setting(
+        (), "which source networks may leave through the uplink", kind="networks", shown="TAP networks"
+    )
 
 
 @dataclass(frozen=True)
 class RouteConfig:
-    to: IPNetwork = setting(None, 'destination network, e.g. `"192.168.1.0/24"`', kind="network",
-                           required="destination network, e.g. 192.168.1.0/24")
+    to: IPNetwork = setting(
+        None,
+        'destination network, e.g. `"192.168.1.0/24"`',
+        kind="network",
+        required="destination network, e.g. 192.168.1.0/24",
+    )
     via: IPAddress | None = setting(None, 'gateway, e.g. `"10.1.2.3"`', kind="address", shown="none")
     dev: str | None = setting(None, "interface", kind="ifname", shown="the TAP")
 
 
 @dataclass(frozen=True)
 class LogConfig:
-    level: str = setting("info", "`debug`, `info`, `warning`, `error`", kind="choice",
-                         choices=("debug", "info", "warning", "error"))
+    level: str = setting(
+        "info", "`debug`, `info`, `warning`, `error`", kind="choice", choices=("debug", "info", "warning", "error")
+    )
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,12 @@
 """``scripts/lab`` (= ``python -m tapliance.lab``): build, deploy, verify and remove a netns lab.
 
-    scripts/lab up l2-bridge        build boxes, ansible-playbook site.yml, verify with real traffic
-    scripts/lab test l2-bridge      verify again (ping + TCP transfer with sha256 through the tunnel)
-    scripts/lab deploy l2-bridge [ANSIBLE-ARGS]   re-run site.yml (e.g. --check --diff)
-    scripts/lab status l2-bridge    namespaces, sshd, and each daemon's `tapliance status`
-    scripts/lab ssh l2-bridge site-b [CMD]        a shell (or command) on a box
-    scripts/lab down l2-bridge      remove everything the lab made
-    scripts/lab wheelhouse [DIR]    build the wheelhouse the role installs from (default build/wheelhouse)
+scripts/lab up l2-bridge        build boxes, ansible-playbook site.yml, verify with real traffic
+scripts/lab test l2-bridge      verify again (ping + TCP transfer with sha256 through the tunnel)
+scripts/lab deploy l2-bridge [ANSIBLE-ARGS]   re-run site.yml (e.g. --check --diff)
+scripts/lab status l2-bridge    namespaces, sshd, and each daemon's `tapliance status`
+scripts/lab ssh l2-bridge site-b [CMD]        a shell (or command) on a box
+scripts/lab down l2-bridge      remove everything the lab made
+scripts/lab wheelhouse [DIR]    build the wheelhouse the role installs from (default build/wheelhouse)
 """
 
 from __future__ import annotations
@@ -24,8 +24,9 @@ from tapliance.lab.lab import Lab, print_report
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="scripts/lab", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="scripts/lab", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("action", choices=("up", "test", "deploy", "status", "ssh", "down", "list", "wheelhouse"))
     p.add_argument("topology", nargs="?", help=f"one of: {', '.join(topology.names())}")
     p.add_argument("rest", nargs=argparse.REMAINDER, help="deploy: ansible-playbook arguments; ssh: BOX [CMD]")
@@ -43,8 +44,10 @@ def main(argv: list[str] | None = None) -> int:
     if not a.topology:
         p.error(f"which topology? one of: {', '.join(topology.names())}")
     if os.geteuid() != 0:
-        print("scripts/lab: needs root (network namespaces, veths, sshd per box); run: sudo scripts/lab ...",
-              file=sys.stderr)
+        print(
+            "scripts/lab: needs root (network namespaces, veths, sshd per box); run: sudo scripts/lab ...",
+            file=sys.stderr,
+        )
         return 2
     try:
         lab = Lab(a.topology, prefix=a.prefix)
@@ -56,9 +59,11 @@ def main(argv: list[str] | None = None) -> int:
     except (netns.LabError, RuntimeError) as e:
         print(f"scripts/lab: {e}", file=sys.stderr)
         if a.action == "up" and lab.exists():
-            print(f"scripts/lab: the lab is left up for inspection: scripts/lab status {lab.topo.name}; "
-                  f"scripts/lab ssh {lab.topo.name} <box>; remove it with: scripts/lab down {lab.topo.name}",
-                  file=sys.stderr)
+            print(
+                f"scripts/lab: the lab is left up for inspection: scripts/lab status {lab.topo.name}; "
+                f"scripts/lab ssh {lab.topo.name} <box>; remove it with: scripts/lab down {lab.topo.name}",
+                file=sys.stderr,
+            )
         return 1
 
 
@@ -86,8 +91,10 @@ def _run(lab: Lab, action: str, rest: list[str]) -> int:
         return lab.deploy(*rest).rc
     report = lab.verify()
     print_report(report)
-    print(f"scripts/lab: {name} {action} OK in {time.monotonic() - t0:.0f} s. Next: scripts/lab status {name} | "
-          f"scripts/lab ssh {name} site-b | scripts/lab down {name}")
+    print(
+        f"scripts/lab: {name} {action} OK in {time.monotonic() - t0:.0f} s. Next: scripts/lab status {name} | "
+        f"scripts/lab ssh {name} site-b | scripts/lab down {name}"
+    )
     return 0
 
 

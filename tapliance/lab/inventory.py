@@ -89,11 +89,21 @@ def playbook_command(topo: Topology, lab_dir: Path, playbook: str, *extra: str) 
     """argv and environment for ansible-playbook against this lab (run it inside the switch namespace)."""
     bindir = Path(os.environ.get("VIRTUAL_ENV", REPO / ".venv")) / "bin"
     exe = bindir / "ansible-playbook"
-    argv = [str(exe) if exe.exists() else "ansible-playbook",
-            "-i", str(PLAYBOOKS / "inventories" / topo.name), "-i", str(lab_dir / "inventory.json"),
-            str(PLAYBOOKS / playbook), *extra]
-    env = {"ANSIBLE_CONFIG": str(lab_dir / "ansible.cfg"), "ANSIBLE_FORCE_COLOR": os.environ.get(
-        "ANSIBLE_FORCE_COLOR", "1" if os.isatty(1) else "0"), "ANSIBLE_NOCOLOR": "0" if os.isatty(1) else "1",
-        "PATH": f"{bindir}:{os.environ.get('PATH', '/usr/bin:/bin')}", "ANSIBLE_LOCAL_TEMP": str(lab_dir / "tmp"),
-        "HOME": os.environ.get("HOME", "/root")}
+    argv = [
+        str(exe) if exe.exists() else "ansible-playbook",
+        "-i",
+        str(PLAYBOOKS / "inventories" / topo.name),
+        "-i",
+        str(lab_dir / "inventory.json"),
+        str(PLAYBOOKS / playbook),
+        *extra,
+    ]
+    env = {
+        "ANSIBLE_CONFIG": str(lab_dir / "ansible.cfg"),
+        "ANSIBLE_FORCE_COLOR": os.environ.get("ANSIBLE_FORCE_COLOR", "1" if os.isatty(1) else "0"),
+        "ANSIBLE_NOCOLOR": "0" if os.isatty(1) else "1",
+        "PATH": f"{bindir}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+        "ANSIBLE_LOCAL_TEMP": str(lab_dir / "tmp"),
+        "HOME": os.environ.get("HOME", "/root"),
+    }
     return argv, env

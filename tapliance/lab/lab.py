@@ -28,8 +28,10 @@ from tapliance.lab import inventory, netns, sshd, wheelhouse, wiring
 from tapliance.lab.topology import Topology, load
 
 LAB_ROOT = Path(os.environ.get("TAPLIANCE_LAB_ROOT", "/var/lib/tapliance-lab"))
-RECAP_RE = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)"
-                      r"\s+skipped=(\d+)\s+rescued=(\d+)\s+ignored=(\d+)")
+RECAP_RE = re.compile(
+    r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)"
+    r"\s+skipped=(\d+)\s+rescued=(\d+)\s+ignored=(\d+)"
+)
 
 
 @dataclass
@@ -60,8 +62,9 @@ def _strip_ansi(s: str) -> str:
 
 
 class Lab:
-    def __init__(self, topology: str | Topology, prefix: str | None = None, root: Path | None = None,
-                 echo: bool = True) -> None:
+    def __init__(
+        self, topology: str | Topology, prefix: str | None = None, root: Path | None = None, echo: bool = True
+    ) -> None:
         self.topo = topology if isinstance(topology, Topology) else load(topology)
         self.prefix = prefix or f"tlab-{self.topo.name}"
         self.dir = (root or LAB_ROOT) / self.prefix
@@ -99,7 +102,8 @@ class Lab:
     # -- lifecycle -----------------------------------------------------------------------------------------
     def exists(self) -> bool:
         return wiring.exists(self.topo, self.names) and all(
-            sshd.running(self.host_dir(h.name) / "sshd") for h in self.topo.hosts)
+            sshd.running(self.host_dir(h.name) / "sshd") for h in self.topo.hosts
+        )
 
     def leftovers(self) -> list[str]:
         """What of this lab is on the machine (namespaces, directory); empty after ``down``."""
@@ -128,8 +132,10 @@ class Lab:
                 for h in self.topo.hosts:
                     d = sshd.start(h.name, self.names.host(h.name), h.mgmt, self.host_dir(h.name), self.ssh_dir)
                     name = sshd.wait_ready(self.names.switch, h.mgmt, self.key, self.known_hosts)
-                    self.say(f"  sshd for {h.name:<9} on {h.mgmt}:22 (config {d}/sshd_config), "
-                             f"`hostname` there says {name!r}")
+                    self.say(
+                        f"  sshd for {h.name:<9} on {h.mgmt}:22 (config {d}/sshd_config), "
+                        f"`hostname` there says {name!r}"
+                    )
             except BaseException:
                 self.down(quiet=True)
                 raise
@@ -140,17 +146,26 @@ class Lab:
     def build_wheelhouse(self) -> list[str]:
         t0 = time.monotonic()
         wheels = wheelhouse.build(self.wheelhouse)
-        self.say(f"==> wheelhouse {self.wheelhouse}: {len(wheels)} wheels in {time.monotonic() - t0:.1f} s "
-                 f"(the role installs from it with pip --no-index)")
+        self.say(
+            f"==> wheelhouse {self.wheelhouse}: {len(wheels)} wheels in {time.monotonic() - t0:.1f} s "
+            f"(the role installs from it with pip --no-index)"
+        )
         return wheels
 
     def ansible(self, playbook: str, *extra: str) -> RunResult:
         argv, env = inventory.playbook_command(self.topo, self.dir, playbook, *extra)
-        self.say(f"==> ansible-playbook {playbook} {' '.join(extra)}".rstrip()
-                 + f"  (from namespace {self.names.switch})")
+        self.say(
+            f"==> ansible-playbook {playbook} {' '.join(extra)}".rstrip() + f"  (from namespace {self.names.switch})"
+        )
         t0 = time.monotonic()
-        p = subprocess.Popen(["ip", "netns", "exec", self.names.switch, *argv], env={**os.environ, **env},
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=inventory.REPO)
+        p = subprocess.Popen(
+            ["ip", "netns", "exec", self.names.switch, *argv],
+            env={**os.environ, **env},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            cwd=inventory.REPO,
+        )
         out = []
         assert p.stdout is not None
         for line in p.stdout:
@@ -194,12 +209,22 @@ class Lab:
 
     def ssh_argv(self, host: str, *cmd: str) -> list[str]:
         h = self.topo.host(host)
-        return ["ip", "netns", "exec", self.names.switch, "ssh", *sshd.ssh_options(self.key, self.known_hosts),
-                "-t" if not cmd else "-T", f"root@{h.mgmt}", *cmd]
+        return [
+            "ip",
+            "netns",
+            "exec",
+            self.names.switch,
+            "ssh",
+            *sshd.ssh_options(self.key, self.known_hosts),
+            "-t" if not cmd else "-T",
+            f"root@{h.mgmt}",
+            *cmd,
+        ]
 
 
 def _terminate(spaces: list[str], timeout: float = 10) -> None:
     """SIGTERM every process in ``spaces`` (daemons tear down their host setup), wait a little."""
+
     def pids() -> list[int]:
         out: list[int] = []
         for ns in spaces:

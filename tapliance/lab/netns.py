@@ -26,8 +26,9 @@ def unique_prefix(tag: str = "tl") -> str:
     return f"{tag}{secrets.token_hex(2)}"
 
 
-def sh(args: Sequence[str], *, check: bool = True, input: bytes | None = None,
-       timeout: float = 60) -> subprocess.CompletedProcess[bytes]:
+def sh(
+    args: Sequence[str], *, check: bool = True, input: bytes | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[bytes]:
     p = subprocess.run(list(args), input=input, capture_output=True, timeout=timeout, check=False)
     if check and p.returncode != 0:
         raise LabError(f"{' '.join(args)} -> exit {p.returncode}: {p.stderr.decode(errors='replace').strip()}")
@@ -50,8 +51,16 @@ def add_ns(name: str) -> str:
     return name
 
 
-def add_veth(a_ns: str, a_if: str, b_ns: str, b_if: str, *, a_addr: str | None = None,
-             b_addr: str | None = None, mtu: int | None = None) -> None:
+def add_veth(
+    a_ns: str,
+    a_if: str,
+    b_ns: str,
+    b_if: str,
+    *,
+    a_addr: str | None = None,
+    b_addr: str | None = None,
+    mtu: int | None = None,
+) -> None:
     """A veth pair with one end in each namespace (created in ``a_ns`` to avoid name clashes on the host)."""
     ns_exec(a_ns, ["ip", "link", "add", a_if, "type", "veth", "peer", "name", b_if, "netns", b_ns])
     for ns, ifn, addr in ((a_ns, a_if, a_addr), (b_ns, b_if, b_addr)):

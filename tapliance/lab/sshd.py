@@ -67,8 +67,22 @@ def start(name: str, ns: str, addr: str, host_dir: Path, ssh_dir: Path) -> Path:
     Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # privilege separation dir (systemd makes it normally)
     netns.sh([SSHD, "-t", "-f", str(cfg)])
     if running(d) is None:
-        netns.ns_exec(ns, ["unshare", "--uts", "--", "sh", "-c", 'hostname "$1" && exec "$2" -f "$3" -E "$4"',
-                           "sh", name, SSHD, str(cfg), str(d / "sshd.log")])
+        netns.ns_exec(
+            ns,
+            [
+                "unshare",
+                "--uts",
+                "--",
+                "sh",
+                "-c",
+                'hostname "$1" && exec "$2" -f "$3" -E "$4"',
+                "sh",
+                name,
+                SSHD,
+                str(cfg),
+                str(d / "sshd.log"),
+            ],
+        )
     _add_known_host(ssh_dir / "known_hosts", addr, hostkey.with_suffix(".pub").read_text().split()[:2])
     return d
 
@@ -98,8 +112,9 @@ def wait_ready(switch_ns: str, addr: str, key: Path, known_hosts: Path, timeout:
     """Log in once from the controller's namespace; return the box's hostname as it reports it."""
     deadline = time.monotonic() + timeout
     while True:
-        p = netns.ns_exec(switch_ns, ["ssh", *ssh_options(key, known_hosts), f"root@{addr}", "hostname"],
-                          check=False, timeout=15)
+        p = netns.ns_exec(
+            switch_ns, ["ssh", *ssh_options(key, known_hosts), f"root@{addr}", "hostname"], check=False, timeout=15
+        )
         if p.returncode == 0:
             return p.stdout.decode().strip()
         if time.monotonic() > deadline:
@@ -108,5 +123,17 @@ def wait_ready(switch_ns: str, addr: str, key: Path, known_hosts: Path, timeout:
 
 
 def ssh_options(key: Path, known_hosts: Path) -> list[str]:
-    return ["-i", str(key), "-o", f"UserKnownHostsFile={known_hosts}", "-o", "StrictHostKeyChecking=yes",
-            "-o", "BatchMode=yes", "-o", "ConnectTimeout=5", "-o", "LogLevel=ERROR"]
+    return [
+        "-i",
+        str(key),
+        "-o",
+        f"UserKnownHostsFile={known_hosts}",
+        "-o",
+        "StrictHostKeyChecking=yes",
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "ConnectTimeout=5",
+        "-o",
+        "LogLevel=ERROR",
+    ]

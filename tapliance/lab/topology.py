@@ -99,8 +99,10 @@ def parse(d: dict[str, Any], where: str = "<topology>") -> Topology:
         nets = {n: str(ipaddress.ip_network(v["cidr"])) for n, v in d["networks"].items()}
         hosts = []
         for h in d["hosts"]:
-            ifs = tuple(Interface(i["ifname"], i["network"], i["address"], bool(i.get("configure", True)))
-                        for i in h["interfaces"])
+            ifs = tuple(
+                Interface(i["ifname"], i["network"], i["address"], bool(i.get("configure", True)))
+                for i in h["interfaces"]
+            )
             hosts.append(Host(h["name"], tuple(h["groups"]), h["mgmt"], ifs))
     except (KeyError, TypeError, ValueError) as e:
         raise fail(f"malformed table: {type(e).__name__}: {e}") from None
@@ -125,5 +127,12 @@ def parse(d: dict[str, Any], where: str = "<topology>") -> Topology:
                 raise fail(f"host {h.name}: {i.ifname} address {i.address} is not in {nets[i.network]}")
     if len({h.name for h in hosts}) != len(hosts):
         raise fail("host names must be unique")
-    return Topology(d.get("name", where), d.get("summary", ""), tuple(d.get("diagram", ())), str(mgmt),
-                    str(controller), nets, tuple(hosts))
+    return Topology(
+        d.get("name", where),
+        d.get("summary", ""),
+        tuple(d.get("diagram", ())),
+        str(mgmt),
+        str(controller),
+        nets,
+        tuple(hosts),
+    )

@@ -39,8 +39,14 @@ def build(dest: Path, source: Path = REPO) -> list[str]:
         for old in dest.glob("tapliance-*.whl"):
             old.unlink()
         env = {**os.environ, "SOURCE_DATE_EPOCH": SOURCE_DATE_EPOCH, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
-        r = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--wheel-dir", str(dest), str(src)],
-                           env=env, capture_output=True, text=True, check=False, timeout=600)
+        r = subprocess.run(
+            [sys.executable, "-m", "pip", "wheel", "-q", "--wheel-dir", str(dest), str(src)],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=600,
+        )
         if r.returncode != 0:
             raise RuntimeError(f"pip wheel failed:\n{r.stdout[-3000:]}{r.stderr[-3000:]}")
     return sorted(w.name for w in dest.glob("*.whl"))

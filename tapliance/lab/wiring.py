@@ -56,8 +56,10 @@ def build(topo: Topology, names: Names, log: Callable[[str], None] = print) -> N
         netns.ns_exec(sw, ["ip", "link", "add", br, "type", "bridge", "stp_state", "0", "forward_delay", "0"])
         netns.ns_exec(sw, ["ip", "link", "set", br, "up"])
     netns.ns_exec(sw, ["ip", "addr", "add", f"{topo.controller}/{topo.mgmt_prefixlen}", "dev", names.bridge(MGMT)])
-    log(f"  switch namespace {sw}: bridges {', '.join(names.bridge(n) for n in (MGMT, *topo.networks))}; "
-        f"controller {topo.controller} on the management network")
+    log(
+        f"  switch namespace {sw}: bridges {', '.join(names.bridge(n) for n in (MGMT, *topo.networks))}; "
+        f"controller {topo.controller} on the management network"
+    )
     for hi, h in enumerate(topo.hosts):
         ns = netns.add_ns(names.host(h.name))
         _quiet_ipv6(ns)
@@ -67,15 +69,15 @@ def build(topo: Topology, names: Names, log: Callable[[str], None] = print) -> N
             port = names.port(hi, eth)
             netns.add_veth(ns, f"eth{eth}", sw, port, a_addr=addr)
             netns.ns_exec(sw, ["ip", "link", "set", port, "master", names.bridge(net)])
-        desc = ", ".join(f"eth{eth} {net} {addr or '(no address: the deployment uses it)'}"
-                         for eth, net, addr in wires)
+        desc = ", ".join(f"eth{eth} {net} {addr or '(no address: the deployment uses it)'}" for eth, net, addr in wires)
         log(f"  box {h.name:<9} namespace {ns}: {desc}")
 
 
 def _quiet_ipv6(ns: str) -> None:
     # The lab is IPv4; without IPv6 the boxes send no router solicitations or DAD probes into the switches.
-    netns.ns_exec(ns, ["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1"],
-                  check=False)
+    netns.ns_exec(
+        ns, ["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1"], check=False
+    )
 
 
 def exists(topo: Topology, names: Names) -> bool:

@@ -43,8 +43,11 @@ class Ensure:
         for r in plan.routes:
             route = Route(r.dst, r.gateway, r.dev)
             if not has_route(self.host, route):
-                self._change({"op": "route_added", "route": route.to_json()},
-                             partial(self.host.route, "add", route), f"added {route}")
+                self._change(
+                    {"op": "route_added", "route": route.to_json()},
+                    partial(self.host.route, "add", route),
+                    f"added {route}",
+                )
         return self.lines
 
     def _change(self, record: Record, action: Callable[[], Any], line: str) -> None:
@@ -59,13 +62,17 @@ class Ensure:
         if link is None:
             take = h.link(b.take_over) if b.take_over else None
             mac = take.mac if take else None
-            self._change({"op": "bridge_created", "name": b.name},
-                         lambda: h.create_bridge(b.name, b.stp, b.forward_delay_cs, mac),
-                         f"created bridge {b.name} ({opts})")
+            self._change(
+                {"op": "bridge_created", "name": b.name},
+                lambda: h.create_bridge(b.name, b.stp, b.forward_delay_cs, mac),
+                f"created bridge {b.name} ({opts})",
+            )
         elif (link.stp, link.forward_delay_cs) != (b.stp, b.forward_delay_cs):
-            self._change({"op": "bridge_options", "name": b.name, "stp": link.stp,
-                          "forward_delay_cs": link.forward_delay_cs},
-                         lambda: h.set_bridge(b.name, b.stp, b.forward_delay_cs), f"set bridge {b.name} {opts}")
+            self._change(
+                {"op": "bridge_options", "name": b.name, "stp": link.stp, "forward_delay_cs": link.forward_delay_cs},
+                lambda: h.set_bridge(b.name, b.stp, b.forward_delay_cs),
+                f"set bridge {b.name} {opts}",
+            )
         self._up(b.name)
         moving = h.addresses(b.take_over) if b.take_over else []
         present = {a.iface for a in h.addresses(b.name)}
@@ -75,16 +82,21 @@ class Ensure:
                 continue
             # A moved IPv6 address was already through DAD on this link; skip it so it is usable at once.
             extra = IFA_F_NODAD if note and ipaddress.ip_interface(a.iface).version == 6 else 0
-            self._change({"op": "address_added", "dev": b.name, "address": a.to_json()},
-                         partial(h.add_address, b.name, a, extra),
-                         f"added address {a.iface} to {b.name}{note}")
+            self._change(
+                {"op": "address_added", "dev": b.name, "address": a.to_json()},
+                partial(h.add_address, b.name, a, extra),
+                f"added address {a.iface} to {b.name}{note}",
+            )
             present.add(a.iface)
         for port in b.ports:
             if port != b.tap:  # the TAP's state belongs to the daemon
                 self._up(port)
             if h.link(port).master != b.name:  # type: ignore[union-attr]  # preflight: it exists
-                self._change({"op": "enslaved", "port": port, "bridge": b.name},
-                             partial(h.set_master, port, b.name), f"added {port} to bridge {b.name}")
+                self._change(
+                    {"op": "enslaved", "port": port, "bridge": b.name},
+                    partial(h.set_master, port, b.name),
+                    f"added {port} to bridge {b.name}",
+                )
         if b.take_over:
             self._take_over(b.take_over, b.name, moving)
 
@@ -93,12 +105,17 @@ class Ensure:
         for r in h.routes():
             if r.dev == port and r.gateway:
                 new = dataclasses.replace(r, dev=bridge)
-                self._change({"op": "route_moved", "route": r.to_json(), "to": bridge},
-                             partial(h.route, "replace", new), f"moved {r} to {bridge}")
+                self._change(
+                    {"op": "route_moved", "route": r.to_json(), "to": bridge},
+                    partial(h.route, "replace", new),
+                    f"moved {r} to {bridge}",
+                )
         for a in reversed(moving):  # IPv4 secondaries before their primary, which would take them along
-            self._change({"op": "address_removed", "dev": port, "address": a.to_json()},
-                         partial(h.del_address, port, a), f"removed address {a.iface} from {port} "
-                         f"(now on {bridge})")
+            self._change(
+                {"op": "address_removed", "dev": port, "address": a.to_json()},
+                partial(h.del_address, port, a),
+                f"removed address {a.iface} from {port} (now on {bridge})",
+            )
 
     def _up(self, name: str) -> None:
         link = self.host.link(name)
@@ -114,10 +131,12 @@ class Ensure:
         if actual is None or ruleset.normalize(actual) != objs:
             verb = "created" if actual is None else "replaced"
             rules = sum(1 for o in objs if "rule" in o)
-            self._change({"op": "nft_table", "name": n.table},
-                         lambda: nft.run(ruleset.replace_commands(objs), f"nft table inet {n.table}"),
-                         f"{verb} nft table inet {n.table} ({rules} rules: forward policy"
-                         f"{', masquerade out of ' + n.uplink if n.masquerade else ''})")
+            self._change(
+                {"op": "nft_table", "name": n.table},
+                lambda: nft.run(ruleset.replace_commands(objs), f"nft table inet {n.table}"),
+                f"{verb} nft table inet {n.table} ({rules} rules: forward policy"
+                f"{', masquerade out of ' + n.uplink if n.masquerade else ''})",
+            )
         for s in plan.sysctls:
             old = sysctl.read(s.path)
             known = any(r.get("op") == "sysctl" and r["path"] == s.path for r in self.journal.records)
@@ -130,5 +149,8 @@ class Ensure:
                     sysctl.write(s.path, s.value)
                     self.lines.append(line)
                 else:
-                    self._change({"op": "sysctl", "path": s.path, "old": old, "set": True},
-                                 partial(sysctl.write, s.path, s.value), line)
+                    self._change(
+                        {"op": "sysctl", "path": s.path, "old": old, "set": True},
+                        partial(sysctl.write, s.path, s.value),
+                        line,
+                    )

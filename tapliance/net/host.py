@@ -74,8 +74,14 @@ class Route:
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Route:
-        return cls(d["dst"], d.get("gateway"), d["dev"], d.get("metric"), int(d.get("proto", RTPROT_STATIC)),
-                   bool(d.get("onlink", False)))
+        return cls(
+            d["dst"],
+            d.get("gateway"),
+            d["dev"],
+            d.get("metric"),
+            int(d.get("proto", RTPROT_STATIC)),
+            bool(d.get("onlink", False)),
+        )
 
 
 @contextmanager
@@ -112,9 +118,17 @@ class Host:
         stp = fd = None
         if kind == "bridge" and data is not None:
             stp, fd = bool(data.get_attr("IFLA_BR_STP_STATE")), data.get_attr("IFLA_BR_FORWARD_DELAY")
-        return Link(m["index"], m.get_attr("IFLA_IFNAME"), kind, bool(m["flags"] & 1),
-                    self._name(master) if master else None, m.get_attr("IFLA_MTU"), m.get_attr("IFLA_ADDRESS"),
-                    stp, fd)
+        return Link(
+            m["index"],
+            m.get_attr("IFLA_IFNAME"),
+            kind,
+            bool(m["flags"] & 1),
+            self._name(master) if master else None,
+            m.get_attr("IFLA_MTU"),
+            m.get_attr("IFLA_ADDRESS"),
+            stp,
+            fd,
+        )
 
     def _name(self, index: int) -> str | None:
         ms = self.ipr.get_links(index)
@@ -143,8 +157,16 @@ class Host:
                     continue
                 dst = m.get_attr("RTA_DST")
                 net = f"{dst}/{m['dst_len']}" if dst else any_
-                out.append(Route(net, m.get_attr("RTA_GATEWAY"), names[oif], m.get_attr("RTA_PRIORITY") or 0,
-                                 m["proto"], bool(m["flags"] & RTNH_F_ONLINK)))
+                out.append(
+                    Route(
+                        net,
+                        m.get_attr("RTA_GATEWAY"),
+                        names[oif],
+                        m.get_attr("RTA_PRIORITY") or 0,
+                        m["proto"],
+                        bool(m["flags"] & RTNH_F_ONLINK),
+                    )
+                )
         return out
 
     def _index(self, name: str) -> int:
@@ -158,13 +180,15 @@ class Host:
     def create_bridge(self, name: str, stp: bool, forward_delay_cs: int, mac: str | None) -> None:
         kw: dict[str, Any] = {"address": mac} if mac else {}
         with _netlink(f"bridge {name}: cannot create"):
-            self.ipr.link("add", ifname=name, kind="bridge", br_stp_state=int(stp),
-                          br_forward_delay=forward_delay_cs, **kw)
+            self.ipr.link(
+                "add", ifname=name, kind="bridge", br_stp_state=int(stp), br_forward_delay=forward_delay_cs, **kw
+            )
 
     def set_bridge(self, name: str, stp: bool, forward_delay_cs: int) -> None:
         with _netlink(f"bridge {name}: cannot set stp/forward delay"):
-            self.ipr.link("set", index=self._index(name), kind="bridge", br_stp_state=int(stp),
-                          br_forward_delay=forward_delay_cs)
+            self.ipr.link(
+                "set", index=self._index(name), kind="bridge", br_stp_state=int(stp), br_forward_delay=forward_delay_cs
+            )
 
     def delete_link(self, name: str) -> None:
         with _netlink(f"{name}: cannot delete"):

@@ -80,8 +80,7 @@ class Journal:
         except FileNotFoundError:
             return []
         except (OSError, ValueError) as e:
-            raise NetError(f"journal {self.path}: unreadable ({e}); inspect and remove it by hand",
-                           RUNTIME) from None
+            raise NetError(f"journal {self.path}: unreadable ({e}); inspect and remove it by hand", RUNTIME) from None
         if not isinstance(data, dict) or data.get("version") != VERSION or not isinstance(data.get("records"), list):
             raise NetError(f"journal {self.path}: not a tapliance v{VERSION} journal", RUNTIME)
         records: list[Record] = data["records"]

@@ -76,5 +76,6 @@ class Nftables:
         """The objects of one table as ``nft -j list table`` gives them, or None if it does not exist."""
         if (family, name) not in self.tables():
             return None
-        return self.run({"nftables": [{"list": {"table": {"family": family, "name": name}}}]},
-                        f"nft table {family} {name}")
+        return self.run(
+            {"nftables": [{"list": {"table": {"family": family, "name": name}}}]}, f"nft table {family} {name}"
+        )

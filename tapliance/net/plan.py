@@ -117,12 +117,18 @@ def _bridge(cfg: Config) -> BridgePlan:
     if tap in b.ports:
         raise NetError(f"bridge {b.name}: lists the tunnel interface {tap} as a port; it is added anyway")
     if cfg.interface.addresses:
-        raise NetError(f"interface {tap}: has addresses but is a port of bridge {b.name}; "
-                       "put them in bridge.addresses")
+        raise NetError(f"interface {tap}: has addresses but is a port of bridge {b.name}; put them in bridge.addresses")
     extra = [p for p in b.ports if p != b.take_over]
     ports = (tap, *extra, *([b.take_over] if b.take_over else []))
-    return BridgePlan(b.name, tap, ports, b.stp, round(b.forward_delay * CENTISECONDS),
-                      tuple(str(a) for a in b.addresses), b.take_over)
+    return BridgePlan(
+        b.name,
+        tap,
+        ports,
+        b.stp,
+        round(b.forward_delay * CENTISECONDS),
+        tuple(str(a) for a in b.addresses),
+        b.take_over,
+    )
 
 
 def _nat(cfg: Config, tunnel_dev: str) -> NatPlan:
@@ -138,10 +144,10 @@ def _nat(cfg: Config, tunnel_dev: str) -> NatPlan:
         addrs = cfg.bridge.addresses if cfg.bridge else cfg.interface.addresses
         nets = [str(a.network) for a in addrs if not a.is_link_local]
     if not nets:
-        raise NetError(f"nat: no tunnel networks to forward ({tunnel_dev} has no addresses in the config); "
-                       "set nat.sources")
-    return NatPlan(table_name(cfg.interface.name), tunnel_dev, n.uplink, n.masquerade,
-                   tuple(dict.fromkeys(nets)))
+        raise NetError(
+            f"nat: no tunnel networks to forward ({tunnel_dev} has no addresses in the config); set nat.sources"
+        )
+    return NatPlan(table_name(cfg.interface.name), tunnel_dev, n.uplink, n.masquerade, tuple(dict.fromkeys(nets)))
 
 
 def _route(cfg: Config, to: object, via: object, dev: str | None, tunnel_dev: str) -> RoutePlan:

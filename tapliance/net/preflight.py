@@ -23,8 +23,10 @@ def check(plan: Plan, host: Host) -> None:
         b = plan.bridge
         existing = links.get(b.name)
         if existing is not None and existing.kind != "bridge":
-            raise NetError(f"bridge {b.name}: a {existing.kind or 'non-bridge'} device of that name exists "
-                           "(not a bridge); choose another bridge.name")
+            raise NetError(
+                f"bridge {b.name}: a {existing.kind or 'non-bridge'} device of that name exists "
+                "(not a bridge); choose another bridge.name"
+            )
         tap_mtu = links[b.tap].mtu
         for port in b.ports:
             ln = links[port]
@@ -33,16 +35,20 @@ def check(plan: Plan, host: Host) -> None:
             if ln.kind == "bridge":
                 raise NetError(f"bridge {b.name}: port {port} is itself a bridge")
             if ln.mtu != tap_mtu:
-                raise NetError(f"bridge {b.name}: port {port} has MTU {ln.mtu} but {b.tap} has {tap_mtu}; "
-                               "bridged ports need equal MTUs (set interface.mtu)")
+                raise NetError(
+                    f"bridge {b.name}: port {port} has MTU {ln.mtu} but {b.tap} has {tap_mtu}; "
+                    "bridged ports need equal MTUs (set interface.mtu)"
+                )
         _addresses(plan, host, links)
     _routes(plan, host)
 
 
 def _devices(plan: Plan, links: dict[str, Link]) -> None:
     if plan.tap not in links:
-        raise NetError(f"interface {plan.tap}: no such device; `tapliance up` creates it and applies this "
-                       f"itself, or create a persistent TAP first (ip tuntap add mode tap name {plan.tap})")
+        raise NetError(
+            f"interface {plan.tap}: no such device; `tapliance up` creates it and applies this "
+            f"itself, or create a persistent TAP first (ip tuntap add mode tap name {plan.tap})"
+        )
     roles: dict[str, str] = {}
     if plan.bridge:
         roles.update({p: f"port of bridge {plan.bridge.name}" for p in plan.bridge.ports})

@@ -34,10 +34,10 @@ def objects(nat: NatPlan) -> list[Obj]:
     """The table, its chains and rules as listed by ``nft -j list table`` (without handles)."""
     t = {"family": FAMILY, "table": nat.table}
     out: list[Obj] = [{"table": {"family": FAMILY, "name": nat.table}}]
-    out.append({"chain": {**t, "name": "forward", "type": "filter", "hook": "forward", "prio": 0,
-                          "policy": "accept"}})
-    out.append({"chain": {**t, "name": "postrouting", "type": "nat", "hook": "postrouting", "prio": 100,
-                          "policy": "accept"}})
+    out.append({"chain": {**t, "name": "forward", "type": "filter", "hook": "forward", "prio": 0, "policy": "accept"}})
+    out.append(
+        {"chain": {**t, "name": "postrouting", "type": "nat", "hook": "postrouting", "prio": 100, "policy": "accept"}}
+    )
     tun, up = _ifname("iifname", nat.tunnel_dev), _ifname("oifname", nat.uplink)
     for src in nat.sources:
         out.append(_rule(t, "forward", [tun, up, _saddr(src), {"accept": None}]))
@@ -83,8 +83,10 @@ def render(objs: list[Obj]) -> list[str]:
             lines.append(f"nft table {o['table']['family']} {o['table']['name']}")
         elif "chain" in o:
             c = o["chain"]
-            lines.append(f"nft chain {c['name']}: type {c.get('type')} hook {c.get('hook')} "
-                         f"priority {c.get('prio')} policy {c.get('policy')}")
+            lines.append(
+                f"nft chain {c['name']}: type {c.get('type')} hook {c.get('hook')} "
+                f"priority {c.get('prio')} policy {c.get('policy')}"
+            )
         elif "rule" in o:
             r = o["rule"]
             lines.append(f"nft rule {r['chain']}: " + " ".join(_expr_text(e) for e in r["expr"]))

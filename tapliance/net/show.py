@@ -41,8 +41,10 @@ def actual(plan: Plan, host: Host, nft: Nftables | None) -> list[str]:
         if link is None or link.kind != "bridge":
             lines.append(f"bridge {b.name}: " + ("absent" if link is None else f"is a {link.kind} device"))
         else:
-            lines.append(f"bridge {b.name}: {'up' if link.up else 'down'}, stp {'on' if link.stp else 'off'}, "
-                         f"forward delay {link.forward_delay_cs}cs")
+            lines.append(
+                f"bridge {b.name}: {'up' if link.up else 'down'}, stp {'on' if link.stp else 'off'}, "
+                f"forward delay {link.forward_delay_cs}cs"
+            )
         for p in b.ports:
             pl = host.link(p)
             if pl is None:
@@ -57,8 +59,14 @@ def actual(plan: Plan, host: Host, nft: Nftables | None) -> list[str]:
         if b.take_over:
             left = [a.iface for a in host.addresses(b.take_over)] if host.link(b.take_over) else []
             left += [str(r) for r in host.routes() if r.dev == b.take_over and r.gateway]
-            lines.append(f"take_over {b.take_over}: " + (f"still has {', '.join(left)}" if left else
-                                                         f"no addresses or gateway routes left (moved to {b.name})"))
+            lines.append(
+                f"take_over {b.take_over}: "
+                + (
+                    f"still has {', '.join(left)}"
+                    if left
+                    else f"no addresses or gateway routes left (moved to {b.name})"
+                )
+            )
     if plan.nat:
         table = nft.table(ruleset.FAMILY, plan.nat.table) if nft else None
         if table is None:

@@ -121,8 +121,9 @@ def _layout(f: bytearray, flags: int, kind: int, csum_start: int, header_within:
     return _Layout(l3, l4, l4_len, head, v6, tcp, seq, ip_id)
 
 
-def _segments(frame: bytes | bytearray, keep: Callable[[int, int], bool] | None = None,
-              header_within: int | None = None) -> Iterator[tuple[int, int, bytes]]:
+def _segments(
+    frame: bytes | bytearray, keep: Callable[[int, int], bool] | None = None, header_within: int | None = None
+) -> Iterator[tuple[int, int, bytes]]:
     """(start, end, plain frame) per segment of ``frame``, start/end being the segment payload's byte
     range in ``frame``; segments for which ``keep(start, end)`` is false are skipped, and with
     ``header_within`` the headers must lie in the first that many bytes."""

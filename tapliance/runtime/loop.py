@@ -53,8 +53,7 @@ class Transport(Protocol):
 
 
 class Runtime:
-    def __init__(self, node: Node, tap_fd: int, transports: Sequence[Transport], *, ifname: str,
-                 listen: str) -> None:
+    def __init__(self, node: Node, tap_fd: int, transports: Sequence[Transport], *, ifname: str, listen: str) -> None:
         self.node = node
         self.tap_fd = tap_fd
         self.transports = list(transports)
@@ -168,8 +167,14 @@ class Runtime:
 
 def _log_event(ev: Event) -> None:
     if isinstance(ev, HandshakeCompleted):
-        log.info("peer %s: %s with %s:%d (%s)", ev.peer, "rekeyed" if ev.rekey else "handshake completed",
-                 ev.endpoint[0], ev.endpoint[1], "we initiated" if ev.initiator else "they initiated")
+        log.info(
+            "peer %s: %s with %s:%d (%s)",
+            ev.peer,
+            "rekeyed" if ev.rekey else "handshake completed",
+            ev.endpoint[0],
+            ev.endpoint[1],
+            "we initiated" if ev.initiator else "they initiated",
+        )
     elif isinstance(ev, EndpointChanged):
         if ev.old is None:
             log.info("peer %s: discovered at %s:%d", ev.peer, *ev.new)

@@ -76,8 +76,7 @@ class Tap:
     def open(self) -> None:
         exists = Path(f"/sys/class/net/{self.name}").exists()
         if exists and not _is_tun_device(self.name):
-            raise TapError(f"interface {self.name} exists and is not a TAP device; choose another "
-                           "interface.name")
+            raise TapError(f"interface {self.name} exists and is not a TAP device; choose another interface.name")
         if exists and not self.cfg.create:
             log.info("attaching to existing TAP %s", self.name)
         elif not exists and not self.cfg.create:
@@ -98,8 +97,12 @@ class Tap:
         if self.cfg.offload:
             self.vnet = True
             self.offloads = _enable_offloads(fd)
-        log.info("%s TAP %s (offloads %s)", "created" if self.created else "attached to", self.name,
-                 f"0x{self.offloads:x}" if self.vnet else "off")
+        log.info(
+            "%s TAP %s (offloads %s)",
+            "created" if self.created else "attached to",
+            self.name,
+            f"0x{self.offloads:x}" if self.vnet else "off",
+        )
 
     def configure(self, default_mac: str | None = None) -> None:
         """MTU, MAC, addresses, link up. Idempotent on a pre-existing device. ``default_mac`` applies

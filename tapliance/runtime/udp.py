@@ -87,8 +87,9 @@ def sendable(sock: socket.socket, addr: tuple[str, int]) -> tuple[str, int]:
 
 
 class UdpTransport:
-    def __init__(self, sock: socket.socket, protocol: DatagramProtocol[Any], drops: Drops, *,
-                 gso: bool = True, gro: bool = False) -> None:
+    def __init__(
+        self, sock: socket.socket, protocol: DatagramProtocol[Any], drops: Drops, *, gso: bool = True, gro: bool = False
+    ) -> None:
         self.sock = sock
         self.protocol = protocol
         self.drops = drops

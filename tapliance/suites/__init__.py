@@ -37,10 +37,13 @@ class Suite:
     aead: Callable[[bytes], Aead] | None = None  # native: the data AEAD's constructor
 
 
-REGISTRY: dict[str, Suite] = {s.name: s for s in (
-    Suite("chacha20-poly1305", "native", "native protocol, ChaCha20-Poly1305 data", 1, ChaCha20Poly1305),
-    Suite("aes-256-gcm", "native", "native protocol, AES-256-GCM data (fast where the CPU has AES-NI)", 2, AESGCM),
-)}
+REGISTRY: dict[str, Suite] = {
+    s.name: s
+    for s in (
+        Suite("chacha20-poly1305", "native", "native protocol, ChaCha20-Poly1305 data", 1, ChaCha20Poly1305),
+        Suite("aes-256-gcm", "native", "native protocol, AES-256-GCM data (fast where the CPU has AES-NI)", 2, AESGCM),
+    )
+}
 NATIVE = tuple(name for name, s in REGISTRY.items() if s.protocol == "native")
 
 

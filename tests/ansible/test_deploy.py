@@ -73,12 +73,13 @@ def test_deploy_verify_idempotent_checkmode_limit(lab: Lab, capsys: pytest.Captu
     down.write_text("all:\n  hosts:\n    site-a:\n      ansible_host: 127.0.0.1\n      ansible_port: 1\n")
     unreachable = lab.deploy("--limit", "site-b", "-i", str(down))
     assert unreachable.rc != 0, explain(unreachable)
-    assert "peer site-a of site-b has no public key: it is not in this run" in unreachable.output, \
-        explain(unreachable)
+    assert "peer site-a of site-b has no public key: it is not in this run" in unreachable.output, explain(unreachable)
     assert lab.verify()["received"], "the failed run must leave the working tunnel alone"
 
     with capsys.disabled():
-        print(f"\n{lab.topo.name}: first run {first.seconds:.0f} s, verify, second run {second.seconds:.0f} s, "
-              f"check {check.seconds:.0f} s, limit {limited.seconds:.0f} s, total {time.monotonic() - t0:.0f} s")
+        print(
+            f"\n{lab.topo.name}: first run {first.seconds:.0f} s, verify, second run {second.seconds:.0f} s, "
+            f"check {check.seconds:.0f} s, limit {limited.seconds:.0f} s, total {time.monotonic() - t0:.0f} s"
+        )
         print("  first:  " + "\n          ".join(first.recap_lines))
         print("  second: " + "\n          ".join(second.recap_lines))

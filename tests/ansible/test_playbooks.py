@@ -28,22 +28,47 @@ def tool(name: str) -> str:
 
 
 def env() -> dict[str, str]:
-    return {**os.environ, "ANSIBLE_ROLES_PATH": str(REPO / "roles"), "PATH": f"{BIN}:{os.environ['PATH']}",
-            "ANSIBLE_NOCOLOR": "1"}
+    return {
+        **os.environ,
+        "ANSIBLE_ROLES_PATH": str(REPO / "roles"),
+        "PATH": f"{BIN}:{os.environ['PATH']}",
+        "ANSIBLE_NOCOLOR": "1",
+    }
 
 
 @pytest.mark.parametrize("playbook", PLAYBOOKS, ids=lambda p: str(p.relative_to(REPO)))
 @pytest.mark.parametrize("inventory", ["l2-bridge", "l3-nat"])
 def test_syntax_check(playbook: Path, inventory: str) -> None:
-    p = subprocess.run([tool("ansible-playbook"), "--syntax-check", "-i", f"playbooks/inventories/{inventory}",
-                        str(playbook)], cwd=REPO, env=env(), capture_output=True, text=True, check=False)
+    p = subprocess.run(
+        [tool("ansible-playbook"), "--syntax-check", "-i", f"playbooks/inventories/{inventory}", str(playbook)],
+        cwd=REPO,
+        env=env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert p.returncode == 0, p.stdout + p.stderr
 
 
 def test_ansible_lint_production_profile_offline() -> None:
-    p = subprocess.run([tool("ansible-lint"), "--offline", "-c", "tests/ansible/ansible-lint.yml", "--nocolor",
-                        "playbooks/", "roles/", "site.yml"], cwd=REPO, env=env(), capture_output=True, text=True,
-                       check=False, timeout=600)
+    p = subprocess.run(
+        [
+            tool("ansible-lint"),
+            "--offline",
+            "-c",
+            "tests/ansible/ansible-lint.yml",
+            "--nocolor",
+            "playbooks/",
+            "roles/",
+            "site.yml",
+        ],
+        cwd=REPO,
+        env=env(),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
     assert p.returncode == 0, p.stdout[-5000:] + p.stderr[-5000:]
     assert "Profile 'production' was required, and it passed" in p.stdout + p.stderr
 
@@ -72,8 +97,9 @@ def test_vagrant_validate(topology: str, tmp_path: Path) -> None:
     env = {**os.environ, "TAPLIANCE_TOPOLOGY": topology, "VAGRANT_DOTFILE_PATH": str(tmp_path)}
 
     def validate(*args: str) -> str:
-        p = subprocess.run([vagrant, "validate", *args], cwd=REPO, capture_output=True, text=True, check=False,
-                           env=env, timeout=120)
+        p = subprocess.run(
+            [vagrant, "validate", *args], cwd=REPO, capture_output=True, text=True, check=False, env=env, timeout=120
+        )
         assert p.returncode == 0 and "validated successfully" in p.stdout, p.stdout + p.stderr
         return p.stdout
 

@@ -26,8 +26,11 @@ CASES: list[tuple[str, dict[str, Any], str]] = [
     ("unknown-peer-option", {"tapliance_peers": [{"host": "peer1", "endpiont": "1.2.3.4:9123"}]}, "endpiont"),
     ("suite-unknown", {"tapliance_suite": "rot13"}, "tapliance_suite"),
     ("no-peers", {"tapliance_peers": []}, "tapliance_peers is empty for h1"),
-    ("host-and-key", {"tapliance_peers": [{"host": "peer1", "public_key": "A" * 43 + "="}]},
-     "give either host (an inventory host other than this one) or public_key"),
+    (
+        "host-and-key",
+        {"tapliance_peers": [{"host": "peer1", "public_key": "A" * 43 + "="}]},
+        "give either host (an inventory host other than this one) or public_key",
+    ),
     ("peer-not-in-inventory", {"tapliance_peers": [{"host": "nosuchhost"}]}, "give either host"),
     ("short-key", {"tapliance_peers": [{"public_key": "abc"}]}, "44 base64 characters"),
     ("bridge-without-name", {"tapliance_bridge": {"ports": ["eth1"]}}, "tapliance_bridge needs a name"),
@@ -47,14 +50,23 @@ def run_role(tmp_path: Path, extra: dict[str, Any]) -> subprocess.CompletedProce
     vars_ = {**base, "tapliance_wheelhouse_dir": str(wheels), **GOOD, **extra}
     if vars_["tapliance_wheelhouse_dir"] == "EMPTY":
         vars_["tapliance_wheelhouse_dir"] = str(tmp_path / "empty")
-    local = {"ansible_connection": "local", "ansible_become": False,
-             "ansible_python_interpreter": str(Path(tool("python3")))}
+    local = {
+        "ansible_connection": "local",
+        "ansible_become": False,
+        "ansible_python_interpreter": str(Path(tool("python3"))),
+    }
     inventory = {"all": {"children": {"tapliance": {"hosts": {"h1": {**local, **vars_}, "peer1": local}}}}}
     inv = tmp_path / "inventory.json"
     inv.write_text(json.dumps(inventory))
-    p = subprocess.run([tool("ansible-playbook"), "-i", str(inv), "--limit", "h1", "--tags", "no_phase_at_all",
-                        "playbooks/site.yml"], cwd=REPO, env=env(), capture_output=True, text=True, check=False,
-                       timeout=120)
+    p = subprocess.run(
+        [tool("ansible-playbook"), "-i", str(inv), "--limit", "h1", "--tags", "no_phase_at_all", "playbooks/site.yml"],
+        cwd=REPO,
+        env=env(),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
     assert not target.exists(), "a phase ran although only validation was selected"
     return p
 
@@ -66,8 +78,9 @@ def test_good_input_passes_validation(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("extra", "message"), [(e, m) for _, e, m in CASES], ids=[c[0] for c in CASES])
-def test_bad_input_fails_in_validation_with_a_clear_message(tmp_path: Path, extra: dict[str, Any],
-                                                            message: str) -> None:
+def test_bad_input_fails_in_validation_with_a_clear_message(
+    tmp_path: Path, extra: dict[str, Any], message: str
+) -> None:
     p = run_role(tmp_path, extra)
     out = p.stdout + p.stderr
     assert p.returncode == 2, out[-3000:]

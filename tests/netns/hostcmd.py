@@ -14,8 +14,14 @@ from tests.netns.tunnel import TAPLIANCE
 def net_cmd(ns: str, action: str, cfg: Path) -> subprocess.CompletedProcess[str]:
     """`tapliance net ACTION -c CFG` inside ``ns``, journal kept next to the config."""
     env = {**os.environ, "TAPLIANCE_STATE_DIR": str(cfg.parent / "state")}
-    return subprocess.run(["ip", "netns", "exec", ns, *TAPLIANCE, "net", action, "-c", str(cfg)],
-                          capture_output=True, text=True, timeout=60, env=env, check=False)
+    return subprocess.run(
+        ["ip", "netns", "exec", ns, *TAPLIANCE, "net", action, "-c", str(cfg)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=False,
+    )
 
 
 def sh(ns: str, *args: str) -> str:
@@ -28,7 +34,9 @@ def ping(ns: str, ip: str, count: int = 1) -> bool:
 
 def l3_state(ns: str, dev: str) -> tuple[object, ...]:
     """Addresses (with flags), routes of both families: what take_over must restore exactly."""
-    addrs = [(a["local"], a["prefixlen"], a.get("noprefixroute", False), a.get("nodad", False))
-             for a in json.loads(sh(ns, "ip", "-j", "addr", "show", "dev", dev))[0]["addr_info"]
-             if a.get("scope") == "global"]
+    addrs = [
+        (a["local"], a["prefixlen"], a.get("noprefixroute", False), a.get("nodad", False))
+        for a in json.loads(sh(ns, "ip", "-j", "addr", "show", "dev", dev))[0]["addr_info"]
+        if a.get("scope") == "global"
+    ]
     return (addrs, sh(ns, "ip", "route"), sh(ns, "ip", "-6", "route", "show", "table", "main"))

@@ -33,19 +33,26 @@ def test_hub_relays_between_clients(prefix: str, tmp_path: Path) -> None:
         '[interface]\nname = "tl0"\naddresses = ["10.242.0.1/24"]\n'
         f'[tunnel]\nlisten = ":9123"\nprivate_key_file = "h.key"\ncontrol_socket = "{tmp_path}/h.sock"\n'
         f'[[peer]]\nname = "c1"\npublic_key = "{_pub(keys["c1"])}"\n'
-        f'[[peer]]\nname = "c2"\npublic_key = "{_pub(keys["c2"])}"\n')
+        f'[[peer]]\nname = "c2"\npublic_key = "{_pub(keys["c2"])}"\n'
+    )
     for i, c in ((1, "c1"), (2, "c2")):
         (tmp_path / f"{c}.toml").write_text(
             f'[interface]\nname = "tl0"\naddresses = ["10.242.0.1{i}/24"]\n'
             f'[tunnel]\nlisten = ":9123"\nprivate_key_file = "{c}.key"\ncontrol_socket = "{tmp_path}/{c}.sock"\n'
             f'keepalive = 2\n[[peer]]\nname = "hub"\npublic_key = "{_pub(keys["h"])}"\n'
-            f'endpoint = "10.241.{i}.1:9123"\n')
+            f'endpoint = "10.241.{i}.1:9123"\n'
+        )
     procs = []
     try:
         for ns, n in ((hub, "h"), (c1, "c1"), (c2, "c2")):
             log = open(tmp_path / f"{n}.log", "wb")  # noqa: SIM115
-            procs.append(subprocess.Popen(["ip", "netns", "exec", ns, *TAPLIANCE, "up", "-c",
-                                           str(tmp_path / f"{n}.toml")], stdout=log, stderr=log))
+            procs.append(
+                subprocess.Popen(
+                    ["ip", "netns", "exec", ns, *TAPLIANCE, "up", "-c", str(tmp_path / f"{n}.toml")],
+                    stdout=log,
+                    stderr=log,
+                )
+            )
         deadline = time.monotonic() + 20
         while netns.ns_exec(c1, ["ping", "-c", "1", "-W", "1", "10.242.0.12"], check=False).returncode:
             assert time.monotonic() < deadline, (tmp_path / "h.log").read_text()[-2000:]

@@ -34,9 +34,16 @@ while True: time.sleep(1)
 @pytest.fixture
 def svc(tmp_path: Path) -> Iterator[Path]:
     (tmp_path / "daemon.py").write_text(DAEMON)
-    spec = {"name": "fake", "command": [sys.executable, str(tmp_path / "daemon.py"), str(tmp_path / "ctl.sock")],
-            "precheck": ["true"], "environment": {"MARK": "env-passed"}, "pidfile": str(tmp_path / "run/fake.pid"),
-            "log": str(tmp_path / "log/fake.log"), "ready": str(tmp_path / "ctl.sock"), "stop_timeout": 5}
+    spec = {
+        "name": "fake",
+        "command": [sys.executable, str(tmp_path / "daemon.py"), str(tmp_path / "ctl.sock")],
+        "precheck": ["true"],
+        "environment": {"MARK": "env-passed"},
+        "pidfile": str(tmp_path / "run/fake.pid"),
+        "log": str(tmp_path / "log/fake.log"),
+        "ready": str(tmp_path / "ctl.sock"),
+        "stop_timeout": 5,
+    }
     p = tmp_path / "fake.json"
     p.write_text(json.dumps(spec))
     try:
@@ -46,8 +53,13 @@ def svc(tmp_path: Path) -> Iterator[Path]:
 
 
 def run(svc: Path, action: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, str(SUPERVISOR), "-s", str(svc), action], capture_output=True, text=True,
-                          timeout=60, check=False)
+    return subprocess.run(
+        [sys.executable, str(SUPERVISOR), "-s", str(svc), action],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 def pids(svc: Path) -> list[str]:

@@ -44,8 +44,9 @@ def test_inventory_matches_table(name: str) -> None:
         ep = hv.get("tapliance_endpoint")
         if ep:
             ip = str(ep).rsplit(":", 1)[0]
-            assert ip in [str(ipaddress.ip_interface(i.address).ip) for i in topo.host(host).interfaces
-                          if i.network == "wan"], f"{host}: endpoint {ep} is not its wan address"
+            assert ip in [
+                str(ipaddress.ip_interface(i.address).ip) for i in topo.host(host).interfaces if i.network == "wan"
+            ], f"{host}: endpoint {ep} is not its wan address"
         for port in (hv.get("tapliance_bridge") or {}).get("ports", []):
             assert port in [i.ifname for i in topo.host(host).interfaces if not i.configure]
         nat = hv.get("tapliance_nat") or {}
@@ -65,9 +66,11 @@ def test_table_rules(name: str) -> None:
 
 def test_bad_table_is_explained(tmp_path: Path) -> None:
     bad = tmp_path / "bad.json"
-    bad.write_text('{"management": {"cidr": "10.0.0.0/24", "controller": "10.0.0.1"}, "networks": '
-                   '{"wan": {"cidr": "10.1.0.0/24"}}, "hosts": [{"name": "a", "groups": ["x"], "mgmt": "10.0.0.2",'
-                   ' "interfaces": [{"ifname": "eth1", "network": "lan", "address": "10.1.0.1/24"}]}]}')
+    bad.write_text(
+        '{"management": {"cidr": "10.0.0.0/24", "controller": "10.0.0.1"}, "networks": '
+        '{"wan": {"cidr": "10.1.0.0/24"}}, "hosts": [{"name": "a", "groups": ["x"], "mgmt": "10.0.0.2",'
+        ' "interfaces": [{"ifname": "eth1", "network": "lan", "address": "10.1.0.1/24"}]}]}'
+    )
     with pytest.raises(topology.TopologyError, match="unknown network 'lan'"):
         topology.load(bad)
     with pytest.raises(topology.TopologyError, match="unknown topology"):

@@ -27,8 +27,7 @@ def build(prefix: str) -> tuple[str, str, str]:
     return a, lan, r
 
 
-def test_take_over_moves_addresses_and_default_route_and_teardown_restores_them(
-        prefix: str, tmp_path: Path) -> None:
+def test_take_over_moves_addresses_and_default_route_and_teardown_restores_them(prefix: str, tmp_path: Path) -> None:
     a, lan, r = build(prefix)
     netns.ns_exec(a, ["ip", "addr", "add", "192.168.50.2/24", "dev", "eth1"])
     netns.ns_exec(a, ["ip", "addr", "add", "192.168.50.3/24", "dev", "eth1"])  # a secondary
@@ -37,8 +36,7 @@ def test_take_over_moves_addresses_and_default_route_and_teardown_restores_them(
     netns.ns_exec(a, ["ip", "-6", "route", "add", "default", "via", "fd50::1"])
     before = l3_state(a, "eth1")
     cfg = tmp_path / "br.toml"
-    cfg.write_text('[interface]\nname = "tap0"\n'
-                   '[bridge]\nname = "br0"\nports = ["eth2", "eth1"]\ntake_over = "eth1"\n')
+    cfg.write_text('[interface]\nname = "tap0"\n[bridge]\nname = "br0"\nports = ["eth2", "eth1"]\ntake_over = "eth1"\n')
 
     p = net_cmd(a, "apply", cfg)
     assert p.returncode == 0, p.stderr
@@ -73,12 +71,17 @@ def test_take_over_moves_addresses_and_default_route_and_teardown_restores_them(
 def test_bridge_with_own_address_and_stp_then_show_diff_after_manual_change(prefix: str, tmp_path: Path) -> None:
     a, lan, r = build(prefix)
     cfg = tmp_path / "br.toml"
-    cfg.write_text('[interface]\nname = "tap0"\n[bridge]\nname = "br0"\nports = ["eth1", "eth2"]\n'
-                   'stp = true\nforward_delay = 2\naddresses = ["192.168.50.5/24"]\n')
+    cfg.write_text(
+        '[interface]\nname = "tap0"\n[bridge]\nname = "br0"\nports = ["eth1", "eth2"]\n'
+        'stp = true\nforward_delay = 2\naddresses = ["192.168.50.5/24"]\n'
+    )
     p = net_cmd(a, "apply", cfg)
     assert p.returncode == 0, p.stderr
-    assert p.stdout.splitlines()[:3] == ["created bridge br0 (stp on, forward delay 2s)", "set br0 up",
-                                         "added address 192.168.50.5/24 to br0"]
+    assert p.stdout.splitlines()[:3] == [
+        "created bridge br0 (stp on, forward delay 2s)",
+        "set br0 up",
+        "added address 192.168.50.5/24 to br0",
+    ]
     data = json.loads(sh(a, "ip", "-j", "-d", "link", "show", "br0"))[0]["linkinfo"]["info_data"]
     assert data["stp_state"] == 1 and data["forward_delay"] == 200
     members = sh(a, "ip", "-br", "link", "show", "master", "br0")

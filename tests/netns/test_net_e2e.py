@@ -41,7 +41,7 @@ def test_l2_bridge_example(lab: TunnelLab, prefix: str, tmp_path: Path) -> None:
     cfg = lab.write_config("a", extra='[bridge]\nname = "br0"\nports = ["eth1"]\ntake_over = "eth1"\n')
     cfg.write_text(cfg.read_text().replace(f'addresses = ["{OVERLAY["a"]}/24"]', "addresses = []"))
     cfg_b = lab.write_config("b")
-    cfg_b.write_text(cfg_b.read_text().replace(f'{OVERLAY["b"]}/24', "192.168.50.7/24"))
+    cfg_b.write_text(cfg_b.read_text().replace(f"{OVERLAY['b']}/24", "192.168.50.7/24"))
     lab.start("a")
     lab.start("b")
 
@@ -51,8 +51,9 @@ def test_l2_bridge_example(lab: TunnelLab, prefix: str, tmp_path: Path) -> None:
     lan_mac = sh(lan, "cat", "/sys/class/net/lan0/address").strip()
     assert lan_mac in sh(b, "ip", "neigh", "show", "192.168.50.1")  # ARP (broadcast) crossed
     assert ping(lan, "192.168.50.7", 3) and ping(b, "192.168.50.2")
-    sent = subprocess.Popen(["ip", "netns", "exec", lan, sys.executable, TRANSFER, "recv", "5081"],
-                            stdout=subprocess.PIPE, text=True)
+    sent = subprocess.Popen(
+        ["ip", "netns", "exec", lan, sys.executable, TRANSFER, "recv", "5081"], stdout=subprocess.PIPE, text=True
+    )
     assert sent.stdout is not None and sent.stdout.readline().strip() == "listening"
     tx = netns.ns_exec(b, [sys.executable, TRANSFER, "send", "192.168.50.1", "5081", str(4 << 20)], timeout=60)
     assert sent.communicate(timeout=60)[0].split() == tx.stdout.decode().split()
@@ -76,8 +77,9 @@ def test_l3_nat_example(lab: TunnelLab, prefix: str, tmp_path: Path) -> None:
 
     assert f"192.168.70.0/24 via {OVERLAY['a']} dev tl0" in sh(b, "ip", "route")
     lab.wait_ping("b", "192.168.70.1")  # L has no route to the tunnel subnet: only NAT makes this work
-    rx = subprocess.Popen(["ip", "netns", "exec", lan, sys.executable, TRANSFER, "recv", "5082"],
-                          stdout=subprocess.PIPE, text=True)
+    rx = subprocess.Popen(
+        ["ip", "netns", "exec", lan, sys.executable, TRANSFER, "recv", "5082"], stdout=subprocess.PIPE, text=True
+    )
     assert rx.stdout is not None and rx.stdout.readline().strip() == "listening"
     tx = netns.ns_exec(b, [sys.executable, TRANSFER, "send", "192.168.70.1", "5082", str(4 << 20)], timeout=60)
     assert rx.communicate(timeout=60)[0].split() == tx.stdout.decode().split()

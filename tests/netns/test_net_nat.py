@@ -36,12 +36,12 @@ via = "10.1.2.4"
 
 def tcp(src: str, dst: str, ip: str, port: int, size: int = 1 << 20) -> bool:
     """A checksummed TCP transfer from ``src`` to ``ip`` (a listener in ``dst``)."""
-    rx = subprocess.Popen(["ip", "netns", "exec", dst, sys.executable, TRANSFER, "recv", str(port)],
-                          stdout=subprocess.PIPE, text=True)
+    rx = subprocess.Popen(
+        ["ip", "netns", "exec", dst, sys.executable, TRANSFER, "recv", str(port)], stdout=subprocess.PIPE, text=True
+    )
     try:
         assert rx.stdout is not None and rx.stdout.readline().strip() == "listening"
-        tx = netns.ns_exec(src, [sys.executable, TRANSFER, "send", ip, str(port), str(size)], check=False,
-                           timeout=30)
+        tx = netns.ns_exec(src, [sys.executable, TRANSFER, "send", ip, str(port), str(size)], check=False, timeout=30)
         if tx.returncode != 0:
             return False
         out, _ = rx.communicate(timeout=30)
@@ -57,8 +57,12 @@ def build(prefix: str, tmp_path: Path) -> tuple[str, str, str, Path]:
     netns.add_veth(a, "tl0", t, "eth0", a_addr="10.1.2.3/24", b_addr="10.1.2.4/24")
     netns.add_veth(a, "eth0", lan, "lan0", a_addr="192.168.70.2/24", b_addr="192.168.70.1/24")
     netns.ns_exec(t, ["ip", "route", "add", "default", "via", "10.1.2.3"])
-    for ns, dev, addr in ((a, "tl0", "fd12::3"), (t, "eth0", "fd12::4"), (a, "eth0", "fd70::2"),
-                          (lan, "lan0", "fd70::1")):
+    for ns, dev, addr in (
+        (a, "tl0", "fd12::3"),
+        (t, "eth0", "fd12::4"),
+        (a, "eth0", "fd70::2"),
+        (lan, "lan0", "fd70::1"),
+    ):
         netns.ns_exec(ns, ["ip", "addr", "add", f"{addr}/64", "dev", dev, "nodad"])
     netns.ns_exec(t, ["ip", "-6", "route", "add", "default", "via", "fd12::3"])
     cfg = tmp_path / "nat.toml"
@@ -79,7 +83,8 @@ def test_masquerade_forward_policy_and_clean_teardown(prefix: str, tmp_path: Pat
         "created nft table inet tapliance_tl0 (7 rules: forward policy, masquerade out of eth0)",
         "set sysctl net.ipv4.ip_forward = 1 (was 0)",
         "set sysctl net.ipv6.conf.all.forwarding = 1 (was 0)",
-        "added route 172.20.0.0/16 via 10.1.2.4 dev tl0"]
+        "added route 172.20.0.0/16 via 10.1.2.4 dev tl0",
+    ]
     assert ping(t, "192.168.70.1")  # L has no route to 10.1.2.0/24: the reply only works NATed
     assert tcp(t, lan, "192.168.70.1", 5071)
     assert ping(t, "fd70::1")  # IPv6 too: L has no route to fd12::/64 either
@@ -130,15 +135,22 @@ def test_other_tables_and_unrelated_forwarding_are_left_alone(prefix: str, tmp_p
 
 @pytest.mark.parametrize("first_down", ["tl0", "tl1"])
 def test_two_tunnels_share_ip_forward_and_the_last_one_out_restores_it(
-        prefix: str, tmp_path: Path, first_down: str) -> None:
+    prefix: str, tmp_path: Path, first_down: str
+) -> None:
     a, t, _lan, cfg0 = build(prefix, tmp_path)
     netns.ns_exec(a, ["ip", "tuntap", "add", "mode", "tap", "name", "tl1"])
     cfg1 = tmp_path / "nat1.toml"
     cfg1.write_text('[interface]\nname = "tl1"\naddresses = ["10.1.3.3/24"]\n[nat]\nuplink = "eth0"\n')
     assert "ip_forward = 1 (was 0)" in net_cmd(a, "apply", cfg0).stdout
     assert "ip_forward" not in net_cmd(a, "apply", cfg1).stdout  # already on: used, not changed
-    assert sh(a, "nft", "list", "tables").split() == ["table", "inet", "tapliance_tl0", "table", "inet",
-                                                       "tapliance_tl1"]
+    assert sh(a, "nft", "list", "tables").split() == [
+        "table",
+        "inet",
+        "tapliance_tl0",
+        "table",
+        "inet",
+        "tapliance_tl1",
+    ]
     cfgs = {"tl0": cfg0, "tl1": cfg1}
     second = "tl1" if first_down == "tl0" else "tl0"
     down = net_cmd(a, "teardown", cfgs[first_down])

@@ -19,8 +19,14 @@ BRIDGE = '[interface]\nname = "tap0"\n[bridge]\nname = "br0"\nports = ["eth1"]\n
 
 def snapshot(ns: str) -> str:
     """Links (with masters), addresses, routes, nftables and forwarding: everything apply may touch."""
-    cmds = [["ip", "-d", "-br", "link"], ["ip", "-br", "addr"], ["ip", "route"], ["ip", "-6", "route"],
-            ["nft", "list", "ruleset"], ["sysctl", "net.ipv4.ip_forward", "net.ipv6.conf.all.forwarding"]]
+    cmds = [
+        ["ip", "-d", "-br", "link"],
+        ["ip", "-br", "addr"],
+        ["ip", "route"],
+        ["ip", "-6", "route"],
+        ["nft", "list", "ruleset"],
+        ["sysctl", "net.ipv4.ip_forward", "net.ipv6.conf.all.forwarding"],
+    ]
     return "\n".join(netns.ns_exec(ns, c, timeout=30).stdout.decode() for c in cmds)
 
 
@@ -35,24 +41,42 @@ def appliance(prefix: str, tmp_path: Path) -> str:
     return a
 
 
-@pytest.mark.parametrize(("config", "message"), [
-    ('[interface]\nname = "tap0"\naddresses = ["10.1.2.3/24"]\n[nat]\nuplink = "nosuch0"\n',
-     "tapliance: nat.uplink nosuch0: no such device"),
-    ('[interface]\nname = "tap0"\n[bridge]\nname = "eth2"\nports = ["eth1"]\n',
-     "tapliance: bridge eth2: a veth device of that name exists (not a bridge); choose another bridge.name"),
-    (BRIDGE.replace('ports = ["eth1"]', 'ports = ["eth2"]\naddresses = ["192.168.80.5/24"]'),
-     "tapliance: address 192.168.80.5/24: already assigned to eth1"),
-    (BRIDGE.replace('ports = ["eth1"]', 'ports = ["eth2"]\naddresses = ["192.168.80.6/24"]'),
-     "tapliance: address 192.168.80.6/24: network 192.168.80.0/24 is already on eth1 (192.168.80.5/24)"),
-    ('[interface]\nname = "tap9"\n[bridge]\nname = "br0"\n',
-     "tapliance: interface tap9: no such device; `tapliance up` creates it"),
-    ('[interface]\nname = "tap0"\naddresses = ["10.1.2.3/24"]\n[[route]]\nto = "0.0.0.0/0"\nvia = "10.1.2.9"\n',
-     "tapliance: route 0.0.0.0/0 via 10.1.2.9 dev tap0: a route to 0.0.0.0/0 via 192.168.80.1 dev eth1 already"),
-    ('[interface]\nname = "tap0"\n[bridge]\nname = "br0"\nports = ["eth1", "eth9"]\n',
-     "tapliance: port of bridge br0 eth9: no such device"),
-])
-def test_bad_input_is_one_line_exit_2_and_changes_nothing(appliance: str, tmp_path: Path, config: str,
-                                                          message: str) -> None:
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        (
+            '[interface]\nname = "tap0"\naddresses = ["10.1.2.3/24"]\n[nat]\nuplink = "nosuch0"\n',
+            "tapliance: nat.uplink nosuch0: no such device",
+        ),
+        (
+            '[interface]\nname = "tap0"\n[bridge]\nname = "eth2"\nports = ["eth1"]\n',
+            "tapliance: bridge eth2: a veth device of that name exists (not a bridge); choose another bridge.name",
+        ),
+        (
+            BRIDGE.replace('ports = ["eth1"]', 'ports = ["eth2"]\naddresses = ["192.168.80.5/24"]'),
+            "tapliance: address 192.168.80.5/24: already assigned to eth1",
+        ),
+        (
+            BRIDGE.replace('ports = ["eth1"]', 'ports = ["eth2"]\naddresses = ["192.168.80.6/24"]'),
+            "tapliance: address 192.168.80.6/24: network 192.168.80.0/24 is already on eth1 (192.168.80.5/24)",
+        ),
+        (
+            '[interface]\nname = "tap9"\n[bridge]\nname = "br0"\n',
+            "tapliance: interface tap9: no such device; `tapliance up` creates it",
+        ),
+        (
+            '[interface]\nname = "tap0"\naddresses = ["10.1.2.3/24"]\n[[route]]\nto = "0.0.0.0/0"\nvia = "10.1.2.9"\n',
+            "tapliance: route 0.0.0.0/0 via 10.1.2.9 dev tap0: a route to 0.0.0.0/0 via 192.168.80.1 dev eth1 already",
+        ),
+        (
+            '[interface]\nname = "tap0"\n[bridge]\nname = "br0"\nports = ["eth1", "eth9"]\n',
+            "tapliance: port of bridge br0 eth9: no such device",
+        ),
+    ],
+)
+def test_bad_input_is_one_line_exit_2_and_changes_nothing(
+    appliance: str, tmp_path: Path, config: str, message: str
+) -> None:
     cfg = tmp_path / "bad.toml"
     cfg.write_text(config)
     before = snapshot(appliance)
@@ -96,8 +120,13 @@ def test_kill_9_half_way_then_teardown_cleans_up(appliance: str, tmp_path: Path)
     cfg.write_text(BRIDGE.replace('ports = ["eth1"]', 'ports = ["eth2", "eth1"]\ntake_over = "eth1"'))
     before = snapshot(appliance)
     env = {**os.environ, "TAPLIANCE_STATE_DIR": str(tmp_path / "state")}
-    p = subprocess.run(["ip", "netns", "exec", appliance, sys.executable, "-c", CRASH, str(cfg)], env=env,
-                       capture_output=True, timeout=60, check=False)
+    p = subprocess.run(
+        ["ip", "netns", "exec", appliance, sys.executable, "-c", CRASH, str(cfg)],
+        env=env,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
     assert p.returncode == -signal.SIGKILL
     assert "master br0" in netns.ns_exec(appliance, ["ip", "link", "show", "eth1"]).stdout.decode()
     assert (tmp_path / "state" / f"tap0@{appliance}.net.json").exists()  # namespaces share /run
@@ -113,10 +142,16 @@ def test_kill_9_of_the_process_that_applied_then_teardown(appliance: str, tmp_pa
     cfg.write_text('[interface]\nname = "tap0"\naddresses = ["10.1.2.3/24"]\n[nat]\nuplink = "eth1"\n')
     before = snapshot(appliance)
     env = {**os.environ, "TAPLIANCE_STATE_DIR": str(tmp_path / "state")}
-    code = ("import sys, time\nfrom tapliance import config, net\nnet.apply(config.load(sys.argv[1]))\n"
-            "print('up', flush=True)\ntime.sleep(600)\n")
-    proc = subprocess.Popen(["ip", "netns", "exec", appliance, sys.executable, "-c", code, str(cfg)], env=env,
-                            stdout=subprocess.PIPE, text=True)
+    code = (
+        "import sys, time\nfrom tapliance import config, net\nnet.apply(config.load(sys.argv[1]))\n"
+        "print('up', flush=True)\ntime.sleep(600)\n"
+    )
+    proc = subprocess.Popen(
+        ["ip", "netns", "exec", appliance, sys.executable, "-c", code, str(cfg)],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert proc.stdout is not None and proc.stdout.readline().strip() == "up"
         assert "tapliance_tap0" in netns.ns_exec(appliance, ["nft", "list", "tables"]).stdout.decode()

@@ -17,8 +17,11 @@ TRANSFER = str(Path(__file__).with_name("transfer.py"))
 
 
 def transfer(lab: TunnelLab, size: int, src: str = "a", dst: str = "b") -> None:
-    rx = subprocess.Popen(["ip", "netns", "exec", lab.sides[dst].ns, sys.executable, TRANSFER, "recv", "5002"],
-                          stdout=subprocess.PIPE, text=True)
+    rx = subprocess.Popen(
+        ["ip", "netns", "exec", lab.sides[dst].ns, sys.executable, TRANSFER, "recv", "5002"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert rx.stdout is not None and rx.stdout.readline().strip() == "listening"
     tx = lab.sh(src, [sys.executable, TRANSFER, "send", OVERLAY[dst], "5002", str(size)], timeout=180)
     out_rx, _ = rx.communicate(timeout=60)
@@ -55,8 +58,10 @@ def test_tcp_under_loss(lab: TunnelLab, segmented: bool) -> None:
     lab.start("a")
     lab.start("b")
     lab.wait_ping("a", OVERLAY["b"])
-    rules = ("table inet tlloss {\n chain in {\n  type filter hook input priority -10;\n"
-             "  udp dport 9123 numgen random mod 100 < 2 counter drop\n }\n}\n")
+    rules = (
+        "table inet tlloss {\n chain in {\n  type filter hook input priority -10;\n"
+        "  udp dport 9123 numgen random mod 100 < 2 counter drop\n }\n}\n"
+    )
     netns.ns_exec(lab.sides["b"].ns, ["nft", "-f", "-"], input=rules.encode())
     transfer(lab, 16 << 20, "a", "b")
     out = lab.sh("b", ["nft", "-j", "list", "table", "inet", "tlloss"]).stdout

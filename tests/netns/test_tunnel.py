@@ -26,8 +26,11 @@ def test_ping_and_32mib_transfer_intact(lab: TunnelLab) -> None:
     lab.wait_ping("a", OVERLAY["b"])
     assert lab.ping("b", OVERLAY["a"], count=3)
     assert lab.ping("a", OVERLAY["b"], count=2, size=8000)  # fragmented on the TAP side and ours
-    rx = subprocess.Popen(["ip", "netns", "exec", lab.sides["b"].ns, sys.executable, TRANSFER, "recv", "5001"],
-                          stdout=subprocess.PIPE, text=True)
+    rx = subprocess.Popen(
+        ["ip", "netns", "exec", lab.sides["b"].ns, sys.executable, TRANSFER, "recv", "5001"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert rx.stdout is not None and rx.stdout.readline().strip() == "listening"
     tx = lab.sh("a", [sys.executable, TRANSFER, "send", OVERLAY["b"], "5001", str(32 << 20)], timeout=120)
     out_rx, _ = rx.communicate(timeout=60)
@@ -50,8 +53,9 @@ def _capture_data_frame(lab: TunnelLab) -> bytes:
         "  if a[2]==socket.PACKET_OUTGOING and f[12:14]==b'\\x08\\x00' and f[23]==17 and f[42]==4 and len(f)>100:\n"
         "    sys.stdout.write(f.hex());break\n"
     )
-    sniff = subprocess.Popen(["ip", "netns", "exec", lab.sides["a"].ns, sys.executable, "-c", code],
-                             stdout=subprocess.PIPE, text=True)
+    sniff = subprocess.Popen(
+        ["ip", "netns", "exec", lab.sides["a"].ns, sys.executable, "-c", code], stdout=subprocess.PIPE, text=True
+    )
     time.sleep(0.3)
     lab.ping("a", OVERLAY["b"], count=2, size=200)
     out, _ = sniff.communicate(timeout=15)
@@ -71,8 +75,10 @@ def test_replayed_datagram_is_rejected(lab: TunnelLab) -> None:
     frame = _capture_data_frame(lab)
     before = drops(lab, "b").get("replay", 0)
     rx_before = lab.status("b")["peers"][0]["rx_frames"]  # type: ignore[index]
-    inject = (f"import socket;s=socket.socket(socket.AF_PACKET,socket.SOCK_RAW);s.bind(('ul0',0));"
-              f"[s.send(bytes.fromhex('{frame.hex()}')) for _ in range(3)]")
+    inject = (
+        f"import socket;s=socket.socket(socket.AF_PACKET,socket.SOCK_RAW);s.bind(('ul0',0));"
+        f"[s.send(bytes.fromhex('{frame.hex()}')) for _ in range(3)]"
+    )
     lab.sh("a", [sys.executable, "-c", inject])
     time.sleep(0.5)
     assert drops(lab, "b").get("replay", 0) == before + 3
@@ -129,10 +135,20 @@ def test_attaches_to_precreated_tap_and_leaves_it(lab: TunnelLab) -> None:
 
 def test_startup_failure_leaves_nothing(lab: TunnelLab) -> None:
     # Something else already holds the UDP port: the daemon must fail in one line and remove its TAP.
-    holder = subprocess.Popen(["ip", "netns", "exec", lab.sides["a"].ns, sys.executable, "-c",
-                               "import socket,time;s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);"
-                               "s.bind(('10.231.0.1',9123));print('ok',flush=True);time.sleep(30)"],
-                              stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [
+            "ip",
+            "netns",
+            "exec",
+            lab.sides["a"].ns,
+            sys.executable,
+            "-c",
+            "import socket,time;s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);"
+            "s.bind(('10.231.0.1',9123));print('ok',flush=True);time.sleep(30)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "ok"
         lab.write_config("a")
@@ -150,8 +166,10 @@ def test_startup_failure_leaves_nothing(lab: TunnelLab) -> None:
 @pytest.mark.parametrize(
     ("mutate", "message"),
     [
-        (lambda p: p.write_text(p.read_text().replace('name = "tl0"', 'name = "way-too-long-ifname"')),
-         "interface.name: not a valid interface name"),
+        (
+            lambda p: p.write_text(p.read_text().replace('name = "tl0"', 'name = "way-too-long-ifname"')),
+            "interface.name: not a valid interface name",
+        ),
         (lambda p: (p.parent / "a.key").chmod(0o644), "readable by others"),
         (lambda p: p.write_text(p.read_text() + "\n[nat]\nuplink = 'eth0'\nfoo = 1\n"), "nat.foo: unknown key"),
     ],
@@ -171,4 +189,3 @@ def test_namespaces_are_removed(prefix: str, tmp_path: Path) -> None:
     assert len(netns.list_ns(prefix)) == 2
     netns.cleanup(prefix)
     assert netns.list_ns(prefix) == []
-

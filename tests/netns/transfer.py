@@ -1,7 +1,7 @@
 """A TCP transfer with a checksum on both ends (run inside namespaces):
 
-    python transfer.py recv PORT            -> prints "<bytes> <sha256>" of everything received
-    python transfer.py send HOST PORT BYTES -> sends BYTES pseudo-random bytes, prints "<bytes> <sha256>"
+python transfer.py recv PORT            -> prints "<bytes> <sha256>" of everything received
+python transfer.py send HOST PORT BYTES -> sends BYTES pseudo-random bytes, prints "<bytes> <sha256>"
 """
 
 from __future__ import annotations

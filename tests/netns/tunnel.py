@@ -60,16 +60,31 @@ class TunnelLab:
         for n in ("a", "b"):
             ns = netns.add_ns(f"{prefix}{n}")
             lab.sides[n] = Side(n, ns, tmp, keyfile.generate_private())
-        netns.add_veth(lab.sides["a"].ns, "ul0", lab.sides["b"].ns, "ul0", a_addr=f"{UNDERLAY['a']}/24",
-                       b_addr=f"{UNDERLAY['b']}/24", mtu=mtu)
+        netns.add_veth(
+            lab.sides["a"].ns,
+            "ul0",
+            lab.sides["b"].ns,
+            "ul0",
+            a_addr=f"{UNDERLAY['a']}/24",
+            b_addr=f"{UNDERLAY['b']}/24",
+            mtu=mtu,
+        )
         for s in lab.sides.values():
             kf = tmp / f"{s.name}.key"
             kf.write_text(keyfile.encode(s.key) + "\n")
             kf.chmod(0o600)
         return lab
 
-    def write_config(self, n: str, *, peer_key: str | None = None, endpoint: bool | None = None,
-                     extra: str = "", tunnel_extra: str = "", iface_extra: str = "") -> Path:
+    def write_config(
+        self,
+        n: str,
+        *,
+        peer_key: str | None = None,
+        endpoint: bool | None = None,
+        extra: str = "",
+        tunnel_extra: str = "",
+        iface_extra: str = "",
+    ) -> Path:
         s = self.sides[n]
         other = self.sides["b" if n == "a" else "a"]
         if endpoint is None:
@@ -80,7 +95,8 @@ class TunnelLab:
             f'[tunnel]\nlisten = "{UNDERLAY[n]}:{PORT}"\nprivate_key_file = "{s.name}.key"\n'
             f'control_socket = "{s.sock}"\nkeepalive = 2\n{tunnel_extra}\n'
             f'[[peer]]\nname = "{other.name}"\npublic_key = "{peer_key or other.public}"\n{ep}\n{extra}\n'
-            f'[log]\nlevel = "debug"\n')
+            f'[log]\nlevel = "debug"\n'
+        )
         return s.config
 
     def start(self, n: str, wait: bool = True) -> Side:
@@ -88,8 +104,9 @@ class TunnelLab:
         if not s.config.exists():
             self.write_config(n)
         log = open(s.log, "ab")  # noqa: SIM115 - owned by the daemon process for its lifetime
-        s.proc = subprocess.Popen(["ip", "netns", "exec", s.ns, *TAPLIANCE, "up", "-c", str(s.config)],
-                                  stdout=log, stderr=log)
+        s.proc = subprocess.Popen(
+            ["ip", "netns", "exec", s.ns, *TAPLIANCE, "up", "-c", str(s.config)], stdout=log, stderr=log
+        )
         log.close()
         if wait:
             deadline = time.monotonic() + 10
@@ -111,8 +128,9 @@ class TunnelLab:
         r = self.sh(n, [*TAPLIANCE, "status", "--json", "-s", str(self.sides[n].sock)])
         return json.loads(r.stdout)  # type: ignore[no-any-return]
 
-    def sh(self, n: str, args: list[str], check: bool = True,
-           timeout: float = 60) -> subprocess.CompletedProcess[bytes]:
+    def sh(
+        self, n: str, args: list[str], check: bool = True, timeout: float = 60
+    ) -> subprocess.CompletedProcess[bytes]:
         return netns.ns_exec(self.sides[n].ns, args, check=check, timeout=timeout)
 
     def ping(self, src: str, dst_ip: str, count: int = 3, size: int = 56) -> bool:
@@ -124,8 +142,10 @@ class TunnelLab:
         while time.monotonic() - t0 < timeout:
             if self.ping(src, dst_ip, count=1):
                 return time.monotonic() - t0
-        raise AssertionError(f"{dst_ip} not reachable from {src} within {timeout} s; logs:\n"
-                             + "\n".join(s.log.read_text()[-1500:] for s in self.sides.values() if s.log.exists()))
+        raise AssertionError(
+            f"{dst_ip} not reachable from {src} within {timeout} s; logs:\n"
+            + "\n".join(s.log.read_text()[-1500:] for s in self.sides.values() if s.log.exists())
+        )
 
     def stop_all(self) -> None:
         for n, s in self.sides.items():

@@ -22,13 +22,26 @@ from tapliance.proto.protocol import Context
 KEEPALIVE = TunnelConfig.keepalive  # the config's default
 
 
-def spec(public_key: bytes, name: str = "", endpoint: Addr | None = None, psk: bytes | None = None,
-         keepalive: float = KEEPALIVE) -> PeerSpec:
+def spec(
+    public_key: bytes,
+    name: str = "",
+    endpoint: Addr | None = None,
+    psk: bytes | None = None,
+    keepalive: float = KEEPALIVE,
+) -> PeerSpec:
     return PeerSpec(public_key, name, endpoint, psk, keepalive)
 
 
-def build(private: bytes, peers: list[PeerSpec], random: Callable[[int], bytes], now: float,
-          unix_offset: float = 1.7e9, *, vnet: bool = False, **tunnel: object) -> Node:
+def build(
+    private: bytes,
+    peers: list[PeerSpec],
+    random: Callable[[int], bytes],
+    now: float,
+    unix_offset: float = 1.7e9,
+    *,
+    vnet: bool = False,
+    **tunnel: object,
+) -> Node:
     """A node with one native protocol; ``tunnel`` overrides TunnelConfig fields (the config's defaults)."""
     ctx = Context(random, unix_offset)
     params = native_params(TunnelConfig(**tunnel))  # type: ignore[arg-type]
@@ -134,9 +147,16 @@ MAC_C = bytes.fromhex("020000000003")
 BCAST = b"\xff" * 6
 
 
-def pair(net: Net | None = None, *, a_endpoint: bool = True, b_endpoint: bool = False,
-         keepalive: float = KEEPALIVE, psk: bytes | None = None, vnet: tuple[bool, bool] = (False, False),
-         **kw: object) -> tuple[Net, Host, Host]:
+def pair(
+    net: Net | None = None,
+    *,
+    a_endpoint: bool = True,
+    b_endpoint: bool = False,
+    keepalive: float = KEEPALIVE,
+    psk: bytes | None = None,
+    vnet: tuple[bool, bool] = (False, False),
+    **kw: object,
+) -> tuple[Net, Host, Host]:
     """A (initiator, knows B's endpoint) and B (listener, discovers A); ``vnet``: whose TAP has offloads."""
     net = net or Net()
     a = net.host("a", ("192.0.2.1", 9123))

@@ -18,10 +18,12 @@ TCP = {
         "cpu_utilization_percent": {"host_total": 50.0},
     },
 }
-UDP_NEW = {"end": {
-    "sum": {"seconds": 1.0, "bytes": 17758720, "packets": 277480, "lost_packets": 3305, "sender": True},
-    "sum_received": {"seconds": 1.000278, "bytes": 17546304, "packets": 277466, "lost_packets": 3305},
-}}
+UDP_NEW = {
+    "end": {
+        "sum": {"seconds": 1.0, "bytes": 17758720, "packets": 277480, "lost_packets": 3305, "sender": True},
+        "sum_received": {"seconds": 1.000278, "bytes": 17546304, "packets": 277466, "lost_packets": 3305},
+    }
+}
 PING = """PING 10.99.0.2 (10.99.0.2) 56(84) bytes of data.
 64 bytes from 10.99.0.2: icmp_seq=1 ttl=64 time=0.125 ms
 64 bytes from 10.99.0.2: icmp_seq=2 ttl=64 time=0.027 ms
@@ -77,8 +79,10 @@ def test_parse_stat_counts_fields_after_the_last_paren() -> None:
 
 
 def test_parse_stat_real_shape() -> None:
-    line = ("1234 (tapliance) S 1 1234 1234 0 -1 4194560 5000 0 0 0 250 75 0 0 20 0 1 0 100 "
-            "50000000 10000 18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0\n")
+    line = (
+        "1234 (tapliance) S 1 1234 1234 0 -1 4194560 5000 0 0 0 250 75 0 0 20 0 1 0 100 "
+        "50000000 10000 18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0\n"
+    )
     assert procstat.parse_stat(line) == (1, 250, 75)
 
 
@@ -96,8 +100,17 @@ def test_one_line_keeps_the_last_meaningful_line_short() -> None:
 
 def test_select_tunnels() -> None:
     names = [t.name for t in tunnels.select(None)]
-    assert names == ["veth", "vxlan", "openvpn", "tinc", "fastd", "tapliance", "tapliance-aes", "pyrelay",
-                     "pyrelay-aead"]
+    assert names == [
+        "veth",
+        "vxlan",
+        "openvpn",
+        "tinc",
+        "fastd",
+        "tapliance",
+        "tapliance-aes",
+        "pyrelay",
+        "pyrelay-aead",
+    ]
     assert [t.name for t in tunnels.select("tapliance, openvpn")] == ["openvpn", "tapliance", "tapliance-aes"]
     assert [t.name for t in tunnels.select("tapliance-aes")] == ["tapliance-aes"]
     with pytest.raises(ValueError, match=r"unknown tunnel.*wireguard"):
@@ -121,9 +134,14 @@ def test_loss_ruleset_drops_per_mille_of_underlay_udp_but_never_iperf3() -> None
 
 
 def test_dropped_packets_sums_rule_counters() -> None:
-    doc = {"nftables": [{"metainfo": {}}, {"table": {"name": "benchloss"}},
-                        {"rule": {"expr": [{"match": {}}, {"counter": {"packets": 41, "bytes": 9}}, {"drop": None}]}},
-                        {"rule": {"expr": [{"counter": {"packets": 1, "bytes": 1}}]}}]}
+    doc = {
+        "nftables": [
+            {"metainfo": {}},
+            {"table": {"name": "benchloss"}},
+            {"rule": {"expr": [{"match": {}}, {"counter": {"packets": 41, "bytes": 9}}, {"drop": None}]}},
+            {"rule": {"expr": [{"counter": {"packets": 1, "bytes": 1}}]}},
+        ]
+    }
     assert measure.dropped_packets(doc) == 42
     assert measure.dropped_packets({"nftables": []}) == 0
 

@@ -12,22 +12,40 @@ from scripts.benchlib.stats import Row, best_peer, median, ratio
 PEERS = ("openvpn", "tinc", "fastd")
 
 
-def sample(tcp1: float, *, tcp4: float | None = None, pps: float = 40e3, rtt: float = 0.3,
-           hwm: float | None = 9.0) -> dict[str, float | None]:
-    return {"tcp1_bps": tcp1, "tcp4_bps": tcp4 if tcp4 is not None else tcp1, "udp64_pps": pps,
-            "rtt_median_ms": rtt, "rtt_avg_ms": rtt * 1.1, "cpu_s_per_gb": 20.0, "rss_mib": hwm, "hwm_mib": hwm}
+def sample(
+    tcp1: float, *, tcp4: float | None = None, pps: float = 40e3, rtt: float = 0.3, hwm: float | None = 9.0
+) -> dict[str, float | None]:
+    return {
+        "tcp1_bps": tcp1,
+        "tcp4_bps": tcp4 if tcp4 is not None else tcp1,
+        "udp64_pps": pps,
+        "rtt_median_ms": rtt,
+        "rtt_avg_ms": rtt * 1.1,
+        "cpu_s_per_gb": 20.0,
+        "rss_mib": hwm,
+        "hwm_mib": hwm,
+    }
 
 
 def rows() -> dict[str, Row]:
     r = {
         "veth": Row("veth", "baseline veth (no tunnel)", [sample(14e9, rtt=0.05, hwm=None)]),
-        "openvpn": Row("openvpn", "OpenVPN tap AES-256-GCM",
-                       [sample(0.55e9, rtt=0.35), sample(0.60e9, rtt=0.30), sample(0.50e9, rtt=0.40)]),
+        "openvpn": Row(
+            "openvpn",
+            "OpenVPN tap AES-256-GCM",
+            [sample(0.55e9, rtt=0.35), sample(0.60e9, rtt=0.30), sample(0.50e9, rtt=0.40)],
+        ),
         "tinc": Row("tinc", "tinc 1.0 switch", [sample(0.66e9), sample(0.59e9), sample(0.62e9)]),
         "fastd": Row("fastd", "fastd salsa2012+umac", [], failures=["fastd: timed out", "fastd: timed out"]),
-        "tapliance": Row("tapliance", "tapliance chacha20-poly1305",
-                         [sample(2.7e9, pps=50e3, rtt=0.2, hwm=43.0), sample(2.9e9, pps=52e3, rtt=0.25, hwm=45.5),
-                          sample(3.1e9, pps=30e3, rtt=0.9, hwm=44.0)]),
+        "tapliance": Row(
+            "tapliance",
+            "tapliance chacha20-poly1305",
+            [
+                sample(2.7e9, pps=50e3, rtt=0.2, hwm=43.0),
+                sample(2.9e9, pps=52e3, rtt=0.25, hwm=45.5),
+                sample(3.1e9, pps=30e3, rtt=0.9, hwm=44.0),
+            ],
+        ),
     }
     return r
 
@@ -54,8 +72,9 @@ def test_status_texts() -> None:
     assert r["fastd"].status() == "FAILED: fastd: timed out"
     partial = Row("x", "x", [sample(1e9)], failures=["did not answer ping"], errors=["udp64: iperf3: boom"])
     assert not partial.failed
-    assert partial.status() == ("ok; 1/2 rounds up (last failure: did not answer ping); "
-                                "1 measurement error(s), last: udp64: iperf3: boom")
+    assert partial.status() == (
+        "ok; 1/2 rounds up (last failure: did not answer ping); 1 measurement error(s), last: udp64: iperf3: boom"
+    )
 
 
 def test_ratio_is_tapliance_median_over_the_best_peer_median() -> None:

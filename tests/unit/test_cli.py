@@ -14,8 +14,15 @@ from tapliance import keyfile
 
 
 def tl(*args: str, stdin: str | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "tapliance.cli", *args], input=stdin, capture_output=True,
-                          text=True, timeout=30, cwd=cwd, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "tapliance.cli", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=cwd,
+        check=False,
+    )
 
 
 def test_help_explains() -> None:
@@ -112,8 +119,14 @@ def test_pubkey_bad_stdin() -> None:
 def _pubkey_from_file(key: Path) -> subprocess.CompletedProcess[str]:
     """`tapliance pubkey < key`: stdin is the file itself, not a pipe."""
     with open(key) as f:
-        return subprocess.run([sys.executable, "-m", "tapliance.cli", "pubkey"], stdin=f, capture_output=True,
-                              text=True, timeout=30, check=False)
+        return subprocess.run(
+            [sys.executable, "-m", "tapliance.cli", "pubkey"],
+            stdin=f,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
 
 
 @pytest.mark.parametrize("mode", [0o644, 0o640, 0o604], ids=lambda m: f"{m:04o}")
@@ -124,8 +137,9 @@ def test_pubkey_refuses_key_file_readable_by_others(tmp_path: Path, mode: int) -
     r = _pubkey_from_file(key)
     assert r.returncode == 2 and r.stdout == ""
     assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr, r.stderr
-    assert r.stderr == (f"tapliance: {key}: private key file has mode {mode:04o}, readable by others; "
-                        f"run `chmod 600 {key}`\n")
+    assert r.stderr == (
+        f"tapliance: {key}: private key file has mode {mode:04o}, readable by others; run `chmod 600 {key}`\n"
+    )
 
 
 def test_pubkey_accepts_0600_key_file_and_pipe(tmp_path: Path) -> None:

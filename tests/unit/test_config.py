@@ -91,8 +91,9 @@ def test_bad_configs(tmp_path: Path, text: str, message: str) -> None:
 
 
 @pytest.mark.parametrize(("text", "message"), BAD, ids=[m.split(":")[0] for _, m in BAD])
-def test_bad_configs_through_check_config(tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str,
-                                          message: str) -> None:
+def test_bad_configs_through_check_config(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, message: str
+) -> None:
     """What a user sees for each bad config: `tapliance check-config` exits 2 with one line, no traceback."""
     path = write(tmp_path, text)
     assert cli.main(["check-config", "-c", str(path)]) == 2
@@ -126,8 +127,9 @@ def test_preshared_key_file_loads(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("mode", [0o644, 0o640, 0o604], ids=lambda m: f"{m:04o}")
-def test_preshared_key_file_readable_by_others_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                                          mode: int) -> None:
+def test_preshared_key_file_readable_by_others_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], mode: int
+) -> None:
     path = _with_psk(tmp_path, mode)
     psk = tmp_path / "b.psk"
     with pytest.raises(keyfile.KeyFileError) as e:

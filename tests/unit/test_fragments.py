@@ -74,8 +74,9 @@ def test_the_sealer_splits_frames_by_the_layout_rule(n: int, max_chunk: int) -> 
     from tapliance.proto.native.handshake import Keys
     from tapliance.proto.native.keypair import Keypair
 
-    kp = Keypair(Keys(bytes(32), bytes(32)), "chacha20-poly1305", local_index=1, remote_index=2, initiator=True,
-                 created=0.0)
+    kp = Keypair(
+        Keys(bytes(32), bytes(32)), "chacha20-poly1305", local_index=1, remote_index=2, initiator=True, created=0.0
+    )
     count, size = layout(n, max_chunk)
     buf, seg = kp.seal_frame(bytes(n), max_chunk)
     assert seg == size + W.DATA_OVERHEAD

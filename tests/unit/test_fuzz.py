@@ -53,8 +53,11 @@ def test_random_datagrams(data: bytes) -> None:
 
 
 @settings(max_examples=1500, deadline=None)
-@given(st.integers(min_value=0, max_value=len(GENUINE) - 1), st.integers(min_value=0, max_value=2**32),
-       st.sampled_from(["flip", "truncate", "extend", "retype"]))
+@given(
+    st.integers(min_value=0, max_value=len(GENUINE) - 1),
+    st.integers(min_value=0, max_value=2**32),
+    st.sampled_from(["flip", "truncate", "extend", "retype"]),
+)
 def test_mutated_genuine_datagrams(which: int, seed: int, how: str) -> None:
     rnd = random.Random(seed)
     d = bytearray(GENUINE[which])

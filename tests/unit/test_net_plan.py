@@ -52,16 +52,23 @@ def test_empty_config_plans_nothing() -> None:
 def test_bridge_plan() -> None:
     p = P.build(cfg(BRIDGE))
     assert p.bridge == P.BridgePlan(
-        name="br0", tap="tap0", ports=("tap0", "eth2", "eth1"),  # take_over enslaved last
-        stp=True, forward_delay_cs=400, addresses=("192.168.1.2/24", "fd01::2/64"), take_over="eth1")
+        name="br0",
+        tap="tap0",
+        ports=("tap0", "eth2", "eth1"),  # take_over enslaved last
+        stp=True,
+        forward_delay_cs=400,
+        addresses=("192.168.1.2/24", "fd01::2/64"),
+        take_over="eth1",
+    )
     assert p.nat is None and p.sysctls == ()
     assert p.required_devices() == ("tap0", "eth2", "eth1")
 
 
 def test_nat_plan_sources_default_to_tunnel_networks_and_v6_turns_on_v6_forwarding() -> None:
     p = P.build(cfg(NAT))
-    assert p.nat == P.NatPlan(table="tapliance_tap0", tunnel_dev="tap0", uplink="eth0", masquerade=True,
-                              sources=("10.1.2.0/24", "fd00::/64"))  # link-local left out
+    assert p.nat == P.NatPlan(
+        table="tapliance_tap0", tunnel_dev="tap0", uplink="eth0", masquerade=True, sources=("10.1.2.0/24", "fd00::/64")
+    )  # link-local left out
     assert p.sysctls == (P.Sysctl("net/ipv4/ip_forward", "1"), P.Sysctl("net/ipv6/conf/all/forwarding", "1"))
     assert p.routes == (P.RoutePlan("192.168.1.0/24", "10.1.2.4", "tap0"), P.RoutePlan("fd02::/64", "fd00::2", "eth9"))
     assert str(p.routes[0]) == "route 192.168.1.0/24 via 10.1.2.4 dev tap0"
@@ -86,19 +93,28 @@ def test_table_name_is_per_interface() -> None:
     assert P.table_name("tap0") != P.table_name("tap1")
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    (BRIDGE.replace('ports = ["eth1", "eth2"]', 'ports = ["eth1", "tap0"]'),
-     "bridge br0: lists the tunnel interface tap0 as a port; it is added anyway"),
-    (BRIDGE.replace('name = "br0"', 'name = "tap0"'), "bridge tap0: has the name of the tunnel interface"),
-    (BRIDGE.replace('name = "tap0"', 'name = "tap0"\naddresses = ["10.0.0.1/24"]'),
-     "interface tap0: has addresses but is a port of bridge br0; put them in bridge.addresses"),
-    (NAT.replace('uplink = "eth0"', 'uplink = "tap0"'), "nat.uplink tap0: is the tunnel side itself"),
-    (BRIDGE + '[nat]\nuplink = "eth2"\n', "nat.uplink eth2: is a port of bridge br0 and has no L3 of its own"),
-    ('[interface]\nname = "tap0"\n[nat]\nuplink = "eth0"\n', "nat: no tunnel networks to forward"),
-    (BRIDGE + '[[route]]\nto = "10.0.0.0/8"\ndev = "eth2"\n',
-     "route 10.0.0.0/8: dev eth2 is a port of bridge br0; route via the bridge"),
-    (NAT + '[[route]]\nto = "192.168.1.0/24"\n', "route 192.168.1.0/24: listed twice"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            BRIDGE.replace('ports = ["eth1", "eth2"]', 'ports = ["eth1", "tap0"]'),
+            "bridge br0: lists the tunnel interface tap0 as a port; it is added anyway",
+        ),
+        (BRIDGE.replace('name = "br0"', 'name = "tap0"'), "bridge tap0: has the name of the tunnel interface"),
+        (
+            BRIDGE.replace('name = "tap0"', 'name = "tap0"\naddresses = ["10.0.0.1/24"]'),
+            "interface tap0: has addresses but is a port of bridge br0; put them in bridge.addresses",
+        ),
+        (NAT.replace('uplink = "eth0"', 'uplink = "tap0"'), "nat.uplink tap0: is the tunnel side itself"),
+        (BRIDGE + '[nat]\nuplink = "eth2"\n', "nat.uplink eth2: is a port of bridge br0 and has no L3 of its own"),
+        ('[interface]\nname = "tap0"\n[nat]\nuplink = "eth0"\n', "nat: no tunnel networks to forward"),
+        (
+            BRIDGE + '[[route]]\nto = "10.0.0.0/8"\ndev = "eth2"\n',
+            "route 10.0.0.0/8: dev eth2 is a port of bridge br0; route via the bridge",
+        ),
+        (NAT + '[[route]]\nto = "192.168.1.0/24"\n', "route 192.168.1.0/24: listed twice"),
+    ],
+)
 def test_contradictions_are_bad_input(text: str, message: str) -> None:
     with pytest.raises(NetError) as e:
         P.build(cfg(text))
@@ -107,20 +123,25 @@ def test_contradictions_are_bad_input(text: str, message: str) -> None:
     assert "\n" not in str(e.value)
 
 
-@pytest.mark.parametrize(("section", "message"), [
-    ('[bridge]\nname = "br0"\nports = ["br0"]', "bridge.ports[0]: 'br0' is the bridge itself"),
-    ('[bridge]\nname = "br0"\nports = ["e1", "e1"]', "bridge.ports[1]: 'e1' is listed twice"),
-    ('[bridge]\nname = "br0"\naddresses = ["10.0.0.1/24", "10.0.0.1/16"]',
-     "bridge.addresses[1]: 10.0.0.1 is listed twice"),
-    ('[bridge]\nname = "br0"\ntake_over = "eth1"', "bridge.take_over: 'eth1' must also be listed in bridge.ports"),
-    ('[bridge]\nname = "br0"\nforward_delay = 1', "bridge.forward_delay: must be between 2 and 30"),
-    ('[bridge]\nports = []', "bridge.name: missing"),
-    ('[nat]\nmasquerade = true', "nat.uplink: missing"),
-    ('[nat]\nuplink = "e0"\nsources = ["10.0.0.0/8", "10.0.0.0/8"]', "nat.sources[1]: 10.0.0.0/8 is listed twice"),
-    ('[nat]\nuplink = "e0"\nsources = ["nope"]', "nat.sources[0]: not an IP network"),
-    ('[[route]]\nto = "10.0.0.1/8"', "route[0].to: not a network address"),
-    ('[[route]]\nto = "fd00::/8"\nvia = "10.0.0.1"', "route[0].via: IPv4 gateway for an IPv6 route"),
-])
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        ('[bridge]\nname = "br0"\nports = ["br0"]', "bridge.ports[0]: 'br0' is the bridge itself"),
+        ('[bridge]\nname = "br0"\nports = ["e1", "e1"]', "bridge.ports[1]: 'e1' is listed twice"),
+        (
+            '[bridge]\nname = "br0"\naddresses = ["10.0.0.1/24", "10.0.0.1/16"]',
+            "bridge.addresses[1]: 10.0.0.1 is listed twice",
+        ),
+        ('[bridge]\nname = "br0"\ntake_over = "eth1"', "bridge.take_over: 'eth1' must also be listed in bridge.ports"),
+        ('[bridge]\nname = "br0"\nforward_delay = 1', "bridge.forward_delay: must be between 2 and 30"),
+        ("[bridge]\nports = []", "bridge.name: missing"),
+        ("[nat]\nmasquerade = true", "nat.uplink: missing"),
+        ('[nat]\nuplink = "e0"\nsources = ["10.0.0.0/8", "10.0.0.0/8"]', "nat.sources[1]: 10.0.0.0/8 is listed twice"),
+        ('[nat]\nuplink = "e0"\nsources = ["nope"]', "nat.sources[0]: not an IP network"),
+        ('[[route]]\nto = "10.0.0.1/8"', "route[0].to: not a network address"),
+        ('[[route]]\nto = "fd00::/8"\nvia = "10.0.0.1"', "route[0].via: IPv4 gateway for an IPv6 route"),
+    ],
+)
 def test_config_errors_in_net_sections(section: str, message: str) -> None:
     with pytest.raises(C.ConfigError) as e:
         cfg(section)

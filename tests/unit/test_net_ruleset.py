@@ -5,8 +5,13 @@ from __future__ import annotations
 from tapliance.net import ruleset as R
 from tapliance.net.plan import NatPlan
 
-NAT = NatPlan(table="tapliance_tap0", tunnel_dev="tap0", uplink="eth0", masquerade=True,
-              sources=("10.1.2.0/24", "fd00::/64", "10.9.9.9/32"))
+NAT = NatPlan(
+    table="tapliance_tap0",
+    tunnel_dev="tap0",
+    uplink="eth0",
+    masquerade=True,
+    sources=("10.1.2.0/24", "fd00::/64", "10.9.9.9/32"),
+)
 
 
 def test_rendered_policy() -> None:

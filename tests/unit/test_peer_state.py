@@ -52,8 +52,22 @@ def consistent(p: Peer) -> None:
     assert s in REPORTED_DOWN or s.shown != "down"
 
 
-OPS = st.sampled_from(["a_frame", "b_frame", "both_frames", "advance_1", "advance_6", "advance_60", "advance_100",
-                       "lose_next", "restart_a", "restart_b", "b_leaves", "b_returns"])
+OPS = st.sampled_from(
+    [
+        "a_frame",
+        "b_frame",
+        "both_frames",
+        "advance_1",
+        "advance_6",
+        "advance_60",
+        "advance_100",
+        "lose_next",
+        "restart_a",
+        "restart_b",
+        "b_leaves",
+        "b_returns",
+    ]
+)
 SEEN: set[tuple[PeerState, Input]] = set()  # (state, input) pairs the random runs went through
 ENTERED: set[PeerState] = set()
 
@@ -109,7 +123,6 @@ def test_random_runs_went_through_every_state() -> None:
     """Runs after the random-run test (file order): its derandomized examples visit every state."""
     assert ENTERED | {state for state, _ in SEEN} == set(PeerState)
     assert len(SEEN) >= 0.7 * len(TRANSITIONS), sorted((s.name, i.name) for s, i in set(TRANSITIONS) - SEEN)
-
 
 
 def test_outage_while_up_is_reported_once_and_heals() -> None:

@@ -79,7 +79,11 @@ def test_a_longer_datagram_or_a_multi_datagram_frame_is_not_coalesced(pair: Any)
     a = rx.getsockname()
     frame = bytearray(b"F" * 300)  # a sealed frame of three 100-byte datagrams (its own GSO send)
     queue: list[tuple[bytes | bytearray, Any, int]] = [
-        (dgram(0, 100), a, 1400), (dgram(1, 100), a, 1400), (dgram(2, 140), a, 1400), (frame, a, 100)]
+        (dgram(0, 100), a, 1400),
+        (dgram(1, 100), a, 1400),
+        (dgram(2, 140), a, 1400),
+        (frame, a, 100),
+    ]
     transport(tx).send_all(queue)
     got = recv_all(rx, 6)
     assert got[:3] == [bytes(dgram(0, 100)), bytes(dgram(1, 100)), bytes(dgram(2, 140))]
@@ -127,8 +131,9 @@ def test_the_node_sees_a_v4_sender_in_plain_form(family: int) -> None:
     rx.setblocking(False)
     tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     seen: list[tuple[bytes, Any]] = []
-    proto: Any = SimpleNamespace(tx=[], on_datagram=lambda d, addr, now: seen.append((bytes(d), addr)),
-                                 on_datagram_batch=None)
+    proto: Any = SimpleNamespace(
+        tx=[], on_datagram=lambda d, addr, now: seen.append((bytes(d), addr)), on_datagram_batch=None
+    )
     try:
         tx.sendto(b"x" * 40, ("127.0.0.1", rx.getsockname()[1]))
         t = UdpTransport(rx, proto, Drops(), gso=True)

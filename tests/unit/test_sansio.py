@@ -7,9 +7,27 @@ from pathlib import Path
 
 import pytest
 
-FORBIDDEN = {"socket", "os", "fcntl", "select", "selectors", "asyncio", "threading", "time", "pyroute2",
-             "subprocess", "signal", "random", "logging", "io", "pathlib", "ctypes", "mmap", "multiprocessing",
-             "importlib"}
+FORBIDDEN = {
+    "socket",
+    "os",
+    "fcntl",
+    "select",
+    "selectors",
+    "asyncio",
+    "threading",
+    "time",
+    "pyroute2",
+    "subprocess",
+    "signal",
+    "random",
+    "logging",
+    "io",
+    "pathlib",
+    "ctypes",
+    "mmap",
+    "multiprocessing",
+    "importlib",
+}
 ROOT = Path(__file__).resolve().parents[2] / "tapliance"
 FILES = sorted([*ROOT.joinpath("proto").rglob("*.py"), *ROOT.joinpath("suites").rglob("*.py")])
 

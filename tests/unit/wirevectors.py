@@ -45,8 +45,9 @@ class DetRandom:
 
 
 class _Side:
-    def __init__(self, name: str, private: bytes, peer_private: bytes, endpoint: tuple[str, int] | None,
-                 **kw: Any) -> None:
+    def __init__(
+        self, name: str, private: bytes, peer_private: bytes, endpoint: tuple[str, int] | None, **kw: Any
+    ) -> None:
         self.name = name
         peer = spec(dh_public(peer_private), "b" if name == "a" else "a", endpoint, None, 10.0)
         self.node = build(private, [peer], DetRandom(b"rng-" + name.encode()), START, UNIX_OFFSET, **kw)
@@ -144,8 +145,11 @@ def _under_load(log: list[dict[str, Any]]) -> None:
 
 def record() -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for name, kw in (("chacha20-poly1305", {}), ("aes-256-gcm", {"suite": "aes-256-gcm"}),
-                     ("chacha20-poly1305 vnet", {"vnet": True})):
+    for name, kw in (
+        ("chacha20-poly1305", {}),
+        ("aes-256-gcm", {"suite": "aes-256-gcm"}),
+        ("chacha20-poly1305 vnet", {"vnet": True}),
+    ):
         log: list[dict[str, Any]] = []
         status = _scenario(log, **kw)
         out[name] = {"log": log, "drops": {k: status[k]["drops"] for k in ("a", "b")}}

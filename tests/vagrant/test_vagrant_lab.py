@@ -45,22 +45,35 @@ def proof(out: str) -> list[str]:
 
 
 def test_proof_keeps_recaps_traffic_proof_and_timings() -> None:
-    out = ("==> site-a: booting\n    site-a: noise\n"
-           "site-a                     : ok=25   changed=10   unreachable=0    failed=0\n"  # vagrant's own echo
-           "--- first run PLAY RECAP ---\n"
-           "site-a                     : ok=25   changed=10   unreachable=0    failed=0\n"
-           "TASK [x] ****\n" + "=" * 78 + "\n  ping site-b -> lan-host: 0% packet loss\n  sha256 ... (match)\n"
-           + "=" * 78 + "\n"
-           "==> vagrant provision\n--- second run PLAY RECAP ---\n"
-           "site-a                     : ok=21   changed=0    unreachable=0    failed=0\n"
-           "----- phase timings (l2-bridge, driver qemu) -----\nvagrant up + first provision   406 s\n"
-           "total                                600 s\nvagrant-lab l2-bridge: PASSED\n")
+    out = (
+        "==> site-a: booting\n    site-a: noise\n"
+        "site-a                     : ok=25   changed=10   unreachable=0    failed=0\n"  # vagrant's own echo
+        "--- first run PLAY RECAP ---\n"
+        "site-a                     : ok=25   changed=10   unreachable=0    failed=0\n"
+        "TASK [x] ****\n"
+        + "=" * 78
+        + "\n  ping site-b -> lan-host: 0% packet loss\n  sha256 ... (match)\n"
+        + "=" * 78
+        + "\n"
+        "==> vagrant provision\n--- second run PLAY RECAP ---\n"
+        "site-a                     : ok=21   changed=0    unreachable=0    failed=0\n"
+        "----- phase timings (l2-bridge, driver qemu) -----\nvagrant up + first provision   406 s\n"
+        "total                                600 s\nvagrant-lab l2-bridge: PASSED\n"
+    )
     assert proof(out) == [
-        "--- first run PLAY RECAP ---", "site-a                     : ok=25   changed=10   unreachable=0    failed=0",
-        "=" * 78, "  ping site-b -> lan-host: 0% packet loss", "  sha256 ... (match)", "=" * 78,
-        "--- second run PLAY RECAP ---", "site-a                     : ok=21   changed=0    unreachable=0    failed=0",
-        "----- phase timings (l2-bridge, driver qemu) -----", "vagrant up + first provision   406 s",
-        "total                                600 s", "vagrant-lab l2-bridge: PASSED"]
+        "--- first run PLAY RECAP ---",
+        "site-a                     : ok=25   changed=10   unreachable=0    failed=0",
+        "=" * 78,
+        "  ping site-b -> lan-host: 0% packet loss",
+        "  sha256 ... (match)",
+        "=" * 78,
+        "--- second run PLAY RECAP ---",
+        "site-a                     : ok=21   changed=0    unreachable=0    failed=0",
+        "----- phase timings (l2-bridge, driver qemu) -----",
+        "vagrant up + first provision   406 s",
+        "total                                600 s",
+        "vagrant-lab l2-bridge: PASSED",
+    ]
 
 
 @pytest.mark.parametrize("topology", ["l2-bridge", "l3-nat"])
@@ -69,8 +82,15 @@ def test_vagrant_lab_run(topology: str, capsys: pytest.CaptureFixture[str]) -> N
         pytest.skip(f"set TAPLIANCE_VAGRANT_LAB={topology} to boot it as VMs (about 10 minutes without KVM)")
     if os.geteuid() != 0:
         pytest.skip("needs root (libvirtd, libvirt networks)")
-    r = subprocess.run([str(REPO / "scripts" / "vagrant-lab"), "run", topology], cwd=REPO, text=True,
-                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=45 * 60, check=False)
+    r = subprocess.run(
+        [str(REPO / "scripts" / "vagrant-lab"), "run", topology],
+        cwd=REPO,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        timeout=45 * 60,
+        check=False,
+    )
     print(r.stdout[-20000:])
     with capsys.disabled():
         print(f"\n{topology} as VMs (scripts/vagrant-lab run {topology}):\n  " + "\n  ".join(proof(r.stdout)))

@@ -41,8 +41,9 @@ class Tunnel:
         """Configuration summary for the docs/JSON."""
         return ""
 
-    def start_pair(self, lab: Lab, work: Path, argv: dict[str, list[str]], proto: str, port: int,
-                   timeout: float = 30) -> Daemons:
+    def start_pair(
+        self, lab: Lab, work: Path, argv: dict[str, list[str]], proto: str, port: int, timeout: float = 30
+    ) -> Daemons:
         """Start the daemons: side b (the listener) first and wait until its ``proto``/``port`` is bound,
         then side a; return once ``far`` answers ping. On failure stop both and raise with the log's last
         line. Logs: ``work/<name>-<side>.log``."""
@@ -56,8 +57,11 @@ class Tunnel:
             lab.wait_ping("a", self.far, timeout=timeout, procs=list(d.procs.values()))
         except BenchError as e:
             self.down(lab, d)
-            logs = "; ".join(f"{self.name}-{s}: {log_tail(work / f'{self.name}-{s}.log')}"
-                             for s in dict.fromkeys((side, "b")) if s in d.procs)
+            logs = "; ".join(
+                f"{self.name}-{s}: {log_tail(work / f'{self.name}-{s}.log')}"
+                for s in dict.fromkeys((side, "b"))
+                if s in d.procs
+            )
             raise BenchError(f"{e}; {logs}") from None
         except BaseException:
             self.down(lab, d)

@@ -47,6 +47,7 @@ class Fastd(Tunnel):
                 f'log to stderr level info;\ninterface "fastd0";\nmode tap;\nmethod "{METHOD}";\n'
                 f'bind {UNDERLAY[s]}:{PORT};\nsecret "{keys[s][0]}";\nmtu 1500;\n'
                 f'on up sync "ip addr add {OVERLAY[s]}/24 dev $INTERFACE && ip link set $INTERFACE up";\n'
-                f'peer "{other}" {{\n  key "{keys[other][1]}";\n{remote[s]}}}\n')
+                f'peer "{other}" {{\n  key "{keys[other][1]}";\n{remote[s]}}}\n'
+            )
             argv[s] = ["fastd", "--config", str(conf)]
         return self.start_pair(lab, work, argv, "udp", PORT)

@@ -31,8 +31,27 @@ class Vxlan(Tunnel):
     def up(self, lab: Lab, work: Path) -> Daemons:
         for s in SIDES:
             other = "b" if s == "a" else "a"
-            lab.sh(s, ["ip", "link", "add", "vx0", "type", "vxlan", "id", str(VXLAN_ID), "local", UNDERLAY[s],
-                       "remote", UNDERLAY[other], "dstport", str(VXLAN_PORT), "dev", "ul0"])
+            lab.sh(
+                s,
+                [
+                    "ip",
+                    "link",
+                    "add",
+                    "vx0",
+                    "type",
+                    "vxlan",
+                    "id",
+                    str(VXLAN_ID),
+                    "local",
+                    UNDERLAY[s],
+                    "remote",
+                    UNDERLAY[other],
+                    "dstport",
+                    str(VXLAN_PORT),
+                    "dev",
+                    "ul0",
+                ],
+            )
             lab.sh(s, ["ip", "addr", "add", f"{OVERLAY[s]}/24", "dev", "vx0"])
             lab.sh(s, ["ip", "link", "set", "vx0", "up"])
         lab.wait_ping("a", self.far, timeout=10)

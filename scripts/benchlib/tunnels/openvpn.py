@@ -29,12 +29,19 @@ def self_signed(cn: str, key_path: Path, cert_path: Path) -> str:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
     now = datetime.datetime.now(datetime.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=30))
-            .sign(key, hashes.SHA256()))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .sign(key, hashes.SHA256())
+    )
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     key_path.chmod(0o600)
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     return cert.fingerprint(hashes.SHA256()).hex(":").upper()
@@ -57,12 +64,40 @@ class OpenVpn(Tunnel):
         for s in SIDES:
             other = "b" if s == "a" else "a"
             role = ["--tls-client"] if s == "a" else ["--tls-server", "--dh", "none"]
-            argv[s] = ["openvpn", "--dev", "ovpn0", "--dev-type", "tap", "--proto", "udp", "--disable-dco",
-                       "--local", UNDERLAY[s], "--lport", str(PORT), "--remote", UNDERLAY[other], "--rport", str(PORT),
-                       "--ifconfig", OVERLAY[s], "255.255.255.0", *role,
-                       "--cert", str(work / f"ovpn-{s}.crt"), "--key", str(work / f"ovpn-{s}.key"),
-                       "--peer-fingerprint", fp[other], "--data-ciphers", "AES-256-GCM",
-                       "--verb", "3", "--script-security", "1"]
+            argv[s] = [
+                "openvpn",
+                "--dev",
+                "ovpn0",
+                "--dev-type",
+                "tap",
+                "--proto",
+                "udp",
+                "--disable-dco",
+                "--local",
+                UNDERLAY[s],
+                "--lport",
+                str(PORT),
+                "--remote",
+                UNDERLAY[other],
+                "--rport",
+                str(PORT),
+                "--ifconfig",
+                OVERLAY[s],
+                "255.255.255.0",
+                *role,
+                "--cert",
+                str(work / f"ovpn-{s}.crt"),
+                "--key",
+                str(work / f"ovpn-{s}.key"),
+                "--peer-fingerprint",
+                fp[other],
+                "--data-ciphers",
+                "AES-256-GCM",
+                "--verb",
+                "3",
+                "--script-security",
+                "1",
+            ]
         d = self.start_pair(lab, work, argv, "udp", PORT)
         got = re.findall(r"Data Channel: cipher '([^']+)'", (work / "openvpn-a.log").read_text(errors="replace"))
         if got and got[-1] != "AES-256-GCM":

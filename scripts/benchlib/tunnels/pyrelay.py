@@ -24,14 +24,25 @@ class PyRelay(Tunnel):
         return f"Python {sys.version.split()[0]}"
 
     def describe(self) -> str:
-        return ("one frame per read and per datagram, selector loop, TAP mtu 1400"
-                + (", ChaCha20-Poly1305 per frame (fixed key)" if self.aead else ", no crypto"))
+        return "one frame per read and per datagram, selector loop, TAP mtu 1400" + (
+            ", ChaCha20-Poly1305 per frame (fixed key)" if self.aead else ", no crypto"
+        )
 
     def up(self, lab: Lab, work: Path) -> Daemons:
         argv = {}
         for s in SIDES:
             other = "b" if s == "a" else "a"
-            argv[s] = [sys.executable, str(RELAY), "--tap", "pr0", "--address", f"{OVERLAY[s]}/24",
-                       "--listen", f"{UNDERLAY[s]}:{PORT}", "--peer", f"{UNDERLAY[other]}:{PORT}",
-                       *(["--aead"] if self.aead else [])]
+            argv[s] = [
+                sys.executable,
+                str(RELAY),
+                "--tap",
+                "pr0",
+                "--address",
+                f"{OVERLAY[s]}/24",
+                "--listen",
+                f"{UNDERLAY[s]}:{PORT}",
+                "--peer",
+                f"{UNDERLAY[other]}:{PORT}",
+                *(["--aead"] if self.aead else []),
+            ]
         return self.start_pair(lab, work, argv, "udp", PORT)

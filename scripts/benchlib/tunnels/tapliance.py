@@ -55,6 +55,7 @@ class Tapliance(Tunnel):
                 f'[interface]\nname = "tl0"\nmtu = 1500\naddresses = ["{OVERLAY[s]}/24"]\n\n'
                 f'[tunnel]\nlisten = "{UNDERLAY[s]}:{PORT}"\nprivate_key_file = "{work / f"{self.name}-{s}.key"}"\n'
                 f'suite = "{self.suite}"\ncontrol_socket = "{work / f"{self.name}-{s}.sock"}"\n\n'
-                f'[[peer]]\nname = "{other}"\npublic_key = "{pub[other]}"\n{endpoint}')
+                f'[[peer]]\nname = "{other}"\npublic_key = "{pub[other]}"\n{endpoint}'
+            )
             argv[s] = [*self.command(), "up", "-c", str(conf)]
         return self.start_pair(lab, work, argv, "udp", PORT)

@@ -19,8 +19,9 @@ def rsa_pair() -> tuple[bytes, bytes]:
     from cryptography.hazmat.primitives.asymmetric import rsa
 
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    priv = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
-                             serialization.NoEncryption())
+    priv = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
+    )
     pub = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.PKCS1)
     return priv, pub
 
@@ -44,15 +45,17 @@ class Tinc(Tunnel):
             (conf / "hosts").mkdir(parents=True, exist_ok=True)
             (conf / "tinc.conf").write_text(
                 f"Name = {s}\nMode = switch\nDeviceType = tap\nInterface = tinc0\nAddressFamily = ipv4\n"
-                f"BindToAddress = {UNDERLAY[s]}\n" + (f"ConnectTo = {other}\n" if s == "a" else ""))
+                f"BindToAddress = {UNDERLAY[s]}\n" + (f"ConnectTo = {other}\n" if s == "a" else "")
+            )
             for h in SIDES:
-                (conf / "hosts" / h).write_bytes(f"Address = {UNDERLAY[h]}\nPort = {PORT}\n\n".encode()
-                                                 + keys[h][1])
+                (conf / "hosts" / h).write_bytes(f"Address = {UNDERLAY[h]}\nPort = {PORT}\n\n".encode() + keys[h][1])
             (conf / "rsa_key.priv").write_bytes(keys[s][0])
             (conf / "rsa_key.priv").chmod(0o600)
             up = conf / "tinc-up"
             up.write_text(f"#!/bin/sh\nip addr add {OVERLAY[s]}/24 dev $INTERFACE\nip link set $INTERFACE up\n")
             up.chmod(0o755)
-        argv = {s: ["tincd", "-c", str(work / f"tinc-{s}"), "-D", "-d", "1",
-                    "--pidfile", str(work / f"tinc-{s}" / "pid")] for s in SIDES}
+        argv = {
+            s: ["tincd", "-c", str(work / f"tinc-{s}"), "-D", "-d", "1", "--pidfile", str(work / f"tinc-{s}" / "pid")]
+            for s in SIDES
+        }
         return self.start_pair(lab, work, argv, "tcp", PORT)

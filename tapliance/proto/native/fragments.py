@@ -50,8 +50,9 @@ class _Partial:
 
 
 class Reassembler:
-    def __init__(self, drops: Drops, *, max_frames: int = 64, max_bytes: int = 4 << 20,
-                 timeout: float = REASSEMBLY_TIMEOUT) -> None:
+    def __init__(
+        self, drops: Drops, *, max_frames: int = 64, max_bytes: int = 4 << 20, timeout: float = REASSEMBLY_TIMEOUT
+    ) -> None:
         self.drops = drops
         self.max_frames = max_frames
         self.max_bytes = max_bytes
@@ -67,8 +68,9 @@ class Reassembler:
     def buffered(self) -> int:
         return self._bytes
 
-    def add(self, counter: int, index: int, count: int, chunk: bytes, now: float, owner: object = None,
-            flags: int = 0) -> bytes | None:
+    def add(
+        self, counter: int, index: int, count: int, chunk: bytes, now: float, owner: object = None, flags: int = 0
+    ) -> bytes | None:
         """Take one authenticated fragment; return the whole frame once its last fragment arrives.
         ``owner`` and ``flags`` (the data header's) come back with segments ``overtaken`` salvages."""
         frame_id = counter - index

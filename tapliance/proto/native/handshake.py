@@ -67,8 +67,16 @@ class InitiatorState:
 
 
 def create_initiation(
-    *, suite: int, static_private: bytes, static_public: bytes, peer_public: bytes, peer_mac1_key: bytes,
-    sender_index: int, ephemeral_private: bytes, unix_time: float, cookie: bytes | None,
+    *,
+    suite: int,
+    static_private: bytes,
+    static_public: bytes,
+    peer_public: bytes,
+    peer_mac1_key: bytes,
+    sender_index: int,
+    ephemeral_private: bytes,
+    unix_time: float,
+    cookie: bytes | None,
 ) -> tuple[bytes, InitiatorState]:
     c, h = _C0, _h_start(suite, peer_public)
     e_pub = P.dh_public(ephemeral_private)
@@ -82,7 +90,7 @@ def create_initiation(
     h = P.hash_(h + enc_ts)
     body = W.INIT.pack(W.MSG_INITIATION, suite, sender_index, e_pub, enc_static, enc_ts, bytes(16), bytes(16))
     msg = _add_macs(body[: W.INIT_MAC1_OFF], peer_mac1_key, cookie)
-    return msg, InitiatorState(sender_index, ephemeral_private, c, h, msg[W.INIT_MAC1_OFF:W.INIT_MAC2_OFF])
+    return msg, InitiatorState(sender_index, ephemeral_private, c, h, msg[W.INIT_MAC1_OFF : W.INIT_MAC2_OFF])
 
 
 @dataclass(frozen=True)
@@ -98,14 +106,19 @@ class ConsumedInitiation:
 
 
 def consume_initiation(
-    msg: bytes, *, suite: int, static_private: bytes, static_public: bytes, my_mac1_key: bytes,
+    msg: bytes,
+    *,
+    suite: int,
+    static_private: bytes,
+    static_public: bytes,
+    my_mac1_key: bytes,
     lookup_ss: Callable[[bytes], bytes | None],
 ) -> ConsumedInitiation:
     """Authenticate an initiation. ``lookup_ss(peer_public)`` returns the precomputed static-static DH
     for a configured peer, or None for a stranger. Raises HandshakeError(reason)."""
     if len(msg) != W.INIT_LEN:
         raise HandshakeError(Drop.BAD_LENGTH)
-    if not P.equal(P.mac(my_mac1_key, msg[: W.INIT_MAC1_OFF]), msg[W.INIT_MAC1_OFF:W.INIT_MAC2_OFF]):
+    if not P.equal(P.mac(my_mac1_key, msg[: W.INIT_MAC1_OFF]), msg[W.INIT_MAC1_OFF : W.INIT_MAC2_OFF]):
         raise HandshakeError(Drop.BAD_MAC1)
     _, their_suite, sender, e_pub, enc_static, enc_ts, _m1, _m2 = W.INIT.unpack(msg)
     if their_suite != suite:
@@ -132,8 +145,13 @@ def consume_initiation(
 
 
 def create_response(
-    init: ConsumedInitiation, *, sender_index: int, ephemeral_private: bytes, psk: bytes,
-    peer_mac1_key: bytes, cookie: bytes | None,
+    init: ConsumedInitiation,
+    *,
+    sender_index: int,
+    ephemeral_private: bytes,
+    psk: bytes,
+    peer_mac1_key: bytes,
+    cookie: bytes | None,
 ) -> tuple[bytes, Keys]:
     c, h = init.chaining, init.hash
     e_pub = P.dh_public(ephemeral_private)
@@ -151,12 +169,17 @@ def create_response(
 
 
 def consume_response(
-    msg: bytes, state: InitiatorState, *, static_private: bytes, my_mac1_key: bytes, psk: bytes,
+    msg: bytes,
+    state: InitiatorState,
+    *,
+    static_private: bytes,
+    my_mac1_key: bytes,
+    psk: bytes,
 ) -> tuple[int, Keys]:
     """Finish the handshake as initiator; returns (responder's index, transport keys)."""
     if len(msg) != W.RESP_LEN:
         raise HandshakeError(Drop.BAD_LENGTH)
-    if not P.equal(P.mac(my_mac1_key, msg[: W.RESP_MAC1_OFF]), msg[W.RESP_MAC1_OFF:W.RESP_MAC2_OFF]):
+    if not P.equal(P.mac(my_mac1_key, msg[: W.RESP_MAC1_OFF]), msg[W.RESP_MAC1_OFF : W.RESP_MAC2_OFF]):
         raise HandshakeError(Drop.BAD_MAC1)
     _, sender, _receiver, e_pub, empty, _m1, _m2 = W.RESP.unpack(msg)
     c, h = state.chaining, state.hash
@@ -184,8 +207,7 @@ def check_mac2(msg: bytes, mac2_off: int, cookie: bytes) -> bool:
     return P.equal(P.mac(cookie, msg[:mac2_off]), msg[mac2_off : mac2_off + 16])
 
 
-def create_cookie_reply(msg: bytes, mac1_off: int, receiver: int, cookie: bytes, key: bytes,
-                        nonce: bytes) -> bytes:
+def create_cookie_reply(msg: bytes, mac1_off: int, receiver: int, cookie: bytes, key: bytes, nonce: bytes) -> bytes:
     """Answer an initiation/response under load with a cookie bound to its mac1 (WireGuard 5.4.7)."""
     enc = P.xaead_seal(key, nonce, cookie, msg[mac1_off : mac1_off + 16])
     return W.COOKIE.pack(W.MSG_COOKIE, receiver, nonce, enc)

@@ -36,9 +36,16 @@ class Initiator(NativeBase):
         idx = self.indices.allocate(peer, self.random)
         cookie = peer.cookie if now - peer.cookie_time < K.COOKIE_SECRET_LIFETIME else None
         msg, peer.handshake = hs.create_initiation(
-            suite=self.suite_id, static_private=self.static_private, static_public=self.static_public,
-            peer_public=peer.public_key, peer_mac1_key=peer.mac1_key, sender_index=idx,
-            ephemeral_private=self.random(32), unix_time=now + self.unix_offset, cookie=cookie)
+            suite=self.suite_id,
+            static_private=self.static_private,
+            static_public=self.static_public,
+            peer_public=peer.public_key,
+            peer_mac1_key=peer.mac1_key,
+            sender_index=idx,
+            ephemeral_private=self.random(32),
+            unix_time=now + self.unix_offset,
+            cookie=cookie,
+        )
         peer.last_initiation = now
         peer.retransmit_at = now + K.REKEY_TIMEOUT + self.random(1)[0] / 768  # up to 1/3 s jitter
         self.tx.append((msg, peer.endpoint, len(msg)))
@@ -58,13 +65,13 @@ class Initiator(NativeBase):
         if self._under_load(data, W.RESP_MAC2_OFF, sender, addr, now):
             return
         try:
-            remote, keys = hs.consume_response(data, st, static_private=self.static_private,
-                                               my_mac1_key=self.my_mac1_key, psk=peer.psk)
+            remote, keys = hs.consume_response(
+                data, st, static_private=self.static_private, my_mac1_key=self.my_mac1_key, psk=peer.psk
+            )
         except hs.HandshakeError as e:
             self.drops.count(e.reason)
             return
-        kp = Keypair(keys, self.params.suite, local_index=receiver, remote_index=remote, initiator=True,
-                     created=now)
+        kp = Keypair(keys, self.params.suite, local_index=receiver, remote_index=remote, initiator=True, created=now)
         self.indices[receiver] = (peer, kp)
         peer.handshake = None
         self.indices.free(peer.install(kp, confirmed=True))

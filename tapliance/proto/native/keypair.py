@@ -41,8 +41,9 @@ class Keypair:
         "sent_bytes",
     )
 
-    def __init__(self, keys: Keys, suite: str, *, local_index: int, remote_index: int, initiator: bool,
-                 created: float) -> None:
+    def __init__(
+        self, keys: Keys, suite: str, *, local_index: int, remote_index: int, initiator: bool, created: float
+    ) -> None:
         self._send = make_aead(suite, keys.send)
         self._recv = make_aead(suite, keys.recv)
         self.decrypt = self._recv.decrypt  # bound once for the receive paths

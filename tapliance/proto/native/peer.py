@@ -113,7 +113,9 @@ class Peer(Port):
             "last_handshake_ago": round(now - self.last_handshake, 1) if self.last_handshake else None,
             "last_received_ago": round(now - self.last_received, 1) if self.last_received > 0 else None,
             "handshakes": self.handshakes,
-            "rx_bytes": self.rx_bytes, "tx_bytes": self.tx_bytes,
-            "rx_frames": self.rx_frames, "tx_frames": self.tx_frames,
+            "rx_bytes": self.rx_bytes,
+            "tx_bytes": self.tx_bytes,
+            "rx_frames": self.rx_frames,
+            "tx_frames": self.tx_frames,
             "key_age": round(now - self.current.created, 1) if self.current else None,
         }

@@ -37,8 +37,9 @@ from tapliance.suites import suite_id
 
 
 class NativeProtocol(Receive, Send, Initiator, Responder, Timers):
-    def __init__(self, ctx: Context, params: NativeParams, *, static_private: bytes, peers: Sequence[PeerSpec],
-                 now: float) -> None:
+    def __init__(
+        self, ctx: Context, params: NativeParams, *, static_private: bytes, peers: Sequence[PeerSpec], now: float
+    ) -> None:
         super().__init__(ctx)
         self.params = params
         self.static_private = static_private

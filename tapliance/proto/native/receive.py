@@ -63,16 +63,34 @@ class Receive(NativeBase):
             end = off + fcnt * seg
             entry = indices.get(receiver)
             kp = entry[1] if entry is not None else None
-            if (fidx != 0 or fcnt == 1 or end - seg >= n or kp is None or flags & ~W.FLAGS_KNOWN
-                    or now - kp.created >= self.reject_after
-                    or not self._open_run(view, off, seg, min(end, n), fcnt, receiver, counter, flags, kp, addr, now)):
+            if (
+                fidx != 0
+                or fcnt == 1
+                or end - seg >= n
+                or kp is None
+                or flags & ~W.FLAGS_KNOWN
+                or now - kp.created >= self.reject_after
+                or not self._open_run(view, off, seg, min(end, n), fcnt, receiver, counter, flags, kp, addr, now)
+            ):
                 self.on_datagram(first, addr, now)
                 off += seg
                 continue
             off = end
 
-    def _open_run(self, view: memoryview, off: int, seg: int, end: int, fcnt: int, receiver: int, counter: int,
-                  flags: int, kp: Keypair, addr: Addr, now: float) -> bool:
+    def _open_run(
+        self,
+        view: memoryview,
+        off: int,
+        seg: int,
+        end: int,
+        fcnt: int,
+        receiver: int,
+        counter: int,
+        flags: int,
+        kp: Keypair,
+        addr: Addr,
+        now: float,
+    ) -> bool:
         """Open a whole in-order frame run; False (nothing changed) if it is not one or fails.
 
         Only the first and the last header are compared field by field. Each datagram in between is

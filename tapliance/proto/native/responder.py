@@ -30,9 +30,14 @@ class Responder(NativeBase):
         if self._under_load(data, W.INIT_MAC2_OFF, sender, addr, now):
             return
         try:
-            init = hs.consume_initiation(data, suite=self.suite_id, static_private=self.static_private,
-                                         static_public=self.static_public, my_mac1_key=self.my_mac1_key,
-                                         lookup_ss=lambda pk: p.ss if (p := self.peers.get(pk)) else None)
+            init = hs.consume_initiation(
+                data,
+                suite=self.suite_id,
+                static_private=self.static_private,
+                static_public=self.static_public,
+                my_mac1_key=self.my_mac1_key,
+                lookup_ss=lambda pk: p.ss if (p := self.peers.get(pk)) else None,
+            )
         except hs.HandshakeError as e:
             self.drops.count(e.reason)
             return
@@ -42,10 +47,17 @@ class Responder(NativeBase):
             return
         peer.last_timestamp = init.timestamp
         idx = self.indices.allocate(peer, self.random)
-        msg, keys = hs.create_response(init, sender_index=idx, ephemeral_private=self.random(32),
-                                       psk=peer.psk, peer_mac1_key=peer.mac1_key, cookie=None)
-        kp = Keypair(keys, self.params.suite, local_index=idx, remote_index=init.sender_index, initiator=False,
-                     created=now)
+        msg, keys = hs.create_response(
+            init,
+            sender_index=idx,
+            ephemeral_private=self.random(32),
+            psk=peer.psk,
+            peer_mac1_key=peer.mac1_key,
+            cookie=None,
+        )
+        kp = Keypair(
+            keys, self.params.suite, local_index=idx, remote_index=init.sender_index, initiator=False, created=now
+        )
         self.indices[idx] = (peer, kp)
         self.indices.free(peer.install(kp, confirmed=False))
         self._set_endpoint(peer, addr)

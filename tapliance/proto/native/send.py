@@ -38,8 +38,11 @@ class Send(NativeBase):
         peer.tx_bytes += len(frame) - (offload.HDR_LEN if flags else 0)
         peer.tx_frames += 1
         self._sent(peer, now)
-        if (kp.sent_bytes > self.rekey_after_bytes or kp.counter > K.REKEY_AFTER_MESSAGES
-                or (kp.initiator and now - kp.created > self.rekey_after)):
+        if (
+            kp.sent_bytes > self.rekey_after_bytes
+            or kp.counter > K.REKEY_AFTER_MESSAGES
+            or (kp.initiator and now - kp.created > self.rekey_after)
+        ):
             self._maybe_initiate(peer, now)
 
     def _flush(self, peer: Peer, now: float) -> bool:

@@ -45,8 +45,15 @@ class PeerState(Enum):
         return _SHOWN[self]
 
 
-_SHOWN = {PeerState.IDLE: "idle", PeerState.INITIATING: "handshaking", PeerState.RESPONDED: "handshaking",
-          PeerState.UP: "up", PeerState.REKEYING: "up", PeerState.DOWN: "down", PeerState.RETRYING: "handshaking"}
+_SHOWN = {
+    PeerState.IDLE: "idle",
+    PeerState.INITIATING: "handshaking",
+    PeerState.RESPONDED: "handshaking",
+    PeerState.UP: "up",
+    PeerState.REKEYING: "up",
+    PeerState.DOWN: "down",
+    PeerState.RETRYING: "handshaking",
+}
 
 
 class Input(Enum):
