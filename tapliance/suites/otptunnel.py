@@ -157,6 +157,10 @@ class OtpTunnel:
             del self._starts[0]
             self._floor = max(self._floor, self._ends.pop(0))
 
+    def on_timer(self, now: float) -> float:
+        """No timers."""
+        return math.inf
+
     def reset(self) -> None:
         """Forget the far end's offsets (an operator accepting its restart, and the pad reuse it means)."""
         self._starts, self._ends, self._floor = [], [], 0

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from tapliance.proto.drops import Drop
 from tapliance.suites.otptunnel import WINDOW_RANGES, OtpTunnel, PadError, check_pad, pad_from_bytes
-from tests.unit.legacy_snapshot import snapshot
+from tests.unit.legacy_codec import assert_contract, snapshot
 
 # Seed notes 1.7: the server (odd offsets) sent offset 1; pad[0:160] of the shared pad file.
 PAD = bytes.fromhex(
@@ -183,3 +183,8 @@ def test_fuzz_mutated_capture(index: int, xor: int, how: str) -> None:
     assert isinstance(ours.open(data, NOW), Drop)
     assert snapshot(ours) == before
     assert ours.open(CAPTURE, NOW) == FRAME
+
+
+@pytest.mark.parametrize("server", [False, True])
+def test_contract(server: bool) -> None:
+    assert_contract(OtpTunnel(pad_from_bytes(BIG_PAD), server=server), SMALL, NOW)

@@ -21,7 +21,7 @@ from tapliance.suites.quicktun import (
     role_of,
     tai_label,
 )
-from tests.unit.legacy_snapshot import snapshot
+from tests.unit.legacy_codec import assert_contract, snapshot
 
 # Seed notes 1.7: A is the QuickTun binary (the larger public key: it sends with dir=1), B the peer.
 A_SK = parse_hex_key("597848b4f4148d5c4551952b10e91b80d5eeb80eb4411358b9cb47ccb976fe35", "PRIVATE_KEY")
@@ -252,3 +252,8 @@ def test_fuzz_mutated_captures(index: int, xor: int, how: str, kind: str) -> Non
     assert isinstance(ours.open(data, NOW), Drop)
     assert snapshot(ours) == before
     assert ours.open(capture, NOW) in (NACL0_FRAME, TAI_FRAME)
+
+
+@pytest.mark.parametrize("make", [Raw, lambda: Nacl0(A_SK, B_PK), lambda: NaclTai(A_SK, B_PK, NOW)])
+def test_contract(make: Callable[[], Raw | Nacl0 | NaclTai]) -> None:
+    assert_contract(make(), FRAME, NOW)

@@ -22,7 +22,7 @@ from tapliance.suites.salty import (
     seal_control,
     seal_data,
 )
-from tests.unit.legacy_snapshot import snapshot
+from tests.unit.legacy_codec import assert_contract, snapshot
 
 # Seed notes 1.7 (the same QuickTun key pairs as nacl0/nacltai; A is the binary and the larger key).
 A_SK = parse_hex_key("597848b4f4148d5c4551952b10e91b80d5eeb80eb4411358b9cb47ccb976fe35")
@@ -273,3 +273,8 @@ def test_fuzz_mutated_datagrams(index: int, xor: int, how: str, control: bool) -
 def test_mtu_and_insecure() -> None:
     assert Salty.tap_mtu(1500) == 1438 and Salty.tap_mtu(1500, ipv6=True) == 1418 and Salty.tap_mtu(9000) == 1500
     assert Salty.insecure is None and Salty.overhead == 20
+
+
+def test_contract() -> None:
+    assert_contract(Salty(A_SK, B_PK, NOW, rng(b"A")), FRAME, NOW)
+    assert_contract(handshake()[0], FRAME, NOW)

@@ -22,7 +22,7 @@ from tapliance.suites.tappet import (
     parse_nonce_file,
     seal_nonce,
 )
-from tests.unit.legacy_snapshot import snapshot
+from tests.unit.legacy_codec import assert_contract, snapshot
 
 # Seed notes 1.7: S is the tappet binary (server), C the independent client.
 S_KEY = b"1e7ae8d0508e579b2fade5e5e6277ca5665a5e8eeba8b28f57a0eb0850395c67\n"
@@ -226,3 +226,8 @@ def test_fuzz_mutated_capture(index: int, xor: int, how: str) -> None:
     assert isinstance(ours.open(data, NOW), Drop)
     assert snapshot(ours) == before
     assert ours.open(CAPTURE, NOW) == FRAME
+
+
+@pytest.mark.parametrize("make", [client, server])
+def test_contract(make: Callable[[], Tappet]) -> None:
+    assert_contract(make(), DATA, NOW)

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from tapliance.proto.drops import Drop
 from tapliance.suites import tinytaptunnel as ttt
 from tapliance.suites.tinytaptunnel import KeyFileError, TinyTapTunnel, key_file_content, parse_key_file, seal_at
-from tests.unit.legacy_snapshot import snapshot
+from tests.unit.legacy_codec import assert_contract, snapshot
 
 # Seed notes 1.7: the key file, and the datagram the Go binary sent (an ARP reply).
 KEY_FILE = b"wEss4mXF0LasOVS7yqBQEvBUflQ5CWhbbHPHPNXtRao="
@@ -152,3 +152,7 @@ def test_fuzz_mutated_capture(index: int, xor: int, how: str) -> None:
     assert isinstance(ours.open(data, CAPTURE_NOW), Drop)
     assert snapshot(ours) == before
     assert ours.open(CAPTURE, CAPTURE_NOW) == FRAME
+
+
+def test_contract() -> None:
+    assert_contract(TinyTapTunnel(KEY), FRAME, NOW)
