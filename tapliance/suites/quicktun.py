@@ -16,9 +16,11 @@ datagram carries the other direction byte and fails authentication (LEGACY_AUTH)
 nacltai replay (the original's): the last 5 accepted labels; a label equal to one of them, or not
 above the smallest (big-endian compare, before decryption), is LEGACY_REPLAY; an accepted one replaces
 the smallest. ``time_window`` (QuickTun's TIME_WINDOW) starts all 5 at ``now - time_window``; without
-it they start at zero, and a datagram captured before a restart of ours is accepted once. There is no
-upper bound on future labels, and we add none: nacltai asks nothing of the clocks (no staleness
-rule), so a far end whose clock runs ahead works with QuickTun and must keep working here.
+it they start at zero, so after a restart of ours datagrams recorded earlier are accepted, in label
+order, until 5 current labels fill the set (QuickTun warns the same). There is no upper bound on
+future labels, and we add none: nacltai asks nothing of the clocks (no staleness rule), so a far end
+whose clock runs ahead works with QuickTun and must keep working here. Equal key pairs (role 0) send
+and expect dir 0, so for them a reflection is accepted, as in QuickTun.
 
 raw and nacl0 duplicate rule (ours): the original accepts any replay, and the format cannot tell a
 replay from a re-sent frame: identical frames are legitimately re-sent (ARP, IPv6 DAD, VRRP adverts:

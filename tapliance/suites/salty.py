@@ -17,6 +17,7 @@ Wire::
                      flags: bit6 announced key id, bit5 the peer's key id as we know it, bit4 ack
     data             h4 || box(Ke, base20 || be32(ctr), frame)          overhead 20
                      h4 = be32(ctr) with byte 0 = (ctr >> 24) & 0x1F | local_id << 6 | remote_id << 5
+    Bit 7 of byte 0 tells them apart; it is the only bit of a control datagram's byte 0 read (as QuickTun).
 
 Control datagrams are accepted iff ``ts > cdt`` (the last accepted control time) and they decrypt with
 the receive direction byte ``(roles >> 1) & 1``; we send with ``roles & 1``, roles as nacltai's without
@@ -27,7 +28,8 @@ past 2^28 packets under one key an update starts; at 2^29 frames are dropped (SA
 Where tapliance differs, without breaking a real QuickTun:
 - The all-zero remote key at start (and any low-order key) is skipped: no decoder is built for it.
   QuickTun's libsodium build aborts there (crypto_box_beforenm refuses the point); NaCl builds
-  compute a key that nothing ever uses. A missing decoder drops data as SALTY_NO_DECODER.
+  compute a key that nothing ever uses. Likewise for a local slot never generated (QuickTun uses its
+  all-zero secret). A missing decoder drops data as SALTY_NO_DECODER.
 - QuickTun resets a decoder's replay counters on every control datagram, so after each key update
   (or ack) a recorded data datagram of the current key can be replayed. We keep the counters when the
   rebuilt decoder has the same keys and nonce base: a real sender's counter only grows under one key.
