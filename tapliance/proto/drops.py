@@ -60,6 +60,20 @@ class Drop(StrEnum):
     TX_ERROR = "tx_error", "socket send failed otherwise (e.g. no route)"
     RX_ERROR = "rx_error", "socket receive reported an error (e.g. ICMP port unreachable)"
     INTERNAL_ERROR = "internal_error", "a bug: an exception while handling input (logged with its traceback)"
+    # -- legacy suites (tapliance/suites/*)
+    LEGACY_SHORT = "legacy_short", "legacy-suite datagram shorter than its format's header and tag"
+    LEGACY_AUTH = "legacy_auth", "legacy-suite MAC, tag or checksum does not verify (wrong key, corrupt or forged)"
+    LEGACY_REPLAY = "legacy_replay", "legacy-suite timestamp, nonce, counter or pad offset already accepted or too old"
+    LEGACY_DUPLICATE = "legacy_duplicate", "quicktun raw/nacl0 datagram identical to one accepted in the last 0.5 s"
+    LEGACY_REFLECTED = "legacy_reflected", "legacy-suite datagram that this end sent, coming back to it (reflection)"
+    TTT_STALE = "ttt_stale", "tinytaptunnel timestamp more than 3 s behind our clock"
+    TTT_FUTURE = "ttt_future", "tinytaptunnel timestamp more than 60 s ahead of our clock"
+    SALTY_CONTROL_SIZE = "salty_control_size", "quicktun salty control datagram longer than 146 bytes"
+    SALTY_NO_DECODER = "salty_no_decoder", "quicktun salty data for a key-id pair that has no decoder (yet)"
+    SALTY_NO_KEY = "salty_no_key", "quicktun salty frame to send before the key exchange confirmed an encoder"
+    SALTY_KEY_EXHAUSTED = "salty_key_exhausted", "quicktun salty frame to send after 2^29-1 packets under one key"
+    TAPPET_RUNT = "tappet_runt", "authentic tappet plaintext under 32 bytes that is not a 3-byte keepalive"
+    OTP_PAD_END = "otp_pad_end", "OTPTunnel offset and length reach past the end of the pad"
 
 
 class Drops(dict[str, int]):
