@@ -46,6 +46,8 @@ from tapliance.proto.events import Addr, Event
 
 Frame = bytes | bytearray  # an Ethernet frame (with a virtio-net header in front when flags & VNET)
 VNET = 0x01  # frame flag: a virtio-net header precedes the Ethernet frame
+IPV4_UDP_OVERHEAD = 20 + 8  # IP and UDP headers: what the underlay's MTU must also hold besides a datagram
+IPV6_UDP_OVERHEAD = 40 + 8
 Ingress = Callable[["Port", Frame, int, float], None]
 TransportKind = Literal["datagram", "stream"]
 

@@ -58,7 +58,7 @@ import math
 from collections.abc import Callable
 
 from tapliance.proto.drops import Drop
-from tapliance.proto.wire import IPV4_UDP_OVERHEAD, IPV6_UDP_OVERHEAD
+from tapliance.proto.protocol import IPV4_UDP_OVERHEAD, IPV6_UDP_OVERHEAD
 
 MD5_LEN = 16
 OFFSET_LEN = 6
@@ -79,7 +79,7 @@ def pad_from_bytes(data: bytes) -> Pad:
     view = memoryview(data)
 
     def pad(offset: int, length: int) -> bytes:
-        return bytes(view[offset:offset + length])
+        return bytes(view[offset : offset + length])
 
     return pad
 
@@ -95,8 +95,9 @@ def check_pad(pad_size: int, seek: int, server: bool) -> None:
     _check_parity(seek, server)
     needed = seek + 2 * (1 + MD5_LEN) - 1
     if pad_size < needed:
-        raise PadError(f"otptunnel pad: {pad_size} bytes cannot carry one datagram from offset {seek} "
-                       f"(needs at least {needed})")
+        raise PadError(
+            f"otptunnel pad: {pad_size} bytes cannot carry one datagram from offset {seek} (needs at least {needed})"
+        )
 
 
 def _xor_stride(data: bytes, pad: Pad, s: int) -> bytes | None:
@@ -116,8 +117,9 @@ class OtpTunnel:
     overhead = OVERHEAD
     insecure: str | None = "unkeyed MD5 (frames forgeable from known plaintext) and pad reuse after every restart"
 
-    def __init__(self, pad: Pad, server: bool, start_seek: int | None = None,
-                 accept_restart_after: float | None = None) -> None:
+    def __init__(
+        self, pad: Pad, server: bool, start_seek: int | None = None, accept_restart_after: float | None = None
+    ) -> None:
         self._pad = pad
         self.server = server
         self.seek = int(server) if start_seek is None else start_seek

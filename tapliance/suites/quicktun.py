@@ -57,7 +57,7 @@ from nacl.bindings import crypto_box_afternm, crypto_box_beforenm, crypto_box_op
 from nacl.exceptions import CryptoError
 
 from tapliance.proto.drops import Drop
-from tapliance.proto.wire import IPV4_UDP_OVERHEAD, IPV6_UDP_OVERHEAD
+from tapliance.proto.protocol import IPV4_UDP_OVERHEAD, IPV6_UDP_OVERHEAD
 
 KEY_LEN = 32
 TAG_LEN = 16
@@ -93,8 +93,9 @@ def parse_key_file(content: bytes) -> bytes:
         return content
     text = content[:-1] if content.endswith(b"\n") else content
     if len(text) != 2 * KEY_LEN:
-        raise KeyFileError("quicktun PRIVATE_KEY_FILE: expected 32 bytes or 64 hex characters, "
-                           f"got {len(content)} bytes")
+        raise KeyFileError(
+            f"quicktun PRIVATE_KEY_FILE: expected 32 bytes or 64 hex characters, got {len(content)} bytes"
+        )
     return parse_hex_key(text, "PRIVATE_KEY_FILE")
 
 
@@ -117,8 +118,11 @@ def shared_key(secret: bytes, peer_public: bytes) -> bytes:
 
 def tai_label(unix_seconds: int, usec: int, counter: int) -> bytes:
     """nacltai's 16-byte label: TAI64 seconds, 1000 * usec + 500 ns, then the packet counter."""
-    return ((TAI_OFFSET + unix_seconds).to_bytes(8, "big") + (1000 * usec + 500).to_bytes(4, "big")
-            + (counter & 0xFFFFFFFF).to_bytes(4, "big"))
+    return (
+        (TAI_OFFSET + unix_seconds).to_bytes(8, "big")
+        + (1000 * usec + 500).to_bytes(4, "big")
+        + (counter & 0xFFFFFFFF).to_bytes(4, "big")
+    )
 
 
 def _open_box(key: bytes, nonce: bytes, boxed: bytes) -> bytes | None:
@@ -245,8 +249,9 @@ class NaclTai(_Stateless):
     name = "quicktun-nacltai"
     overhead = LABEL_LEN + TAG_LEN
 
-    def __init__(self, secret: bytes, peer_public: bytes, now: float,
-                 time_window: float | None = None, role: int | None = None) -> None:
+    def __init__(
+        self, secret: bytes, peer_public: bytes, now: float, time_window: float | None = None, role: int | None = None
+    ) -> None:
         super().__init__()
         self._key = shared_key(secret, peer_public)
         self.role = role_of(bytes(crypto_scalarmult_base(secret)), peer_public, role)

@@ -60,7 +60,7 @@ from nacl.bindings import crypto_box_afternm, crypto_box_beforenm, crypto_box_op
 from nacl.exceptions import CryptoError
 
 from tapliance.proto.drops import Drop
-from tapliance.proto.wire import IPV4_UDP_OVERHEAD, IPV6_UDP_OVERHEAD
+from tapliance.proto.protocol import IPV4_UDP_OVERHEAD, IPV6_UDP_OVERHEAD
 from tapliance.suites.quicktun import MAX_FRAME, role_of, shared_key
 
 KEY_LEN = 32
@@ -137,8 +137,9 @@ class SaltyDecoder:
         if ctr <= oldest or ctr in recent:
             return Drop.LEGACY_REPLAY
         try:
-            frame = bytes(crypto_box_open_afternm(bytes(datagram[HEADER_LEN:]), self.base + ctr.to_bytes(4, "big"),
-                                                  self.key))
+            frame = bytes(
+                crypto_box_open_afternm(bytes(datagram[HEADER_LEN:]), self.base + ctr.to_bytes(4, "big"), self.key)
+            )
         except CryptoError:
             return Drop.LEGACY_AUTH
         recent[recent.index(oldest)] = ctr
@@ -209,8 +210,14 @@ class Salty:
         keyid = self.local_id if self.next_id is None else self.next_id
         slot = self.slots[keyid]
         flags = (keyid << 6) | (self.remote_id << 5) | (0x10 if ack else 0)
-        payload = (bytes([flags]) + slot.public + slot.nonce() + self.remote_public + self.remote_nonce
-                   + self.cdt.to_bytes(8, "big"))
+        payload = (
+            bytes([flags])
+            + slot.public
+            + slot.nonce()
+            + self.remote_public
+            + self.remote_nonce
+            + self.cdt.to_bytes(8, "big")
+        )
         self.cet = (self.cet + 1) & 0xFFFF_FFFF_FFFF_FFFF
         self.control.append(seal_control(self._kc, self.roles & 1, self.cet, payload))
         self.last_sent = now

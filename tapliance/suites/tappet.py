@@ -54,7 +54,7 @@ from nacl.bindings import crypto_box_afternm, crypto_box_beforenm, crypto_box_op
 from nacl.exceptions import CryptoError
 
 from tapliance.proto.drops import Drop
-from tapliance.proto.wire import IPV4_UDP_OVERHEAD, IPV6_UDP_OVERHEAD
+from tapliance.proto.protocol import IPV4_UDP_OVERHEAD, IPV6_UDP_OVERHEAD
 
 KEY_LEN = 32
 NONCE_LEN = 24
@@ -83,8 +83,10 @@ class NonceFileError(ValueError):
 def parse_key_file(content: bytes) -> bytes:
     """A key from a .key/.pub file: exactly 64 hex characters and a newline (tappet's fgets check)."""
     if len(content) != 2 * KEY_LEN + 1 or not content.endswith(b"\n"):
-        raise KeyFileError(f"tappet key file: expected 64 hex characters and a newline, got {len(content)} bytes"
-                           + ("" if len(content) != 2 * KEY_LEN + 1 else " without the final newline"))
+        raise KeyFileError(
+            f"tappet key file: expected 64 hex characters and a newline, got {len(content)} bytes"
+            + ("" if len(content) != 2 * KEY_LEN + 1 else " without the final newline")
+        )
     bad = next((i for i, c in enumerate(content[:-1]) if c not in HEX_DIGITS), None)
     if bad is not None:
         raise KeyFileError(f"tappet key file: character {bad + 1} is not a hex digit")
@@ -172,7 +174,7 @@ class Tappet:
         if n24 <= self._theirs:
             return Drop.LEGACY_REPLAY
         try:
-            plaintext = bytes(crypto_box_open_afternm(bytes(datagram[NONCE_LEN + ZERO_LEN:]), n24, self._key))
+            plaintext = bytes(crypto_box_open_afternm(bytes(datagram[NONCE_LEN + ZERO_LEN :]), n24, self._key))
         except CryptoError:
             return Drop.LEGACY_AUTH
         if len(plaintext) < MIN_FRAME and not (len(plaintext) == KEEPALIVE_LEN and plaintext[0] == KEEPALIVE):

@@ -54,7 +54,7 @@ import hmac
 import math
 
 from tapliance.proto.drops import Drop
-from tapliance.proto.wire import IPV4_UDP_OVERHEAD, IPV6_UDP_OVERHEAD
+from tapliance.proto.protocol import IPV4_UDP_OVERHEAD, IPV6_UDP_OVERHEAD
 
 TAG_LEN = 32
 TS_LEN = 8

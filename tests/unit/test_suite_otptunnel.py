@@ -18,10 +18,12 @@ PAD = bytes.fromhex(
     "9009082e16b1c5c6a7d02689206a694c8f7e4c0cc923bddb47155147b7fdcd8c2578e1fa470418a772abcd16edf53bfa9d35b5d2"
     "1fdcd78d0b4fb8edc5c9b48f926df31e30f1d1203a1ebe541fc03aa4fae863568b6ce7beaaf3e25cef76d1cc59e7ff039799e961"
     "ffab1dad29500f81a5ebd0459b8470d605fef42862a6f897bec3eb360a093e13ad813e4040d1928cd1779da65c10adc8e98c7395"
-    "ab0f3dfe")
+    "ab0f3dfe"
+)
 CAPTURE = bytes.fromhex(
     "0b2eb1c6d080ece71a83a3801d41fd8d70fa02a3ab147351515d5cd64524c98e6f1ef1201e5dca6de85f1f28bee7e1fabe9bea6d"
-    "913bcf55374a000000000001")
+    "913bcf55374a000000000001"
+)
 FRAME = bytes.fromhex("02000000000986ab648f805b0806000108000604000286ab648f805b0ac900010200000000090ac90009")
 
 NOW = 1_800_000_000.0
@@ -73,7 +75,7 @@ def _reordered() -> list[bytes]:
 
 
 def _flipped(datagram: bytes, index: int) -> bytes:
-    return datagram[:index] + bytes([datagram[index] ^ 1]) + datagram[index + 1:]
+    return datagram[:index] + bytes([datagram[index] ^ 1]) + datagram[index + 1 :]
 
 
 Rows = Callable[[], list[bytes]]
@@ -82,15 +84,20 @@ RULES: list[tuple[str, Rows, bytes | Drop]] = [
     ("short", lambda: [_server_datagrams(1)[0][:21]], Drop.LEGACY_SHORT),
     ("empty frame (22 bytes)", lambda: [_forge(b"", 1)], b""),
     ("our parity: our own datagram reflected", lambda: [_client_datagram()], Drop.LEGACY_REFLECTED),
-    ("offset past the pad", lambda: [_forge(SMALL, 1)[:-6] + (len(BIG_PAD) + 1).to_bytes(6, "big")],
-     Drop.OTP_PAD_END),
-    ("range ends past the pad", lambda: [_forge(SMALL, 1)[:-6] + (len(BIG_PAD) - 11).to_bytes(6, "big")],
-     Drop.OTP_PAD_END),
+    ("offset past the pad", lambda: [_forge(SMALL, 1)[:-6] + (len(BIG_PAD) + 1).to_bytes(6, "big")], Drop.OTP_PAD_END),
+    (
+        "range ends past the pad",
+        lambda: [_forge(SMALL, 1)[:-6] + (len(BIG_PAD) - 11).to_bytes(6, "big")],
+        Drop.OTP_PAD_END,
+    ),
     ("replay", lambda: _server_datagrams(1) * 2, Drop.LEGACY_REPLAY),
     ("reordered", _reordered, SMALL + b"\x01"),
     ("shifted into an accepted range", lambda: [_server_datagrams(1)[0], _forge(b"evil" * 5, 3)], Drop.LEGACY_REPLAY),
-    ("below the window's floor", lambda: [*_server_datagrams(WINDOW_RANGES + 2)[1:], _server_datagrams(1)[0]],
-     Drop.LEGACY_REPLAY),
+    (
+        "below the window's floor",
+        lambda: [*_server_datagrams(WINDOW_RANGES + 2)[1:], _server_datagrams(1)[0]],
+        Drop.LEGACY_REPLAY,
+    ),
     ("MD5 differs", lambda: [_flipped(_forge(SMALL, 1), 3)], Drop.LEGACY_AUTH),
     ("forgery that beats the original to its offset (unkeyed MD5)", lambda: [_forge(b"evil" * 10, 1)], b"evil" * 10),
     ("far end restarted at offset 1", lambda: [*_server_datagrams(3), _server_datagrams(1)[0]], Drop.LEGACY_REPLAY),
@@ -109,8 +116,9 @@ def test_receive_rules(datagrams: Rows, expected: bytes | Drop) -> None:
     ("quiet", "after", "expected"),
     [(None, 10**6, Drop.LEGACY_REPLAY), (60.0, 10.0, Drop.LEGACY_REPLAY), (60.0, 61.0, SMALL + b"\x00")],
 )
-def test_restart_accepted_only_after_a_quiet_period_if_configured(quiet: float | None, after: float,
-                                                                  expected: bytes | Drop) -> None:
+def test_restart_accepted_only_after_a_quiet_period_if_configured(
+    quiet: float | None, after: float, expected: bytes | Drop
+) -> None:
     ours = OtpTunnel(pad_from_bytes(BIG_PAD), server=False, accept_restart_after=quiet)
     first_run = _server_datagrams(3)
     assert all(ours.open(d, NOW) != Drop.LEGACY_REPLAY for d in first_run)
@@ -139,9 +147,12 @@ def test_seal_past_the_pad_is_a_drop_and_keeps_the_seek() -> None:
 
 @pytest.mark.parametrize(
     ("pad_size", "seek", "server", "message"),
-    [(10, 0, False, "otptunnel pad: 10 bytes cannot carry one datagram from offset 0 \\(needs at least 33\\)"),
-     (1000, 1, False, "otptunnel seek 1: a client \\(even\\) offset is needed"),
-     (1000, 4, True, "otptunnel seek 4: a server \\(odd\\) offset is needed"), (1000, -2, False, "seek -2")],
+    [
+        (10, 0, False, "otptunnel pad: 10 bytes cannot carry one datagram from offset 0 \\(needs at least 33\\)"),
+        (1000, 1, False, "otptunnel seek 1: a client \\(even\\) offset is needed"),
+        (1000, 4, True, "otptunnel seek 4: a server \\(odd\\) offset is needed"),
+        (1000, -2, False, "seek -2"),
+    ],
 )
 def test_pad_and_seek_refused(pad_size: int, seek: int, server: bool, message: str) -> None:
     with pytest.raises(PadError, match=message) as info:
@@ -169,12 +180,15 @@ def test_fuzz_random_datagrams(data: bytes, offset: int) -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.integers(min_value=0, max_value=len(CAPTURE) - 1), st.integers(min_value=1, max_value=255),
-       st.sampled_from(["flip", "cut", "extend"]))
+@given(
+    st.integers(min_value=0, max_value=len(CAPTURE) - 1),
+    st.integers(min_value=1, max_value=255),
+    st.sampled_from(["flip", "cut", "extend"]),
+)
 def test_fuzz_mutated_capture(index: int, xor: int, how: str) -> None:
     ours = OtpTunnel(pad_from_bytes(PAD), server=False)
     if how == "flip":
-        data = CAPTURE[:index] + bytes([CAPTURE[index] ^ xor]) + CAPTURE[index + 1:]
+        data = CAPTURE[:index] + bytes([CAPTURE[index] ^ xor]) + CAPTURE[index + 1 :]
     elif how == "cut":
         data = CAPTURE[:index]
     else:

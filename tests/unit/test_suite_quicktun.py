@@ -30,11 +30,13 @@ B_SK = parse_hex_key("6ec1343fcbb72a6f9a900fbb3513bfba4c30085453132266199a6590d6
 B_PK = parse_hex_key("1f9c7bb228560659d4e04368bd16fa48882b9b8f6431cfab5978b757941f1c18")
 NACL0_CAPTURE = bytes.fromhex(
     "ae9594c27c14bda77a5d7ba510afead1ed3df83d79483a7665206475561b86bd66f489f9f9182a395d3b3e04fce8bc4813b3cdb4"
-    "03bc79d5668f")
+    "03bc79d5668f"
+)
 NACL0_FRAME = bytes.fromhex("020000000009421d709ecc1c08060001080006040002421d709ecc1c0ac900010200000000090ac90009")
 TAI_CAPTURE = bytes.fromhex(
     "400000006b02f01d204f76240000000159870e53b0d8de028b72e52ac3d75dfc9a7086ddd34972b71e83a19759c48e82fc688cf8"
-    "abf291376deae975261d2e4ee6b48a09a32f635b8f74")
+    "abf291376deae975261d2e4ee6b48a09a32f635b8f74"
+)
 TAI_FRAME = bytes.fromhex("02000000000926680e8b7c550806000108000604000226680e8b7c550ac900010200000000090ac90009")
 TAI_SECONDS = int.from_bytes(TAI_CAPTURE[:8], "big") - TAI_OFFSET
 TAI_USEC = (int.from_bytes(TAI_CAPTURE[8:12], "big") - 500) // 1000
@@ -78,7 +80,7 @@ def _seal(codec: NaclTai, t: float) -> bytes:
 
 
 def _flip(datagram: bytes, index: int) -> bytes:
-    return datagram[:index] + bytes([datagram[index] ^ 1]) + datagram[index + 1:]
+    return datagram[:index] + bytes([datagram[index] ^ 1]) + datagram[index + 1 :]
 
 
 def _series(codec: NaclTai, n: int) -> list[bytes]:
@@ -163,10 +165,13 @@ def test_raw_nacl0_duplicates_and_reflection(kind: str, steps: list[tuple[str, f
 
 @pytest.mark.parametrize(
     ("codec", "datagram", "expected"),
-    [(Raw(), b"", Drop.LEGACY_SHORT), (Nacl0(B_SK, A_PK), NACL0_CAPTURE[:15], Drop.LEGACY_SHORT),
-     (Nacl0(B_SK, A_PK), NACL0_CAPTURE[:16], Drop.LEGACY_AUTH),
-     (Nacl0(bytes(32), A_PK), NACL0_CAPTURE, Drop.LEGACY_AUTH),
-     (Nacl0(B_SK, A_PK), NACL0_CAPTURE[:-1], Drop.LEGACY_AUTH)],
+    [
+        (Raw(), b"", Drop.LEGACY_SHORT),
+        (Nacl0(B_SK, A_PK), NACL0_CAPTURE[:15], Drop.LEGACY_SHORT),
+        (Nacl0(B_SK, A_PK), NACL0_CAPTURE[:16], Drop.LEGACY_AUTH),
+        (Nacl0(bytes(32), A_PK), NACL0_CAPTURE, Drop.LEGACY_AUTH),
+        (Nacl0(B_SK, A_PK), NACL0_CAPTURE[:-1], Drop.LEGACY_AUTH),
+    ],
     ids=["raw empty", "nacl0 short", "nacl0 tag only", "nacl0 wrong key", "nacl0 truncated"],
 )
 def test_raw_nacl0_malformed(codec: Raw | Nacl0, datagram: bytes, expected: Drop) -> None:
@@ -182,17 +187,27 @@ def test_digest_memory_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     assert ours.open(frames[4], NOW) is Drop.LEGACY_DUPLICATE
 
 
-@pytest.mark.parametrize("text", ["1F9C7BB228560659D4E04368BD16FA48882B9B8F6431CFAB5978B757941F1C18",
-                                  b"1f9c7bb228560659d4e04368bd16fa48882b9b8f6431cfab5978b757941f1c18"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "1F9C7BB228560659D4E04368BD16FA48882B9B8F6431CFAB5978B757941F1C18",
+        b"1f9c7bb228560659d4e04368bd16fa48882b9b8f6431cfab5978b757941f1c18",
+    ],
+)
 def test_hex_key_accepted(text: str | bytes) -> None:
     assert parse_hex_key(text) == B_PK
 
 
 @pytest.mark.parametrize(
     ("text", "message"),
-    [("1f9c" * 15 + "1f9", "expected 64 hex characters, got 63"), ("", "got 0"),
-     ("1f9c" * 16 + "00", "got 66"), ("zz" + "1f" * 31, "character 1 is not a hex digit"),
-     ("1f 9c" + "1f" * 29 + "1", "character 3 is not a hex digit"), ("1f" * 31 + "0é", "character 64")],
+    [
+        ("1f9c" * 15 + "1f9", "expected 64 hex characters, got 63"),
+        ("", "got 0"),
+        ("1f9c" * 16 + "00", "got 66"),
+        ("zz" + "1f" * 31, "character 1 is not a hex digit"),
+        ("1f 9c" + "1f" * 29 + "1", "character 3 is not a hex digit"),
+        ("1f" * 31 + "0é", "character 64"),
+    ],
 )
 def test_hex_key_refused(text: str, message: str) -> None:
     with pytest.raises(KeyFileError, match=message) as info:
@@ -202,8 +217,12 @@ def test_hex_key_refused(text: str, message: str) -> None:
 
 @pytest.mark.parametrize(
     ("content", "key"),
-    [(A_SK, A_SK), (A_SK.hex().encode(), A_SK), (A_SK.hex().encode() + b"\n", A_SK),
-     (b"0123456789abcdef0123456789abcdef", b"0123456789abcdef0123456789abcdef")],  # 32 bytes are raw, even if hex
+    [
+        (A_SK, A_SK),
+        (A_SK.hex().encode(), A_SK),
+        (A_SK.hex().encode() + b"\n", A_SK),
+        (b"0123456789abcdef0123456789abcdef", b"0123456789abcdef0123456789abcdef"),
+    ],  # 32 bytes are raw, even if hex
 )
 def test_key_file_accepted(content: bytes, key: bytes) -> None:
     assert parse_key_file(content) == key
@@ -211,9 +230,14 @@ def test_key_file_accepted(content: bytes, key: bytes) -> None:
 
 @pytest.mark.parametrize(
     ("content", "message"),
-    [(b"", "got 0 bytes"), (A_SK[:31], "got 31 bytes"), (A_SK + b"\n", "got 33 bytes"),
-     (A_SK.hex().encode() + b"\r\n", "got 66 bytes"), (A_SK.hex().encode() + b"\n\n", "got 66 bytes"),
-     (b"g" + A_SK.hex().encode()[1:], "character 1 is not a hex digit")],
+    [
+        (b"", "got 0 bytes"),
+        (A_SK[:31], "got 31 bytes"),
+        (A_SK + b"\n", "got 33 bytes"),
+        (A_SK.hex().encode() + b"\r\n", "got 66 bytes"),
+        (A_SK.hex().encode() + b"\n\n", "got 66 bytes"),
+        (b"g" + A_SK.hex().encode()[1:], "character 1 is not a hex digit"),
+    ],
 )
 def test_key_file_refused(content: bytes, message: str) -> None:
     with pytest.raises(KeyFileError, match=message) as info:
@@ -236,14 +260,18 @@ def test_fuzz_random_datagrams(data: bytes, kind: str) -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.integers(min_value=0, max_value=len(TAI_CAPTURE) - 1), st.integers(min_value=1, max_value=255),
-       st.sampled_from(["flip", "cut", "extend"]), st.sampled_from(["nacl0", "nacltai"]))
+@given(
+    st.integers(min_value=0, max_value=len(TAI_CAPTURE) - 1),
+    st.integers(min_value=1, max_value=255),
+    st.sampled_from(["flip", "cut", "extend"]),
+    st.sampled_from(["nacl0", "nacltai"]),
+)
 def test_fuzz_mutated_captures(index: int, xor: int, how: str, kind: str) -> None:
     capture = TAI_CAPTURE if kind == "nacltai" else NACL0_CAPTURE
     ours: Nacl0 | NaclTai = NaclTai(B_SK, A_PK, NOW) if kind == "nacltai" else Nacl0(B_SK, A_PK)
     index %= len(capture)
     if how == "flip":
-        data = capture[:index] + bytes([capture[index] ^ xor]) + capture[index + 1:]
+        data = capture[:index] + bytes([capture[index] ^ xor]) + capture[index + 1 :]
     elif how == "cut":
         data = capture[:index]
     else:

@@ -33,14 +33,16 @@ DATA_KEY = bytes.fromhex("839e8f0d553561e3bf218b19975a3e7e53d2a0bb750630e1cd7657
 DATA_BASE = bytes.fromhex("bfc420d4b17640cd53fc23891ff1e4c886a2e984")
 DATA_CAPTURE = bytes.fromhex(
     "60000001f0827f3147091ac5f48f5ba383cfe8a9e7b5c14df901ccb5ee2a02a08c1778cafc1dc64e5e9b8d5653e2c9746bcce792c2"
-    "3d14afcfc78a110f02")
+    "3d14afcfc78a110f02"
+)
 DATA_FRAME = bytes.fromhex("020000000009beec6234c43208060001080006040002beec6234c4320ac900010200000000090ac90009")
 # The control datagram exactly as the note prints it: 78 bytes, so the note's hex stops 68 bytes short
 # of the 146 a control datagram has (after the 20 random bytes of the sender's nonce base). Its tag
 # cannot be checked, but the visible ciphertext decrypts with the keystream (see the prefix test).
 CONTROL_PREFIX = bytes.fromhex(
     "800000006b02f01502817c60bd1e9f175fdfed258607b18bfa84cbc844d9c17e2ac5cf948cd94a4abb5249ae8e306cf154972d3350"
-    "9b899051168164b1eef33200b0b92c3e15db7c55be88d5e812")
+    "9b899051168164b1eef33200b0b92c3e15db7c55be88d5e812"
+)
 KC = shared_key(A_SK, B_PK)
 
 NOW = 1_800_000_000.0
@@ -210,8 +212,11 @@ def _rules() -> list[tuple[str, Callable[[Salty, Salty], list[bytes]], bytes | D
         ("reordered inside the 5", lambda a, b: reorder(series(b, 3), (0, 2, 1)), FRAME),
         ("older than the 5 remembered", lambda a, b: reorder(series(b, 6), (1, 2, 3, 4, 5, 0)), Drop.LEGACY_REPLAY),
         ("data under another key", lambda a, b: [seal_data(bytes(32), DATA_BASE, 9, 1, 1, FRAME)], Drop.LEGACY_AUTH),
-        ("data to a key id pair with no decoder", lambda a, b: [seal_data(bytes(32), DATA_BASE, 9, 0, 0, FRAME)],
-         Drop.SALTY_NO_DECODER),
+        (
+            "data to a key id pair with no decoder",
+            lambda a, b: [seal_data(bytes(32), DATA_BASE, 9, 0, 0, FRAME)],
+            Drop.SALTY_NO_DECODER,
+        ),
         ("our own data reflected", lambda a, b: [sealed(a, FRAME, NOW)], Drop.LEGACY_AUTH),
         ("short data", lambda a, b: [series(b, 1)[0][:19]], Drop.LEGACY_SHORT),
         ("empty", lambda a, b: [b""], Drop.LEGACY_SHORT),
@@ -220,8 +225,7 @@ def _rules() -> list[tuple[str, Callable[[Salty, Salty], list[bytes]], bytes | D
         ("our own control reflected", lambda a, b: [update(a)], Drop.LEGACY_AUTH),
         ("control 145 bytes", lambda a, b: [update(b)[:145]], Drop.LEGACY_SHORT),
         ("control 147 bytes", lambda a, b: [update(b) + b"\x00"], Drop.SALTY_CONTROL_SIZE),
-        ("control under another key", lambda a, b: [seal_control(bytes(32), 1, 1 << 60, bytes(121))],
-         Drop.LEGACY_AUTH),
+        ("control under another key", lambda a, b: [seal_control(bytes(32), 1, 1 << 60, bytes(121))], Drop.LEGACY_AUTH),
     ]
 
 
@@ -245,8 +249,12 @@ def test_fuzz_random_datagrams(data: bytes, as_control: bool) -> None:
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.integers(min_value=0, max_value=CONTROL_LEN - 1), st.integers(min_value=1, max_value=255),
-       st.sampled_from(["flip", "cut", "extend"]), st.booleans())
+@given(
+    st.integers(min_value=0, max_value=CONTROL_LEN - 1),
+    st.integers(min_value=1, max_value=255),
+    st.sampled_from(["flip", "cut", "extend"]),
+    st.booleans(),
+)
 def test_fuzz_mutated_datagrams(index: int, xor: int, how: str, control: bool) -> None:
     a, b = handshake()
     if control:
@@ -256,7 +264,7 @@ def test_fuzz_mutated_datagrams(index: int, xor: int, how: str, control: bool) -
         valid = sealed(b, FRAME, NOW)
     index %= len(valid)
     if how == "flip":
-        data = valid[:index] + bytes([valid[index] ^ xor]) + valid[index + 1:]
+        data = valid[:index] + bytes([valid[index] ^ xor]) + valid[index + 1 :]
     elif how == "cut":
         data = valid[:index]
     else:

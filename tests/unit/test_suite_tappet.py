@@ -35,8 +35,11 @@ N24 = bytes.fromhex("0000000b0b58a32da954a391c88a58c00000059db2efe23d")
 # short. Re-sealing the note's frame under the note's nonce and keys gives a datagram whose first 85
 # bytes are the note's, including the 16-byte Poly1305 tag, which covers the whole ciphertext; so
 # the 13 bytes below are the ones the binary sent (the tag would not match otherwise).
-NOTE_HEX = N24 + bytes(16) + bytes.fromhex(
-    "696e1e159e88cff9ea4062ed2fcebc07b1ce5cfd1ad1a433689c90b8ec3c79c6e26885a02b2c9b764ebe40e319")
+NOTE_HEX = (
+    N24
+    + bytes(16)
+    + bytes.fromhex("696e1e159e88cff9ea4062ed2fcebc07b1ce5cfd1ad1a433689c90b8ec3c79c6e26885a02b2c9b764ebe40e319")
+)
 CAPTURE = NOTE_HEX + bytes.fromhex("97b44796e4cf393d818f337a72")
 
 NOW = 1_800_000_000.0
@@ -86,6 +89,7 @@ def test_mtu() -> None:
 def _from_server(plaintext: bytes, at: int = 0) -> Callable[[Tappet, Tappet], list[bytes]]:
     def make(ours: Tappet, theirs: Tappet) -> list[bytes]:
         return [seal_nonce(theirs._key, theirs.next_nonce(NOW + at), plaintext)]
+
     return make
 
 
@@ -95,7 +99,7 @@ def _swapped(theirs: Tappet) -> list[bytes]:
 
 
 def _replace(datagram: bytes, start: int, new: bytes) -> bytes:
-    return datagram[:start] + new + datagram[start + len(new):]
+    return datagram[:start] + new + datagram[start + len(new) :]
 
 
 Rows = Callable[[Tappet, Tappet], list[bytes]]
@@ -113,10 +117,16 @@ RULES: list[tuple[str, Rows, bytes | Drop]] = [
     ("wrong key", lambda o, t: [seal_nonce(bytes(32), t.next_nonce(NOW), DATA)], Drop.LEGACY_AUTH),
     ("tag altered", lambda o, t: [_replace(_from_server(DATA)(o, t)[0], 40, b"\x00")], Drop.LEGACY_AUTH),
     ("zero bytes altered: ignored", lambda o, t: [_replace(_from_server(DATA)(o, t)[0], 24, b"\xff" * 16)], DATA),
-    ("far end restarted (prefix + 1)", lambda o, t: [*_from_server(DATA)(o, t), *_from_server(DATA)(o, server(12))],
-     DATA),
-    ("far end's earlier run", lambda o, t: [*_from_server(DATA)(o, t), *_from_server(DATA)(o, server(10))],
-     Drop.LEGACY_REPLAY),
+    (
+        "far end restarted (prefix + 1)",
+        lambda o, t: [*_from_server(DATA)(o, t), *_from_server(DATA)(o, server(12))],
+        DATA,
+    ),
+    (
+        "far end's earlier run",
+        lambda o, t: [*_from_server(DATA)(o, t), *_from_server(DATA)(o, server(10))],
+        Drop.LEGACY_REPLAY,
+    ),
 ]
 
 
@@ -166,10 +176,15 @@ def test_key_file_accepted(content: bytes) -> None:
 
 @pytest.mark.parametrize(
     ("content", "message"),
-    [(S_KEY[:64], "expected 64 hex characters and a newline, got 64 bytes"),
-     (S_KEY[:63] + b"\n", "got 64 bytes"), (S_KEY + b"\n", "got 66 bytes"), (b"", "got 0 bytes"),
-     (S_KEY[:64] + b" ", "got 65 bytes without the final newline"),
-     (b"x" + S_KEY[1:], "character 1 is not a hex digit"), (S_KEY[:10] + b" " + S_KEY[11:], "character 11")],
+    [
+        (S_KEY[:64], "expected 64 hex characters and a newline, got 64 bytes"),
+        (S_KEY[:63] + b"\n", "got 64 bytes"),
+        (S_KEY + b"\n", "got 66 bytes"),
+        (b"", "got 0 bytes"),
+        (S_KEY[:64] + b" ", "got 65 bytes without the final newline"),
+        (b"x" + S_KEY[1:], "character 1 is not a hex digit"),
+        (S_KEY[:10] + b" " + S_KEY[11:], "character 11"),
+    ],
 )
 def test_key_file_refused(content: bytes, message: str) -> None:
     with pytest.raises(KeyFileError, match=message) as info:
@@ -179,8 +194,12 @@ def test_key_file_refused(content: bytes, message: str) -> None:
 
 @pytest.mark.parametrize(
     ("content", "prefix", "written"),
-    [(bytes(4), 1, b"\x01\x00\x00\x00"), (b"\x0a\x00\x00\x00", 0x0B, b"\x0b\x00\x00\x00"),
-     (b"\xff\x00\x00\x00", 0x100, b"\x00\x01\x00\x00"), (b"\xfe\xff\xff\xff", 0xFFFFFFFF, b"\xff\xff\xff\xff")],
+    [
+        (bytes(4), 1, b"\x01\x00\x00\x00"),
+        (b"\x0a\x00\x00\x00", 0x0B, b"\x0b\x00\x00\x00"),
+        (b"\xff\x00\x00\x00", 0x100, b"\x00\x01\x00\x00"),
+        (b"\xfe\xff\xff\xff", 0xFFFFFFFF, b"\xff\xff\xff\xff"),
+    ],
 )
 def test_nonce_file_little_endian(content: bytes, prefix: int, written: bytes) -> None:
     assert next_nonce_prefix(content) == (prefix, written)
@@ -189,8 +208,12 @@ def test_nonce_file_little_endian(content: bytes, prefix: int, written: bytes) -
 
 @pytest.mark.parametrize(
     ("content", "message"),
-    [(b"\xff\xff\xff\xff", "would wrap around to 0"), (b"\x00" * 3, "expected 4 bytes, got 3"),
-     (b"\x00" * 5, "expected 4 bytes, got 5"), (b"", "got 0")],
+    [
+        (b"\xff\xff\xff\xff", "would wrap around to 0"),
+        (b"\x00" * 3, "expected 4 bytes, got 3"),
+        (b"\x00" * 5, "expected 4 bytes, got 5"),
+        (b"", "got 0"),
+    ],
 )
 def test_nonce_file_refused(content: bytes, message: str) -> None:
     with pytest.raises(NonceFileError, match=message) as info:
@@ -209,12 +232,15 @@ def test_fuzz_random_datagrams(data: bytes) -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.integers(min_value=0, max_value=len(CAPTURE) - 1), st.integers(min_value=1, max_value=255),
-       st.sampled_from(["flip", "cut", "extend"]))
+@given(
+    st.integers(min_value=0, max_value=len(CAPTURE) - 1),
+    st.integers(min_value=1, max_value=255),
+    st.sampled_from(["flip", "cut", "extend"]),
+)
 def test_fuzz_mutated_capture(index: int, xor: int, how: str) -> None:
     ours = client()
     if how == "flip":
-        data = CAPTURE[:index] + bytes([CAPTURE[index] ^ xor]) + CAPTURE[index + 1:]
+        data = CAPTURE[:index] + bytes([CAPTURE[index] ^ xor]) + CAPTURE[index + 1 :]
     elif how == "cut":
         data = CAPTURE[:index]
     else:

@@ -64,8 +64,11 @@ RULES: list[tuple[str, Rows, bytes | Drop]] = [
     ("59 s ahead: a skewed clock", _at(59), FRAME),
     ("61 s ahead: future", _at(61), Drop.TTT_FUTURE),
     ("replay within 3 s", lambda o, t: [_at(-1)(o, t)[0]] * 2, Drop.LEGACY_REPLAY),
-    ("same ts, another frame", lambda o, t: [seal_at(KEY, int(NOW * 1e9), FRAME),
-                                             seal_at(KEY, int(NOW * 1e9), FRAME + b"x")], FRAME + b"x"),
+    (
+        "same ts, another frame",
+        lambda o, t: [seal_at(KEY, int(NOW * 1e9), FRAME), seal_at(KEY, int(NOW * 1e9), FRAME + b"x")],
+        FRAME + b"x",
+    ),
     ("wrong key", lambda o, t: [seal_at(b"other", int(NOW * 1e9), FRAME)], Drop.LEGACY_AUTH),
     ("frame altered", lambda o, t: [_at(0)(o, t)[0][:-1] + b"\x00"], Drop.LEGACY_AUTH),
     ("last byte cut", lambda o, t: [_at(0)(o, t)[0][:-1]], Drop.LEGACY_AUTH),
@@ -112,9 +115,14 @@ def test_key_file_accepted(content: bytes, key: bytes | None) -> None:
 
 @pytest.mark.parametrize(
     ("content", "message"),
-    [(b"", "empty key"), (b" \n", "empty key"), (b"AQ=", "not padded standard base64"),
-     (b"AQ", "not padded standard base64"), (b"A*==", "not padded standard base64"),
-     (b"wEss4mXF0LasOVS7yqBQEvBUflQ5CWhbbHPHPNXtRao=junk", "not padded standard base64")],
+    [
+        (b"", "empty key"),
+        (b" \n", "empty key"),
+        (b"AQ=", "not padded standard base64"),
+        (b"AQ", "not padded standard base64"),
+        (b"A*==", "not padded standard base64"),
+        (b"wEss4mXF0LasOVS7yqBQEvBUflQ5CWhbbHPHPNXtRao=junk", "not padded standard base64"),
+    ],
 )
 def test_key_file_refused(content: bytes, message: str) -> None:
     with pytest.raises(KeyFileError, match=message) as info:
@@ -138,12 +146,15 @@ def test_fuzz_random_datagrams(data: bytes) -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.integers(min_value=0, max_value=len(CAPTURE) - 1), st.integers(min_value=1, max_value=255),
-       st.sampled_from(["flip", "cut", "extend"]))
+@given(
+    st.integers(min_value=0, max_value=len(CAPTURE) - 1),
+    st.integers(min_value=1, max_value=255),
+    st.sampled_from(["flip", "cut", "extend"]),
+)
 def test_fuzz_mutated_capture(index: int, xor: int, how: str) -> None:
     ours = TinyTapTunnel(parse_key_file(KEY_FILE))
     if how == "flip":
-        data = CAPTURE[:index] + bytes([CAPTURE[index] ^ xor]) + CAPTURE[index + 1:]
+        data = CAPTURE[:index] + bytes([CAPTURE[index] ^ xor]) + CAPTURE[index + 1 :]
     elif how == "cut":
         data = CAPTURE[:index]
     else:

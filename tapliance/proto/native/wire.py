@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import struct
 
-from tapliance.proto.protocol import VNET
+from tapliance.proto.protocol import IPV4_UDP_OVERHEAD, IPV6_UDP_OVERHEAD, VNET
 
 # Message types (first byte of every datagram).
 MSG_INITIATION = 1
@@ -52,10 +52,6 @@ MAX_FRAGMENTS = 255
 MAX_FRAME = 65535 + 14 + 4 + 12  # a 64 KiB super-frame with Ethernet/VLAN/virtio headers
 FLAG_VNET = VNET  # chunk carries a virtio-net header in front of the frame: the frame flag, on the wire
 FLAGS_KNOWN = FLAG_VNET
-
-# UDP/IP overhead used to size datagrams so the underlay never fragments.
-IPV4_UDP_OVERHEAD = 20 + 8
-IPV6_UDP_OVERHEAD = 40 + 8
 
 
 def max_chunk(underlay_mtu: int, ipv6: bool) -> int:
