@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
+from hypothesis import settings
+
+# Hypothesis keeps failing examples in .hypothesis/ to replay them next time; a user who cannot write the
+# checkout (the unprivileged fast tier in a root-owned clone) runs without that memory instead of with a
+# warning per test.
+_db = Path(".hypothesis")
+if not os.access(_db if _db.exists() else Path.cwd(), os.W_OK):
+    settings.register_profile("read-only-checkout", database=None)
+    settings.load_profile("read-only-checkout")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

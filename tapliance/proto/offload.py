@@ -20,7 +20,7 @@ HDR = struct.Struct("<BBHHHH")  # flags, gso_type, hdr_len, gso_size, csum_start
 HDR_LEN = 10
 ZERO_HDR = bytes(HDR_LEN)
 F_NEEDS_CSUM = 1
-GSO_NONE, GSO_TCPV4, GSO_UDP, GSO_TCPV6, GSO_UDP_L4 = 0, 1, 3, 4, 5
+GSO_NONE, GSO_TCPV4, GSO_UDP, GSO_TCPV6, GSO_UDP_L4 = 0, 1, 3, 4, 5  # GSO_UDP (UFO): never offered by us
 GSO_ECN = 0x80
 TCP_FIN, TCP_PSH, TCP_CWR = 0x01, 0x08, 0x80
 

@@ -36,17 +36,8 @@ quiet period of q seconds.
 Our own restarts reuse the pad the same way (OTPTunnel's receiver accepts any offset): the runtime
 should persist ``seek`` and pass it back as ``start_seek`` to avoid that.
 
-Codec contract (the same shape in every legacy module of tapliance/suites)::
-
-    name: str; overhead: int; insecure: str | None     class attributes
-    tap_mtu(underlay_mtu, ipv6=False) -> int           classmethod: TAP MTU that fits the underlay
-    seal(frame, now) -> bytes | Drop                   the datagram to send, or why not
-    open(datagram, now) -> bytes | Drop                the frame, b"" (authentic, nothing for the TAP), or why not
-    on_timer(now) -> float                             run timers; next deadline (math.inf: none)
-    control: list[bytes]                               datagrams the codec wants sent; the runtime drains it
-
-``now`` is wall-clock UNIX time in seconds; ``pad(offset, length)`` returns the pad bytes there (fewer at
-the end of the pad). A Drop from open() leaves the codec's state unchanged.
+Implements the codec contract of tapliance/suites/codec.py; ``pad(offset, length)`` returns the pad
+bytes there (fewer at the end of the pad).
 """
 
 from __future__ import annotations

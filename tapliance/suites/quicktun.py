@@ -35,16 +35,7 @@ Key inputs: hex strings of exactly 64 hex digits (QuickTun ignores bad hex and h
 refuse it) and PRIVATE_KEY_FILE content: exactly 32 raw bytes, or 64 hex digits and an optional
 newline (QuickTun reads at most 64 bytes and treats anything but 32 as hex).
 
-Codec contract (the same shape in every legacy module of tapliance/suites)::
-
-    name: str; overhead: int; insecure: str | None     class attributes
-    tap_mtu(underlay_mtu, ipv6=False) -> int           classmethod: TAP MTU that fits the underlay
-    seal(frame, now) -> bytes | Drop                   the datagram to send, or why not
-    open(datagram, now) -> bytes | Drop                the frame, b"" (authentic, nothing for the TAP), or why not
-    on_timer(now) -> float                             run timers; next deadline (math.inf: none)
-    control: list[bytes]                               datagrams the codec wants sent; the runtime drains it
-
-``now`` is wall-clock UNIX time in seconds. A Drop from open() leaves the codec's state unchanged.
+Implements the codec contract of tapliance/suites/codec.py.
 """
 
 from __future__ import annotations

@@ -38,17 +38,8 @@ Where tapliance differs, without breaking a real QuickTun:
 - Timers run only from on_timer() (QuickTun also runs them inside encode/decode); the runtime
   calls on_timer() when the returned deadline passes.
 
-Codec contract (the same shape in every legacy module of tapliance/suites)::
-
-    name: str; overhead: int; insecure: str | None     class attributes
-    tap_mtu(underlay_mtu, ipv6=False) -> int           classmethod: TAP MTU that fits the underlay
-    seal(frame, now) -> bytes | Drop                   the datagram to send, or why not
-    open(datagram, now) -> bytes | Drop                the frame, b"" (authentic, nothing for the TAP), or why not
-    on_timer(now) -> float                             run timers; next deadline (math.inf: none)
-    control: list[bytes]                               datagrams the codec wants sent; the runtime drains it
-
-``now`` is wall-clock UNIX time in seconds; ``random(n)`` returns n random bytes. A Drop from open()
-leaves the state unchanged; a control datagram that is accepted returns b"" and may queue a reply.
+Implements the codec contract of tapliance/suites/codec.py; ``random(n)`` returns n random bytes. A
+control datagram that is accepted returns b"" and may queue a reply.
 """
 
 from __future__ import annotations

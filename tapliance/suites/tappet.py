@@ -32,16 +32,7 @@ at least 1 per datagram, so it never repeats or goes back even if the clock step
 CLOCK_MONOTONIC. The receiver only needs it to increase within one prefix, and the prefix grows with
 every start: the runtime must write the nonce file back (next_nonce_prefix) before the first send.
 
-Codec contract (the same shape in every legacy module of tapliance/suites)::
-
-    name: str; overhead: int; insecure: str | None     class attributes
-    tap_mtu(underlay_mtu, ipv6=False) -> int           classmethod: TAP MTU that fits the underlay
-    seal(frame, now) -> bytes | Drop                   the datagram to send, or why not
-    open(datagram, now) -> bytes | Drop                the frame, b"" (authentic, nothing for the TAP), or why not
-    on_timer(now) -> float                             run timers; next deadline (math.inf: none)
-    control: list[bytes]                               datagrams the codec wants sent; the runtime drains it
-
-``now`` is wall-clock UNIX time in seconds. A Drop from open() leaves the codec's state unchanged.
+Implements the codec contract of tapliance/suites/codec.py.
 Timers: the client's start-up keepalive (size 0) on the first on_timer(); then a keepalive after 10 s
 without traffic, once the far end is known (always for the client).
 """

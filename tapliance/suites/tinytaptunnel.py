@@ -32,16 +32,7 @@ with one key for both directions and no direction bit, the format cannot tell a 
 from the far end's, but we can recognise our own tags; the far end would have to send the same
 frame at the same nanosecond to collide.
 
-Codec contract (the same shape in every legacy module of tapliance/suites)::
-
-    name: str; overhead: int; insecure: str | None     class attributes
-    tap_mtu(underlay_mtu, ipv6=False) -> int           classmethod: TAP MTU that fits the underlay
-    seal(frame, now) -> bytes | Drop                   the datagram to send, or why not
-    open(datagram, now) -> bytes | Drop                the frame, b"" (authentic, nothing for the TAP), or why not
-    on_timer(now) -> float                             run timers; next deadline (math.inf: none)
-    control: list[bytes]                               datagrams the codec wants sent; the runtime drains it
-
-``now`` is wall-clock UNIX time in seconds. A Drop from open() leaves the codec's state unchanged.
+Implements the codec contract of tapliance/suites/codec.py.
 """
 
 from __future__ import annotations

@@ -21,7 +21,6 @@ from tapliance.proto.drops import Drop
 from tapliance.proto.native import primitives as P
 from tapliance.proto.native import wire as W
 
-ZERO_PSK = bytes(32)
 _C0 = P.hash_(W.CONSTRUCTION)
 _H0 = P.hash_(_C0 + W.IDENTIFIER)
 

@@ -22,10 +22,7 @@ IDENTIFIER = b"tapliance v1 native L2 tunnel"
 LABEL_MAC1 = b"mac1----"
 LABEL_COOKIE = b"cookie--"
 
-KEY_LEN = 32
 TAG_LEN = 16
-MAC_LEN = 16
-TIMESTAMP_LEN = 12  # TAI64N
 
 # Handshake initiation:  type(1) suite(1) reserved(2) sender(4) ephemeral(32) static(32+16) timestamp(12+16) mac1 mac2
 INIT_LEN = 148
