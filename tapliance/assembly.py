@@ -1,37 +1,61 @@
-"""Config and keys -> the sans-IO node: the one place settings become the core's parameters.
+"""Config and keys -> the sans-IO node and the sockets its protocols need.
 
-The core takes every setting as a required parameter (``NativeParams``, ``PeerSpec``); their defaults
-live only in tapliance.config. Reading key files is the only I/O here.
+The core takes every setting as a required parameter (``NativeParams``, ``PeerSpec``, a codec's
+arguments); their defaults live only in tapliance.config. Reading key files is the only I/O here.
+
+One daemon, many protocols: the native peers share one NativeProtocol on ``tunnel.listen`` (it tells
+them apart by session index); each legacy peer is a LegacyProtocol on a socket of its own. All of
+them are ports of the one switch.
 """
 
 from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from tapliance import config as C
 from tapliance import keyfile
+from tapliance.compat.build import legacy_protocol, listen_address
 from tapliance.proto.native.base import NativeParams
 from tapliance.proto.native.peer import PeerSpec
 from tapliance.proto.native.protocol import NativeProtocol
 from tapliance.proto.node import Node
 from tapliance.proto.protocol import Context, DatagramProtocol
 
+Binding = tuple[DatagramProtocol[Any], C.Endpoint]  # a protocol and the UDP address it listens on
 
-def peer_specs(cfg: C.Config, private: bytes) -> list[PeerSpec]:
-    """The configured peers with their pre-shared keys read; raises ConfigError / KeyFileError."""
-    own = keyfile.public_from_private(private)
+
+@dataclass
+class Keys:
+    """The tunnel's private key, read from its file the first time a peer needs it."""
+
+    cfg: C.Config
+    _private: list[bytes] = field(default_factory=list)
+
+    def private(self) -> bytes:
+        if not self._private:
+            self._private.append(keyfile.read(self.cfg.tunnel.private_key_file, "private key"))
+        return self._private[0]
+
+    def public(self) -> bytes:
+        return keyfile.public_from_private(self.private())
+
+
+def peer_specs(cfg: C.Config, keys: Keys) -> list[PeerSpec]:
+    """The native peers with their pre-shared keys read; raises ConfigError / KeyFileError."""
     specs = []
     for i, p in enumerate(cfg.peers):
+        if p.legacy:
+            continue
+        assert p.public_key is not None
         psk = keyfile.read(p.preshared_key_file, "pre-shared key") if p.preshared_key_file else None
-        if p.public_key == own:
+        if p.public_key == keys.public():
             raise C.ConfigError(f"{cfg.path}: peer[{i}].public_key: this is our own public key")
         ep = (p.endpoint.host, p.endpoint.port) if p.endpoint else None
         keepalive = cfg.tunnel.keepalive if p.keepalive is None else p.keepalive
         specs.append(PeerSpec(p.public_key, p.name, ep, psk, keepalive))
-    if not specs:
-        raise C.ConfigError(f"{cfg.path}: peer: no [[peer]] configured; a tunnel needs at least one")
     return specs
 
 
@@ -46,21 +70,18 @@ def native_params(tunnel: C.TunnelConfig) -> NativeParams:
     )
 
 
-Binding = tuple[DatagramProtocol[Any], C.Endpoint]  # a protocol and the UDP address it listens on
-
-
 def build_node(
-    cfg: C.Config,
-    private: bytes,
-    specs: list[PeerSpec],
-    *,
-    tap_vnet: bool,
-    random: Callable[[int], bytes],
-    now: float,
-    unix_offset: float,
+    cfg: C.Config, keys: Keys, *, tap_vnet: bool, random: Callable[[int], bytes], now: float, unix_offset: float
 ) -> tuple[Node, list[Binding]]:
-    """The node of one daemon and the socket each of its protocols needs: today one native protocol on
-    the tunnel's listen address."""
+    """The node of one daemon and the socket each of its protocols needs (raises ConfigError or
+    KeyFileError before anything is set up)."""
     ctx = Context(random, unix_offset)
-    native = NativeProtocol(ctx, native_params(cfg.tunnel), static_private=private, peers=specs, now=now)
-    return Node(ctx, [native], tap_vnet=tap_vnet), [(native, cfg.tunnel.listen)]
+    bindings: list[Binding] = []
+    specs = peer_specs(cfg, keys)
+    if specs:
+        native = NativeProtocol(ctx, native_params(cfg.tunnel), static_private=keys.private(), peers=specs, now=now)
+        bindings.append((native, cfg.tunnel.listen))
+    for i, p in enumerate(cfg.peers):
+        if p.legacy:
+            bindings.append((legacy_protocol(ctx, p, i, keys.private), listen_address(p)))
+    return Node(ctx, [proto for proto, _ in bindings], tap_vnet=tap_vnet), bindings

@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING
 
 from tapliance import config as C
 from tapliance import keyfile
-from tapliance.assembly import build_node, peer_specs
+from tapliance.assembly import Keys, build_node, peer_specs
 from tapliance.proto.native.peer import PeerSpec
+from tapliance.suites import REGISTRY
 
 if TYPE_CHECKING:
     from tapliance.control.server import ControlServer
@@ -32,28 +33,35 @@ class StartupError(RuntimeError):
     """Runtime failure while starting (exit 1), already phrased for the operator."""
 
 
-def _load(path: str | Path) -> tuple[C.Config, bytes, list[PeerSpec]]:
+def _load(path: str | Path) -> tuple[C.Config, Keys, list[PeerSpec]]:
     cfg = C.load(path)
-    priv = keyfile.read(cfg.tunnel.private_key_file, "private key")
-    return cfg, priv, peer_specs(cfg, priv)
+    if not cfg.peers:
+        raise C.ConfigError(f"{cfg.path}: peer: no [[peer]] configured; a tunnel needs at least one")
+    keys = Keys(cfg)
+    if any(not p.legacy for p in cfg.peers):
+        keys.private()  # read (and checked) up front when native peers need it
+    return cfg, keys, peer_specs(cfg, keys)
 
 
 def check(path: str | Path) -> str:
     """Validate config and key files; return a human summary (raises ConfigError/KeyFileError)."""
-    cfg, priv, specs = _load(path)
+    cfg, keys, specs = _load(path)
     lines = [
         f"{cfg.path}: OK",
-        f"  interface {cfg.interface.name} mtu {cfg.interface.mtu} "
+        f"  interface {cfg.interface.name} mtu {cfg.tap_mtu} "
         f"addresses {', '.join(map(str, cfg.interface.addresses)) or '(none)'}",
-        f"  listen udp {cfg.tunnel.listen}  suite {cfg.tunnel.suite}  "
-        f"public key {keyfile.encode(keyfile.public_from_private(priv))}",
     ]
+    if specs:
+        lines.append(
+            f"  listen udp {cfg.tunnel.listen}  suite {cfg.tunnel.suite}  public key {keyfile.encode(keys.public())}"
+        )
     for s in specs:
         ep = f"{s.endpoint[0]}:{s.endpoint[1]}" if s.endpoint else "learned from its first packet"
         lines.append(
             f"  peer {s.name or '(unnamed)'} {base64.b64encode(s.public_key).decode()} endpoint {ep}"
             f"{' psk' if s.psk else ''}"
         )
+    lines += _legacy_lines(cfg, keys)
     if cfg.bridge:
         lines.append(f"  bridge {cfg.bridge.name} ports {', '.join((cfg.interface.name, *cfg.bridge.ports))}")
     if cfg.nat:
@@ -61,6 +69,26 @@ def check(path: str | Path) -> str:
     for r in cfg.routes:
         lines.append(f"  route {r.to}" + (f" via {r.via}" if r.via else "") + f" dev {r.dev or cfg.interface.name}")
     return "\n".join(lines)
+
+
+def _legacy_lines(cfg: C.Config, keys: Keys) -> list[str]:
+    """Each legacy peer: its suite and socket, its key material checked (without the writes a start does),
+    and the weakness of an insecure suite."""
+    from tapliance.compat.build import check_codec, listen_address
+
+    lines = []
+    for i, p in enumerate(cfg.peers):
+        if not p.legacy:
+            continue
+        notes = check_codec(p, keys.private)
+        ep = str(p.endpoint) if p.endpoint else "learned from its first authenticated datagram"
+        name = p.name or f"{p.suite}-{i}"
+        lines.append(f"  peer {name} suite {p.suite} listen udp {listen_address(p)} endpoint {ep}")
+        lines += [f"    {n}" for n in notes]
+        weakness = REGISTRY[p.suite].insecure
+        if weakness:
+            lines.append(f"    INSECURE (allow_insecure = true): {weakness}")
+    return lines
 
 
 def _setup_logging(level: str) -> None:
@@ -75,22 +103,15 @@ def _setup_logging(level: str) -> None:
 
 
 def run(path: str | Path, *, apply_net: bool = True) -> int:
-    cfg, priv, specs = _load(path)  # bad input raises before anything is touched
+    cfg, keys, specs = _load(path)  # bad input raises before anything is touched
     _setup_logging(cfg.log_level)
     from tapliance.runtime.tap import TapError
     from tapliance.runtime.udp import UdpError
 
     undo: list[tuple[str, Callable[[], object]]] = []
     try:
-        rt, control = _start(cfg, priv, specs, undo, apply_net)
-        log.info(
-            "up: %s <-> udp %s, %d peer(s), suite %s, public key %s",
-            cfg.interface.name,
-            cfg.tunnel.listen,
-            len(specs),
-            cfg.tunnel.suite,
-            keyfile.encode(keyfile.public_from_private(priv)),
-        )
+        rt, control = _start(cfg, keys, undo, apply_net)
+        _log_up(cfg, keys, specs)
         rt.run(control)
         return 0
     except (TapError, UdpError, StartupError, RuntimeError, OSError) as e:
@@ -107,24 +128,43 @@ def run(path: str | Path, *, apply_net: bool = True) -> int:
             log.info("down: %s", cfg.interface.name)
 
 
+def _log_up(cfg: C.Config, keys: Keys, specs: list[PeerSpec]) -> None:
+    if specs:
+        log.info(
+            "up: %s <-> udp %s, %d native peer(s), suite %s, public key %s",
+            cfg.interface.name,
+            cfg.tunnel.listen,
+            len(specs),
+            cfg.tunnel.suite,
+            keyfile.encode(keys.public()),
+        )
+    for i, p in enumerate(cfg.peers):
+        if p.legacy:
+            name = p.name or f"{p.suite}-{i}"
+            log.info("up: %s <-> peer %s, suite %s", cfg.interface.name, name, p.suite)
+            weakness = REGISTRY[p.suite].insecure
+            if weakness:
+                log.warning("peer %s: suite %s is insecure: %s (allow_insecure = true)", name, p.suite, weakness)
+
+
 def _start(
-    cfg: C.Config, priv: bytes, specs: list[PeerSpec], undo: list[tuple[str, Callable[[], object]]], apply_net: bool
+    cfg: C.Config, keys: Keys, undo: list[tuple[str, Callable[[], object]]], apply_net: bool
 ) -> tuple[Runtime, ControlServer]:
-    """TAP -> UDP socket -> host network setup -> node -> control socket, each undo registered before
-    the next step starts."""
+    """Node (key material read first) -> TAP -> UDP sockets -> host network setup -> control socket,
+    each undo registered before the next step starts."""
     from tapliance.control.server import ControlServer
     from tapliance.runtime import udp
     from tapliance.runtime.loop import Runtime
     from tapliance.runtime.tap import Tap, stable_mac
 
-    tap = Tap(cfg.interface)
-    tap.open()
-    undo.append(("TAP", tap.close))
-    tap.configure(default_mac=stable_mac(keyfile.public_from_private(priv), cfg.interface.name))
     now = time.monotonic()
     node, bindings = build_node(
-        cfg, priv, specs, tap_vnet=tap.vnet, random=os.urandom, now=now, unix_offset=time.time() - now
+        cfg, keys, tap_vnet=cfg.interface.offload, random=os.urandom, now=now, unix_offset=time.time() - now
     )
+    tap = Tap(cfg.interface, cfg.tap_mtu)
+    tap.open()
+    undo.append(("TAP", tap.close))
+    tap.configure(default_mac=stable_mac(_mac_seed(cfg, keys), cfg.interface.name))
     transports = []
     for proto, listen in bindings:
         sock = udp.bind(listen)
@@ -136,6 +176,13 @@ def _start(
     control = ControlServer(cfg.control_socket, rt.snapshot)
     undo.append(("control socket", control.close))
     return rt, control
+
+
+def _mac_seed(cfg: C.Config, keys: Keys) -> bytes:
+    """What the stable TAP MAC is derived from: our public key, or with legacy peers only, the config path."""
+    if any(not p.legacy for p in cfg.peers):
+        return keys.public()
+    return str(cfg.path.resolve()).encode()
 
 
 def _apply_net(cfg: C.Config, undo: list[tuple[str, Callable[[], object]]]) -> None:

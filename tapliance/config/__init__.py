@@ -15,22 +15,20 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from tapliance.config.checks import check_peers, read_peer
+from tapliance.config.fields import Endpoint, IPAddress, IPInterface, IPNetwork
 from tapliance.config.model import (
     DEFAULT_PORT,
     SECTIONS,
     BridgeConfig,
     Config,
-    Endpoint,
     InterfaceConfig,
-    IPAddress,
-    IPInterface,
-    IPNetwork,
     LogConfig,
     NatConfig,
-    PeerConfig,
     RouteConfig,
     TunnelConfig,
 )
+from tapliance.config.peer import PeerConfig
 from tapliance.config.reader import ConfigError, Reader, parse_public_key, read_section
 
 __all__ = [
@@ -75,14 +73,8 @@ def parse(data: dict[str, Any], path: Path = Path("<config>")) -> Config:
     r.only(data, "", set(SECTIONS))
     interface = InterfaceConfig(**read_section(r, r.table(data, "interface"), "interface", InterfaceConfig))
     tunnel = TunnelConfig(**read_section(r, r.table(data, "tunnel"), "tunnel", TunnelConfig))
-    peers = tuple(
-        PeerConfig(**read_section(r, t, f"peer[{i}]", PeerConfig))
-        for i, t in enumerate(r.array_of_tables(data, "peer"))
-    )
-    keys = [p.public_key for p in peers]
-    for i, k in enumerate(keys):
-        if k in keys[:i]:
-            raise r.error(f"peer[{i}].public_key", "duplicate: the same public key is listed twice")
+    peers = tuple(read_peer(r, t, f"peer[{i}]") for i, t in enumerate(r.array_of_tables(data, "peer")))
+    check_peers(r, peers, tunnel.listen)
     return Config(
         path,
         interface,

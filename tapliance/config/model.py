@@ -9,45 +9,15 @@ README equal to it), and the Ansible role's defaults are checked against them by
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from tapliance.suites import NATIVE
+from tapliance.config.fields import Endpoint, IPAddress, IPInterface, IPNetwork, setting
+from tapliance.config.peer import PeerConfig
+from tapliance.suites import NATIVE, REGISTRY
 
 DEFAULT_PORT = 9123
-
-IPInterface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-
-
-def setting(
-    default: Any,
-    doc: str,
-    *,
-    kind: str,
-    lo: float | None = None,
-    hi: float | None = None,
-    choices: tuple[str, ...] = (),
-    shown: str | None = None,
-    required: str = "",
-) -> Any:
-    """A config key: ``kind`` names the reader's check (reader.KINDS), ``lo``/``hi`` bound numbers,
-    ``choices`` enumerate strings, ``shown`` is the default as the docs print it; ``required`` (a hint
-    for the error message) marks a key that must be present, the dataclass default being a placeholder."""
-    meta = {"doc": doc, "kind": kind, "lo": lo, "hi": hi, "choices": choices, "shown": shown, "required": required}
-    return field(default=default, metadata=meta)
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    host: str  # literal IP address (v4 or v6)
-    port: int
-
-    def __str__(self) -> str:
-        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+DEFAULT_MTU = 1500
 
 
 @dataclass(frozen=True)
@@ -58,12 +28,14 @@ class InterfaceConfig:
         kind="ifname",
     )
     create: bool = setting(True, "`false`: only attach to an existing TAP, never create", kind="bool")
-    mtu: int = setting(
-        1500,
-        "TAP MTU; any value works over any underlay (frames are fragmented inside the tunnel)",
+    mtu: int | None = setting(
+        None,
+        "TAP MTU; any value works over any underlay for native peers (frames are fragmented inside the tunnel); "
+        "a legacy peer's format fits less, and by default the TAP gets what the smallest one fits",
         kind="int",
         lo=576,
         hi=65000,
+        shown="`1500`, or what a legacy peer fits",
     )
     addresses: tuple[IPInterface, ...] = setting((), '`"10.1.2.3/24"`, `"fd00::1/64"`, ...', kind="interfaces")
     offload: bool = setting(
@@ -118,27 +90,6 @@ class TunnelConfig:
     control_socket: Path | None = setting(
         None, "where `tapliance status` connects", kind="path", shown="`/run/tapliance/<name>.sock`"
     )
-
-
-@dataclass(frozen=True)
-class PeerConfig:
-    public_key: bytes = setting(
-        b"", "the peer's `tapliance pubkey`", kind="public_key", required="the peer's key from `tapliance pubkey`"
-    )
-    name: str = setting("", "label in logs and status", kind="str", shown="key prefix")
-    endpoint: Endpoint | None = setting(
-        None,
-        '`"IP:PORT"` or `"[IPv6]:PORT"`; without it the peer is learned from its first authenticated packet',
-        kind="endpoint",
-        shown="none",
-    )
-    preshared_key_file: Path | None = setting(
-        None,
-        "optional 32-byte key (`tapliance genkey` output), mode 0600, same file on both ends",
-        kind="path",
-        shown="none",
-    )
-    keepalive: float | None = setting(None, "per-peer override", kind="number", lo=0, hi=3600, shown="tunnel's")
 
 
 @dataclass(frozen=True)
@@ -202,6 +153,20 @@ class Config:
     @property
     def log_level(self) -> str:
         return self.log.level
+
+    @property
+    def tap_mtu(self) -> int:
+        """The TAP's MTU: ``interface.mtu`` if set; else 1500, or less where a legacy peer's format fits less
+        over the underlay (tinytaptunnel fits 1418 over 1500, tappet 1402)."""
+        if self.interface.mtu is not None:
+            return self.interface.mtu
+        fits = [DEFAULT_MTU]
+        for p in self.peers:
+            codec = REGISTRY[p.suite].codec if p.legacy else None
+            if codec is not None:
+                host = (p.listen or p.endpoint or self.tunnel.listen).host
+                fits.append(codec.tap_mtu(self.tunnel.underlay_mtu, ":" in host))
+        return min(fits)
 
     @property
     def control_socket(self) -> Path:

@@ -16,7 +16,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from tapliance.config.model import Endpoint
+from tapliance.config.fields import Endpoint
 
 IFNAME_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,15}$")
 MAC_RE = re.compile(r"^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$")
@@ -27,9 +27,16 @@ class ConfigError(ValueError):
 
 
 def parse_public_key(s: str) -> bytes | None:
-    """Decode a base64 32-byte key, or None if it is not one."""
+    """Decode a 32-byte key given in base64 (tapliance's form) or 64 hex digits (QuickTun's and tappet's),
+    or None if it is neither. The two cannot be confused: 64 characters of base64 are 48 bytes."""
+    s = s.strip()
+    if len(s) == 64:
+        try:
+            return bytes.fromhex(s)
+        except ValueError:
+            return None
     try:
-        raw = base64.b64decode(s.strip(), validate=True)
+        raw = base64.b64decode(s, validate=True)
     except (binascii.Error, ValueError):
         return None
     return raw if len(raw) == 32 else None
@@ -145,7 +152,7 @@ def _mac(r: Reader, full: str, v: Any, _m: dict[str, Any]) -> str:
 def _public_key(r: Reader, full: str, v: Any, _m: dict[str, Any]) -> bytes:
     pk = parse_public_key(r.typed(full, v, str))
     if pk is None:
-        raise r.error(full, f"not a base64 X25519 public key (32 bytes): {v!r}")
+        raise r.error(full, f"not a base64 X25519 public key (32 bytes) nor 64 hex digits: {v!r}")
     return pk
 
 

@@ -10,7 +10,8 @@ from dataclasses import MISSING, Field, fields
 from pathlib import Path
 from typing import Any
 
-from tapliance.config.model import SECTIONS, Endpoint
+from tapliance.config.fields import Endpoint
+from tapliance.config.model import SECTIONS
 
 
 def shown_default(f: Field[Any], shape: str) -> str:

@@ -46,23 +46,33 @@ def _size(n: int) -> str:
     return str(n)
 
 
+def _peer_lines(p: dict[str, Any]) -> list[str]:
+    hs = p.get("last_handshake")
+    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(hs)) if hs else "never"
+    who = f"  ({p['public_key']})" if p.get("public_key") else ""
+    lines = [f"peer: {p['name']}{who}" + (f"  suite: {p['suite']}" if p.get("suite") else "")]
+    if p.get("insecure"):
+        lines.append(f"  INSECURE: {p['insecure']}")
+    lines.append(f"  state: {p['state']}  endpoint: {p.get('endpoint') or '(not yet known)'}")
+    if "last_handshake" in p:
+        lines.append(f"  last handshake: {when}" + (f" ({p['last_handshake_ago']} s ago)" if hs else ""))
+    elif p.get("last_received_ago") is not None:
+        lines.append(f"  last received: {p['last_received_ago']} s ago")
+    lines.append(
+        f"  transfer: {_size(p['rx_bytes'])} / {p['rx_frames']} frames received, "
+        f"{_size(p['tx_bytes'])} / {p['tx_frames']} frames sent"
+    )
+    return lines
+
+
 def render(s: dict[str, Any]) -> str:
-    lines = [
-        f"interface: {s.get('interface')}  listen: {s.get('listen')}  suite: {s.get('suite')}"
-        f"  mode: {'hub' if s.get('hub') else 'point-to-point'}",
-        f"  public key: {s.get('public_key')}",
-        f"  uptime: {s.get('uptime', 0):.0f} s  pid: {s.get('pid')}",
-    ]
+    native = f"  listen: {s.get('listen')}  suite: {s.get('suite')}" if s.get("public_key") else ""
+    lines = [f"interface: {s.get('interface')}{native}  mode: {'hub' if s.get('hub') else 'point-to-point'}"]
+    if s.get("public_key"):
+        lines.append(f"  public key: {s.get('public_key')}")
+    lines.append(f"  uptime: {s.get('uptime', 0):.0f} s  pid: {s.get('pid')}")
     for p in s.get("peers", []):
-        hs = p.get("last_handshake")
-        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(hs)) if hs else "never"
-        lines += [
-            f"peer: {p['name']}  ({p['public_key']})",
-            f"  state: {p['state']}  endpoint: {p.get('endpoint') or '(not yet known)'}",
-            f"  last handshake: {when}" + (f" ({p['last_handshake_ago']} s ago)" if hs else ""),
-            f"  transfer: {_size(p['rx_bytes'])} / {p['rx_frames']} frames received, "
-            f"{_size(p['tx_bytes'])} / {p['tx_frames']} frames sent",
-        ]
+        lines += _peer_lines(p)
     drops = s.get("drops") or {}
     lines.append("drops: " + (", ".join(f"{k}={v}" for k, v in drops.items()) if drops else "none"))
     return "\n".join(lines)

@@ -105,7 +105,7 @@ def build(cfg: Config) -> Plan:
             sysctls.append(Sysctl(SYSCTL_V4_FORWARD, "1"))
         if 6 in versions:
             sysctls.append(Sysctl(SYSCTL_V6_FORWARD, "1"))
-    return Plan(tap, cfg.interface.mtu, bridge, nat, routes, tuple(sysctls))
+    return Plan(tap, cfg.tap_mtu, bridge, nat, routes, tuple(sysctls))
 
 
 def _bridge(cfg: Config) -> BridgePlan:

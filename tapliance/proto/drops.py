@@ -52,6 +52,7 @@ class Drop(StrEnum):
     QUEUE_FULL = "queue_full", "frame held for a handshake pushed the oldest held frame out (128 per peer)"
     FRAME_TOO_BIG = "frame_too_big", "frame that needs more than 255 fragments"
     OFFLOAD_BAD = "offload_bad", "super-frame whose virtio-net header cannot be honoured for a plain receiver"
+    NO_ENDPOINT = "no_endpoint", "frame for a legacy peer whose address is not known yet (it has not sent)"
     # -- runtime I/O
     TAP_BUSY = "tap_busy", "TAP write would block (the kernel's queue is full)"
     TAP_ERROR = "tap_error", "TAP write failed (e.g. the link is down)"

@@ -63,8 +63,9 @@ def _is_tun_device(name: str) -> bool:
 
 
 class Tap:
-    def __init__(self, cfg: InterfaceConfig) -> None:
+    def __init__(self, cfg: InterfaceConfig, mtu: int) -> None:
         self.cfg = cfg
+        self.mtu = mtu
         self.name = cfg.name
         self.fd = -1
         self.created = False
@@ -109,7 +110,7 @@ class Tap:
         try:
             with IPRoute() as ipr:
                 idx = ipr.link_lookup(ifname=self.name)[0]
-                kw: dict[str, object] = {"mtu": self.cfg.mtu}
+                kw: dict[str, object] = {"mtu": self.mtu}
                 mac = self.cfg.mac or (default_mac if self.created else None)
                 if mac:
                     kw["address"] = mac

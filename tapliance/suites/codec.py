@@ -3,7 +3,8 @@
 A codec is one peer's side of a predecessor's format, sans-IO: frames in, datagrams out, and back.
 The legacy protocol (an adapter onto the protocol interface) drives every codec the same way::
 
-    name: str; overhead: int; insecure: str | None     class attributes (insecure: the weakness, one line)
+    name: str; overhead: int; insecure: str | None     class attributes (insecure: the weakness, one line;
+    authenticates: bool                                 authenticates: a datagram that opens proves its sender)
     tap_mtu(underlay_mtu, ipv6=False) -> int           classmethod: TAP MTU that fits the underlay
     seal(frame, now) -> bytes | Drop                   the datagram to send, or why not
     open(datagram, now) -> bytes | Drop                the frame, b"" (authentic, nothing for the TAP), or why not
@@ -16,15 +17,16 @@ The legacy protocol (an adapter onto the protocol interface) drives every codec 
 
 from __future__ import annotations
 
-from typing import ClassVar, Protocol
+from typing import Protocol
 
 from tapliance.proto.drops import Drop
 
 
 class Codec(Protocol):
-    name: ClassVar[str]
-    overhead: ClassVar[int]
-    insecure: ClassVar[str | None]
+    name: str
+    overhead: int
+    insecure: str | None
+    authenticates: bool
     control: list[bytes]
 
     @classmethod

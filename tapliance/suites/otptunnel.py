@@ -107,6 +107,7 @@ class OtpTunnel:
     name = "otptunnel"
     overhead = OVERHEAD
     insecure: str | None = "unkeyed MD5 (frames forgeable from known plaintext) and pad reuse after every restart"
+    authenticates = True
 
     def __init__(
         self, pad: Pad, server: bool, start_seek: int | None = None, accept_restart_after: float | None = None

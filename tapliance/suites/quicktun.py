@@ -154,6 +154,7 @@ class _Stateless:
     name = "quicktun"
     overhead = 0
     insecure: str | None = None
+    authenticates = True
 
     def __init__(self) -> None:
         self.control: list[bytes] = []
@@ -204,7 +205,8 @@ class Raw(_Deduplicated):
 
     name = "quicktun-raw"
     overhead = 0
-    insecure = "no encryption and no authentication: anyone can read and inject frames"
+    insecure: str | None = "no encryption and no authentication: anyone can read and inject frames"
+    authenticates = False
 
     def _encode(self, frame: bytes) -> bytes:
         return bytes(frame)
@@ -218,7 +220,9 @@ class Nacl0(_Deduplicated):
 
     name = "quicktun-nacl0"
     overhead = TAG_LEN
-    insecure = "one nonce for every packet both ways: keystream reuse, and Poly1305 forgeable after two packets"
+    insecure: str | None = (
+        "one nonce for every packet both ways: keystream reuse, and Poly1305 forgeable after two packets"
+    )
 
     def __init__(self, secret: bytes, peer_public: bytes) -> None:
         super().__init__()

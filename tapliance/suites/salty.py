@@ -158,6 +158,7 @@ class Salty:
     name = "quicktun-salty"
     overhead = OVERHEAD
     insecure: str | None = None
+    authenticates = True
 
     def __init__(self, secret: bytes, peer_public: bytes, now: float, random: Random) -> None:
         self._random = random

@@ -120,6 +120,7 @@ class Tappet:
     name = "tappet"
     overhead = OVERHEAD
     insecure: str | None = None
+    authenticates = True
 
     def __init__(self, our_secret: bytes, their_public: bytes, prefix: int, rand12: bytes, client: bool) -> None:
         if not 0 < prefix < 1 << 32:

@@ -119,6 +119,7 @@ class TinyTapTunnel:
     name = "tinytaptunnel"
     overhead = OVERHEAD
     insecure: str | None = "no encryption: frames cross the network in plaintext (HMAC only)"
+    authenticates = True
 
     def __init__(self, key: bytes) -> None:
         if not key:

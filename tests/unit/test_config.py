@@ -32,7 +32,7 @@ def write(tmp_path: Path, text: str) -> Path:
 
 def test_good_config_and_defaults(tmp_path: Path) -> None:
     cfg = C.load(write(tmp_path, GOOD))
-    assert cfg.interface.mtu == 1500
+    assert cfg.interface.mtu is None and cfg.tap_mtu == 1500  # unset: 1500 when no legacy peer fits less
     assert cfg.tunnel.listen == C.Endpoint("0.0.0.0", 9123)
     assert cfg.tunnel.private_key_file == tmp_path / "host.key"  # relative to the config file
     assert cfg.tunnel.suite == "chacha20-poly1305"

@@ -1,0 +1,1 @@
+"""The predecessors on tapliance: their key material from disk, their peers built, their command lines imported."""
