@@ -59,7 +59,7 @@ def peer_specs(cfg: C.Config, keys: Keys) -> list[PeerSpec]:
     return specs
 
 
-def native_params(tunnel: C.TunnelConfig) -> NativeParams:
+def native_params(tunnel: C.TunnelConfig, offload: bool) -> NativeParams:
     return NativeParams(
         suite=tunnel.suite,
         underlay_mtu=tunnel.underlay_mtu,
@@ -67,6 +67,7 @@ def native_params(tunnel: C.TunnelConfig) -> NativeParams:
         rekey_after_seconds=tunnel.rekey_after_seconds,
         rekey_after_bytes=tunnel.rekey_after_bytes,
         handshake_rate=tunnel.handshake_rate,
+        offload=offload,
     )
 
 
@@ -79,7 +80,9 @@ def build_node(
     bindings: list[Binding] = []
     specs = peer_specs(cfg, keys)
     if specs:
-        native = NativeProtocol(ctx, native_params(cfg.tunnel), static_private=keys.private(), peers=specs, now=now)
+        native = NativeProtocol(
+            ctx, native_params(cfg.tunnel, cfg.interface.offload), static_private=keys.private(), peers=specs, now=now
+        )
         bindings.append((native, cfg.tunnel.listen))
     for i, p in enumerate(cfg.peers):
         if p.legacy:

@@ -85,7 +85,6 @@ class Switch:
         # Point to point: frames from the TAP go to the one peer without a look at the MAC table, and
         # straight to its protocol when no conversion is needed (the per-packet path stays short).
         self._p2p = self.ports[0] if len(self.ports) == 1 else None
-        self._p2p_direct = self._p2p is not None and (self._p2p.vnet or not tap_vnet)
 
     def from_tap(self, frame: Frame, now: float) -> None:
         o, flags = self.tap_off, self.tap_flags
@@ -94,7 +93,7 @@ class Switch:
             return
         p = self._p2p
         if p is not None:
-            if self._p2p_direct:
+            if p.vnet or not flags:
                 p.protocol.send(p, frame, flags, now)
             else:
                 self._to(p, frame, flags, now)

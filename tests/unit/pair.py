@@ -44,7 +44,7 @@ def build(
 ) -> Node:
     """A node with one native protocol; ``tunnel`` overrides TunnelConfig fields (the config's defaults)."""
     ctx = Context(random, unix_offset)
-    params = native_params(TunnelConfig(**tunnel))  # type: ignore[arg-type]
+    params = native_params(TunnelConfig(**tunnel), offload=vnet)  # type: ignore[arg-type]
     proto = NativeProtocol(ctx, params, static_private=private, peers=peers, now=now)
     return Node(ctx, [proto], tap_vnet=vnet)
 

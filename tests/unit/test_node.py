@@ -356,3 +356,12 @@ def test_a_run_whose_middle_is_not_its_own_fragments_takes_the_general_path(mix:
         assert b.n.drops.get("replay") == 1
         assert [f[14:] for f in b.n.to_tap] == [two]
     assert set(b.n.drops) <= {"replay", "frag_overtaken"} and "decrypt" not in b.n.drops
+
+
+def test_a_rekey_from_the_same_address_is_not_a_roam() -> None:
+    """EndpointChanged (logged as "discovered at" / "roamed from X to Y") only when the address changes."""
+    net, a, b = pair(rekey_after_seconds=20.0)
+    net.advance(100)
+    assert a.p.ports[0].handshakes >= 3
+    moves = [e for h in (a, b) for e in h.n.events if isinstance(e, EndpointChanged)]
+    assert [(e.peer, e.old) for e in moves] == [("a", None)]  # b discovered a once; nothing else moved

@@ -171,3 +171,24 @@ def test_lost_datagram_of_a_super_frame_costs_only_its_segments() -> None:
     for seq, _flags, data in segs:
         assert data == payload[seq - 1000 : seq - 1000 + len(data)]
     assert b.n.status(net.now)["reassembly_salvaged"] == len(segs)
+
+
+@pytest.mark.parametrize("vnet", [(True, False), (False, True), (True, True)], ids=["a-only", "b-only", "both"])
+def test_offloads_are_negotiated_in_the_handshake_both_ways(vnet: tuple[bool, bool]) -> None:
+    """Each side announces CAP_VNET only if its TAP has offloads, as initiator (A) or responder (B); a side
+    sends virtio-net headers and super-frames only to a side that announced it, and plain, segmented
+    Ethernet frames to one that did not, so a peer without offloads never has to segment or checksum."""
+    net, a, b = pair(vnet=vnet)
+    net.advance(1)
+    init = next(d for d, _, _ in net.captured if d[0] == 1)
+    resp = next(d for d, _, _ in net.captured if d[0] == 2)
+    assert (init[2], resp[1]) == (int(vnet[0]), int(vnet[1]))
+    assert a.p.ports[0].vnet is vnet[1] and b.p.ports[0].vnet is vnet[0]
+    net.captured.clear()
+    for src, has in ((a, vnet[0]), (b, vnet[1])):
+        sf, _ = _tcp(20000, False)
+        net.send_frame(src, sf if has else O.to_plain(sf)[0])
+        net.run()
+    flags = {(s, d[1]) for d, s, _ in net.captured if d[0] == 4}
+    assert flags == {(a.addr, int(vnet == (True, True))), (b.addr, int(vnet == (True, True)))}
+    assert a.n.drops == b.n.drops == {}

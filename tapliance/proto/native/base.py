@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from tapliance.proto.drops import Drop
 from tapliance.proto.events import Addr, EndpointChanged, HandshakeCompleted
+from tapliance.proto.native import wire as W
 from tapliance.proto.native.cookie import CookieChecker
 from tapliance.proto.native.fragments import Reassembler
 from tapliance.proto.native.index import IndexTable
@@ -36,6 +37,7 @@ class NativeParams:
     rekey_after_seconds: float
     rekey_after_bytes: int
     handshake_rate: int  # handshake messages per second before cookies are required
+    offload: bool  # our TAP has offloads: we announce CAP_VNET and take virtio-net headers and super-frames
 
 
 class NativeBase(DatagramProtocol[Peer]):
@@ -54,6 +56,7 @@ class NativeBase(DatagramProtocol[Peer]):
     indices: IndexTable
     reasm: Reassembler
     cookies: CookieChecker
+    caps: int  # what we announce in our handshake messages (wire.CAP_*)
 
     # -- provided by the parts -----------------------------------------------------------------------
 
@@ -107,8 +110,10 @@ class NativeBase(DatagramProtocol[Peer]):
         self.drops.count(Drop.HANDSHAKE_UNDER_LOAD)
         return True
 
-    def _completed(self, peer: Peer, addr: Addr, now: float, *, initiator: bool) -> None:
+    def _completed(self, peer: Peer, addr: Addr, now: float, caps: int, *, initiator: bool) -> None:
         peer.transition(Input.ESTABLISH_INITIATOR if initiator else Input.ESTABLISH_RESPONDER)
+        peer.remote_caps = caps
+        peer.vnet = bool(caps & W.CAP_VNET)  # the switch gives it plain frames unless it asked for more
         rekey = peer.last_handshake > 0
         peer.last_handshake = now
         peer.handshakes += 1

@@ -76,6 +76,7 @@ def create_initiation(
     ephemeral_private: bytes,
     unix_time: float,
     cookie: bytes | None,
+    caps: int,
 ) -> tuple[bytes, InitiatorState]:
     c, h = _C0, _h_start(suite, peer_public)
     e_pub = P.dh_public(ephemeral_private)
@@ -87,7 +88,7 @@ def create_initiation(
     c, k = P.kdf(c, P.dh(static_private, peer_public), 2)
     enc_ts = P.aead_seal(k, 0, P.tai64n(unix_time), h)
     h = P.hash_(h + enc_ts)
-    body = W.INIT.pack(W.MSG_INITIATION, suite, sender_index, e_pub, enc_static, enc_ts, bytes(16), bytes(16))
+    body = W.INIT.pack(W.MSG_INITIATION, suite, caps, sender_index, e_pub, enc_static, enc_ts, bytes(16), bytes(16))
     msg = _add_macs(body[: W.INIT_MAC1_OFF], peer_mac1_key, cookie)
     return msg, InitiatorState(sender_index, ephemeral_private, c, h, msg[W.INIT_MAC1_OFF : W.INIT_MAC2_OFF])
 
@@ -102,6 +103,7 @@ class ConsumedInitiation:
     timestamp: bytes
     chaining: bytes
     hash: bytes
+    caps: int  # the initiator's capabilities (known bits only)
 
 
 def consume_initiation(
@@ -119,7 +121,7 @@ def consume_initiation(
         raise HandshakeError(Drop.BAD_LENGTH)
     if not P.equal(P.mac(my_mac1_key, msg[: W.INIT_MAC1_OFF]), msg[W.INIT_MAC1_OFF : W.INIT_MAC2_OFF]):
         raise HandshakeError(Drop.BAD_MAC1)
-    _, their_suite, sender, e_pub, enc_static, enc_ts, _m1, _m2 = W.INIT.unpack(msg)
+    _, their_suite, caps, sender, e_pub, enc_static, enc_ts, _m1, _m2 = W.INIT.unpack(msg)
     if their_suite != suite:
         raise HandshakeError(Drop.SUITE_MISMATCH)
     c, h = _C0, _h_start(suite, static_public)
@@ -140,7 +142,7 @@ def consume_initiation(
     except P.DecryptError:
         raise HandshakeError(Drop.HANDSHAKE_DECRYPT) from None
     h = P.hash_(h + enc_ts)
-    return ConsumedInitiation(peer_public, sender, e_pub, ts, c, h)
+    return ConsumedInitiation(peer_public, sender, e_pub, ts, c, h, caps & W.CAPS_KNOWN)
 
 
 def create_response(
@@ -151,6 +153,7 @@ def create_response(
     psk: bytes,
     peer_mac1_key: bytes,
     cookie: bytes | None,
+    caps: int,
 ) -> tuple[bytes, Keys]:
     c, h = init.chaining, init.hash
     e_pub = P.dh_public(ephemeral_private)
@@ -161,7 +164,7 @@ def create_response(
     c, t, k = P.kdf(c, psk, 3)
     h = P.hash_(h + t)
     empty = P.aead_seal(k, 0, b"", h)
-    body = W.RESP.pack(W.MSG_RESPONSE, sender_index, init.sender_index, e_pub, empty, bytes(16), bytes(16))
+    body = W.RESP.pack(W.MSG_RESPONSE, caps, sender_index, init.sender_index, e_pub, empty, bytes(16), bytes(16))
     msg = _add_macs(body[: W.RESP_MAC1_OFF], peer_mac1_key, cookie)
     t_recv, t_send = P.kdf(c, b"", 2)
     return msg, Keys(send=t_send, recv=t_recv)
@@ -174,13 +177,13 @@ def consume_response(
     static_private: bytes,
     my_mac1_key: bytes,
     psk: bytes,
-) -> tuple[int, Keys]:
-    """Finish the handshake as initiator; returns (responder's index, transport keys)."""
+) -> tuple[int, Keys, int]:
+    """Finish the handshake as initiator; returns (responder's index, transport keys, its capabilities)."""
     if len(msg) != W.RESP_LEN:
         raise HandshakeError(Drop.BAD_LENGTH)
     if not P.equal(P.mac(my_mac1_key, msg[: W.RESP_MAC1_OFF]), msg[W.RESP_MAC1_OFF : W.RESP_MAC2_OFF]):
         raise HandshakeError(Drop.BAD_MAC1)
-    _, sender, _receiver, e_pub, empty, _m1, _m2 = W.RESP.unpack(msg)
+    _, caps, sender, _receiver, e_pub, empty, _m1, _m2 = W.RESP.unpack(msg)
     c, h = state.chaining, state.hash
     c = P.kdf(c, e_pub, 1)[0]
     h = P.hash_(h + e_pub)
@@ -193,7 +196,7 @@ def consume_response(
     except P.DecryptError:
         raise HandshakeError(Drop.HANDSHAKE_DECRYPT) from None
     t_send, t_recv = P.kdf(c, b"", 2)
-    return sender, Keys(send=t_send, recv=t_recv)
+    return sender, Keys(send=t_send, recv=t_recv), caps & W.CAPS_KNOWN
 
 
 def _add_macs(body: bytes, mac1_key: bytes, cookie: bytes | None) -> bytes:

@@ -45,6 +45,7 @@ class Initiator(NativeBase):
             ephemeral_private=self.random(32),
             unix_time=now + self.unix_offset,
             cookie=cookie,
+            caps=self.caps,
         )
         peer.last_initiation = now
         peer.retransmit_at = now + K.REKEY_TIMEOUT + self.random(1)[0] / 768  # up to 1/3 s jitter
@@ -65,7 +66,7 @@ class Initiator(NativeBase):
         if self._under_load(data, W.RESP_MAC2_OFF, sender, addr, now):
             return
         try:
-            remote, keys = hs.consume_response(
+            remote, keys, caps = hs.consume_response(
                 data, st, static_private=self.static_private, my_mac1_key=self.my_mac1_key, psk=peer.psk
             )
         except hs.HandshakeError as e:
@@ -79,7 +80,7 @@ class Initiator(NativeBase):
         peer.awaiting_reply_since = None
         if addr != peer.endpoint:
             self._set_endpoint(peer, addr)
-        self._completed(peer, addr, now, initiator=True)
+        self._completed(peer, addr, now, caps, initiator=True)
         if not self._flush(peer, now):
             self._keepalive(peer, kp, now)  # key confirmation for the responder
 

@@ -37,7 +37,9 @@ class PeerSpec:
 
 class Peer(Port):
     def __init__(self, spec: PeerSpec, static_static: bytes, protocol: Protocol[Any]) -> None:
-        super().__init__(spec.name or base64.b64encode(spec.public_key).decode()[:8], protocol, vnet=True)
+        # vnet: plain frames until the peer's handshake message announces CAP_VNET
+        super().__init__(spec.name or base64.b64encode(spec.public_key).decode()[:8], protocol, vnet=False)
+        self.remote_caps = 0
         self.spec = spec
         self.public_key = spec.public_key
         self.psk = spec.psk or bytes(32)
@@ -118,4 +120,5 @@ class Peer(Port):
             "rx_frames": self.rx_frames,
             "tx_frames": self.tx_frames,
             "key_age": round(now - self.current.created, 1) if self.current else None,
+            "offload": self.vnet,
         }

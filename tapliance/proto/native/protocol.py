@@ -57,6 +57,7 @@ class NativeProtocol(Receive, Send, Initiator, Responder, Timers):
         self.indices = IndexTable()
         self.reasm = Reassembler(self.drops)
         self.cookies = CookieChecker(self.static_public, params.handshake_rate, ctx.random, now)
+        self.caps = W.CAP_VNET if params.offload else 0
 
     def status(self, now: float) -> dict[str, Any]:
         return {

@@ -54,12 +54,14 @@ class Responder(NativeBase):
             psk=peer.psk,
             peer_mac1_key=peer.mac1_key,
             cookie=None,
+            caps=self.caps,
         )
         kp = Keypair(
             keys, self.params.suite, local_index=idx, remote_index=init.sender_index, initiator=False, created=now
         )
         self.indices[idx] = (peer, kp)
         self.indices.free(peer.install(kp, confirmed=False))
-        self._set_endpoint(peer, addr)
+        if addr != peer.endpoint:  # learnt (discovery) or moved (roaming); a rekey from where it was is neither
+            self._set_endpoint(peer, addr)
         self.tx.append((msg, addr, len(msg)))
-        self._completed(peer, addr, now, initiator=False)
+        self._completed(peer, addr, now, init.caps, initiator=False)

@@ -24,17 +24,23 @@ LABEL_COOKIE = b"cookie--"
 
 TAG_LEN = 16
 
-# Handshake initiation:  type(1) suite(1) reserved(2) sender(4) ephemeral(32) static(32+16) timestamp(12+16) mac1 mac2
+# Handshake initiation: type(1) suite(1) caps(1) reserved(1) sender(4) ephemeral(32) static(32+16) timestamp(12+16)
+# mac1 mac2
 INIT_LEN = 148
 INIT_MAC1_OFF = 116
 INIT_MAC2_OFF = 132
-INIT = struct.Struct("<BB2xI32s48s28s16s16s")
+INIT = struct.Struct("<BBBxI32s48s28s16s16s")
 
-# Handshake response: type(1) reserved(3) sender(4) receiver(4) ephemeral(32) empty(0+16) mac1 mac2
+# Handshake response: type(1) caps(1) reserved(2) sender(4) receiver(4) ephemeral(32) empty(0+16) mac1 mac2
 RESP_LEN = 92
 RESP_MAC1_OFF = 60
 RESP_MAC2_OFF = 76
-RESP = struct.Struct("<B3xII32s16s16s16s")
+RESP = struct.Struct("<BB2xII32s16s16s16s")
+
+# Capabilities a side announces in its handshake message (byte 2 of an initiation, byte 1 of a response).
+# A side ignores bits it does not know and sends unknown bits as zero; a version-1 peer sends 0 (none).
+CAP_VNET = 0x01  # "send me frames with a virtio-net header and super-frames": my TAP has offloads
+CAPS_KNOWN = CAP_VNET
 
 # Cookie reply: type(1) reserved(3) receiver(4) nonce(24) cookie(16+16)
 COOKIE_LEN = 64
