@@ -74,8 +74,12 @@ def save(imported: Imported, output: Path | None) -> None:
         files.append(NewFile(output, imported.text.encode("utf-8"), 0o644, "-o"))
     seen: set[Path] = set()
     for f in files:
-        if _exists(f.path) or f.path.resolve() in seen:
+        if _exists(f.path):
             raise InputError(f"import {imported.program}: {f.option}: {f.path}: already exists; refusing to overwrite")
+        if f.path.resolve() in seen:
+            raise InputError(
+                f"import {imported.program}: {f.option}: {f.path}: is also another file this import writes"
+            )
         seen.add(f.path.resolve())
     made: list[Path] = []
     for f in files:

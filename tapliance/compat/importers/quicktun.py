@@ -60,9 +60,7 @@ def _settings(argv: list[str], where: Where) -> tuple[qs.Settings, str | None]:
     if len(forms) != 1:
         raise InputError(f"give one of -c NAME VALUE ..., --env, --ifupdown FILE (got {', '.join(forms) or 'none'})")
     if (a.iface is None) == (a.ifupdown is not None):
-        raise InputError(
-            "--iface: goes with --ifupdown FILE, which needs it" if a.ifupdown else "--iface: needs --ifupdown"
-        )
+        raise InputError("--iface: --ifupdown FILE needs it" if a.ifupdown else "--iface: goes with --ifupdown FILE")
     if a.ifupdown:
         return qs.from_ifupdown(where.path(a.ifupdown, "--ifupdown"), a.iface), a.key_out
     return (qs.from_pairs(a.c) if a.c else qs.from_environ(where.environ)), a.key_out
@@ -75,9 +73,7 @@ def _flag(s: qs.Settings, name: str) -> int:
 
 def _protocol(s: qs.Settings) -> tuple[str, str]:
     if _flag(s, "TUN_MODE"):
-        raise InputError(
-            f"{s.label('TUN_MODE')}: TUN mode (IP packets) is not supported: tapliance carries Ethernet frames"
-        )
+        raise InputError(f"{s.label('TUN_MODE')}: TUN mode is not supported: tapliance carries Ethernet frames (TAP)")
     if _flag(s, "USE_PI"):
         raise InputError(
             f"{s.label('USE_PI')}: a packet-info header is not supported (QuickTun 2.2.6 ignores USE_PI without "

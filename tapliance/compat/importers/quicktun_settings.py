@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from tapliance.compat.importers import ifupdown
@@ -58,7 +58,6 @@ class Settings:
     origin: list[str]
     stanza: ifupdown.Stanza | None = None
     hooks: bool = False  # started by Debian's ifupdown hooks
-    notes: list[str] = field(default_factory=list)
 
     def get(self, name: str) -> str | None:
         return self.values.get(name)
