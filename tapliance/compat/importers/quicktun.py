@@ -82,8 +82,8 @@ def _protocol(s: qs.Settings) -> tuple[str, str]:
     value = s.get("PROTOCOL")
     if value is None:
         if s.get("PRIVATE_KEY") is not None:
-            return "nacl0", f"{s.label('PROTOCOL')} unset and PRIVATE_KEY set: QuickTun's default, nacl0"
-        return "raw", f"{s.label('PROTOCOL')} unset and no PRIVATE_KEY: QuickTun's default, raw"
+            return "nacl0", f"{s.label('PROTOCOL')} unset, {s.label('PRIVATE_KEY')} set: QuickTun's default, nacl0"
+        return "raw", f"{s.label('PROTOCOL')} unset, no {s.label('PRIVATE_KEY')}: QuickTun's default, raw"
     if value not in PROTOCOLS:
         raise InputError(f"{s.label('PROTOCOL')}: must be one of {', '.join(PROTOCOLS)}, got {value!r}")
     return value, s.label("PROTOCOL")
