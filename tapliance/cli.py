@@ -27,6 +27,7 @@ examples:
   tapliance up -c /etc/tapliance/tapliance.toml  # foreground; SIGTERM/SIGINT tear down
   tapliance status                               # or --json
   tapliance net show -c /etc/tapliance/tapliance.toml
+  tapliance import tappet tappet0 ~/nonce ~/X.key ~/Y.pub 192.0.2.34 11011 > tapliance.toml
 
 exit codes: 0 ok, 1 runtime failure, 2 bad input (usage, config, key file)
 """
@@ -77,7 +78,32 @@ def build_parser() -> argparse.ArgumentParser:
     n = sub.add_parser("net", help="apply, show or tear down the bridge/NAT/route host setup")
     n.add_argument("action", choices=("apply", "show", "teardown"))
     n.add_argument("-c", "--config", default=DEFAULT_CONFIG, help=cfg_help)
+    _import_parser(sub)
     return p
+
+
+IMPORT_EPILOG = """\
+programs (each has its own --help: tapliance import PROGRAM --help):
+{programs}
+
+The far end keeps running the old program. docs/migration.md describes what changes and the way on.
+"""
+
+
+def _import_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    from tapliance.compat.importers import PROGRAMS
+
+    i = sub.add_parser(
+        "import",
+        help="print the config that runs a predecessor's tunnel, from that program's own command line",
+        description="Reads a predecessor's own command line (or QuickTun's settings) and prints a tapliance "
+        "config that runs the same tunnel against the unchanged far end.",
+        epilog=IMPORT_EPILOG.format(programs="\n".join(f"  {n:14} {u}" for n, u in PROGRAMS.items())),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    i.add_argument("-o", "--output", type=Path, help="write the config to this new file instead of stdout")
+    i.add_argument("program", choices=tuple(PROGRAMS), metavar="PROGRAM", help=", ".join(PROGRAMS))
+    i.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS", help="the program's own arguments, unchanged")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -109,6 +135,8 @@ def _dispatch(args: argparse.Namespace) -> int | None:
         return _status(args)
     if args.cmd == "net":
         return _net(args)
+    if args.cmd == "import":
+        return _import(args)
     raise UsageError(f"unknown command {args.cmd}")
 
 
@@ -151,6 +179,22 @@ def _check_stdin_mode() -> None:
     except OSError:
         name = "<stdin>"
     keyfile.check_mode(st.st_mode, name, "private key")
+
+
+def _import(args: argparse.Namespace) -> int:
+    from tapliance.compat import importers
+
+    try:
+        imported = importers.run(args.program, args.args, Path.cwd(), os.environ)
+        importers.save(imported, args.output)
+    except importers.HelpRequested as h:
+        print(h.text, end="")
+        return 0
+    except importers.InputError as e:
+        raise UsageError(str(e)) from None
+    if args.output is None:
+        print(imported.text, end="")
+    return 0
 
 
 def _status(args: argparse.Namespace) -> int:
