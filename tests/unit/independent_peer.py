@@ -5,47 +5,55 @@ XChaCha20-Poly1305) and cryptography (ChaCha20-Poly1305, AES-256-GCM). Its purpo
 that the document suffices to interoperate; tests/unit/test_protocol_doc.py runs it against
 docs/protocol-vectors.json.
 
-Findings
+Findings (second review, against the revised document and the runs layout of the vectors)
 --------
-F1 (vectors, wrong) "side X draws bytes from SHA-256(b'rng-X' || le64(i)) for i = 0, 1, ...
-   concatenated": not one stream. Draw number i is SHA-256(b'rng-X' || le64(i))[:n], one block
-   per draw; draw 0 (32 bytes; for B the cookie secret R) is missing from plain_pair_random_draws,
-   which start at draw 1. Found by searching the stream for the listed bytes; the concatenated
-   reading matches nothing after the sender index.
-F2 (incomplete) The data header's "receiver index" is never defined: it is the index the
-   receiving side chose (A->B data carries B's I_r 09f5955f), as in WireGuard. Matched first try.
-F3 (incomplete) The Responder block does not say it continues from the (C, H) left by the
-   initiation, nor spell out the responder's mirror DHs when consuming it (DH(S_r, E_i_pub),
-   DH(S_r, S_i_pub)). The WireGuard reading matched first try.
-F4 (ambiguous, uncheckable) TAI64N "be32(nanoseconds)": truncation vs rounding, and any
-   precision reduction, are unstated; the vectors only hold whole and half seconds.
-F5 (minor) KDFn "ti = HMAC(t0, t(i-1) || i)": i's encoding (one byte) is only implied by "0x01".
-F6 (vectors incomplete) cookie_reply's AD is "mac1 of the message answered", but that message
-   (A's retransmitted initiation) is not in the vectors. I rebuilt it from A's draws 4 (index
-   d023ee03 = cookie_reply's receiver index) and 5 (ephemeral) and searched the clock in 1 ms
-   steps over 0-12 s: only t = 1700001005.5 decrypts. That is 5.5 s after the first initiation,
-   beyond "every 5 s + up to 1/3 s jitter" (jitter draw 0xdb); it fits only if the harness clock
-   moves in 0.5 s steps, which the vectors do not say. The tests use 1700001005.5 directly.
-F7 (incomplete) "puts a valid mac2 on its next retransmission": that retransmission is a new
-   initiation (new index c0299508 and ephemeral from draws 7-8, TAI64N(1700001011.0)), so its
-   sender index differs from cookie_reply's receiver index. It rebuilds byte for byte; mac2 =
-   MAC(cookie, msg[0:132]) verifies.
-F8 (unspecified, needed only beyond the doc) "MAC(R, ASCII "address|port")": R's length and the
-   address text are not given. cookie = MAC(B's draw 0 (32 bytes), b"192.0.2.1|9123") and nonce =
-   B's draw 3[:24] rebuild cookie_reply byte for byte; B's draws 1-2 in the cookie run are
-   unexplained (presumably its answer to the first initiation).
-F9 (vectors mislabelled) "frames: the Ethernet frames sent": frames.vnet is the 10-byte
-   virtio-net header (all zero) plus the frame. data_vnet decrypts to frames.vnet; stripping
-   leaves frames.vnet[10:], which is also what data_queued_before_caps carries (unstated).
-F10 (vectors) The offload pair reuses the plain pair's draws: its ciphertexts and transport keys
-   are the plain pair's (caps is outside the hash, as documented); only initiation byte 2,
-   response byte 1 and the mac1s differ. So data_one_datagram and data_queued_before_caps share
-   key and nonce (counter 0).
-F11 (coverage) No vectors for AES-256-GCM (suite 2), a non-zero psk, IPv6 max_chunk, a
-   super-frame or the response after the cookie: those parts stay unchecked. The replay window,
-   offload segmentation and wire constants are deferred to code (replay.py, offload.py, wire.py).
-F12 (minor) "XAEAD ... XChaCha20-Poly1305" is libsodium's IETF variant, tag appended; whether a
-   drawn ephemeral is clamped is unsaid (X25519 clamps anyway). Both matched first try.
+F1 resolved. common.randomness: "each call for n <= 32 bytes is the first n bytes of
+   SHA-256(seed || le64(k)) ... 'draws' lists every call of the run in order ... (draw 0 is the
+   side's cookie secret)". Every listed draw of the five runs regenerates from its seed.
+F2 resolved. "receiver index is the index the receiving side chose in the handshake: data from
+   the initiator carries the responder's I_r, data from the responder the initiator's I_i".
+F3 resolved. "It consumes the initiation by the same steps with its own keys, starting from C0,
+   H0" with DH(S_r, E_i_pub), DH(S_r, S_i_pub) spelled out, "and then, continuing from that C and H".
+F4 resolved by "n = floor((t - floor(t)) * 10^9) (truncated, not rounded)". The vectors still
+   hold only whole and half seconds, so they cannot tell truncation from rounding (see F17).
+F5 resolved. "ti = HMAC(t0, t(i-1) || byte(i))".
+F6 resolved (vectors): initiation_retransmitted is now given, at monotonic 1005.5, and rebuilds
+   from A's draws 4-5. Residue, off the wire: 5.5 s exceeds "5 s + up to 1/3 s jitter"; only a
+   vectors note says "the timers run in 0.5 s steps", and how the 1-byte jitter draw maps to
+   seconds is unstated.
+F7 resolved. "(a new initiation, with a new sender index and ephemeral key, as every
+   retransmission is)".
+F8 resolved as far as needed: the cookie is opaque by design; draw 0 is the cookie secret R (32
+   bytes) and B's draws 1-2 are now response_lost. MAC(B's draw 0, b"192.0.2.1|9123") still
+   rebuilds cookie_reply byte for byte; the address text for IPv6 stays unsaid (opaque, harmless).
+F9 resolved. common.tap: "frames are the TAP frames A sent (with a virtio-net header where the
+   run has offloads)"; data_queued_before_caps's note: "the header removed (tap_frame[10:])".
+F10 resolved. Every run has its own seeds and draws; no key or nonce is shared between runs.
+F11 partly resolved: the aes and psk runs now check suite 2 and a non-zero psk. Still open: no
+   IPv6 max_chunk, no super-frame or NEEDS_CSUM header (segmentation is deferred to offload.py),
+   no response to initiation_with_mac2, and no data from B, so the responder's send direction
+   (T_send, I_i as receiver index, key confirmation) is checked only through A's keys.
+F12 resolved. "the IETF variant (libsodium's crypto_aead_xchacha20poly1305_ietf), tag appended";
+   "Private keys are 32 random bytes used as they are (X25519 clamps them)".
+F13 (new; vectors vs document) The cookie run has B answer initiation_retransmitted with a cookie
+   at handshake_rate 1, yet the only handshake message B processed before came 5.5 s earlier:
+   a token bucket that refills at 1/s holds a token again, so by the document B would respond.
+   The bucket's size, initial fill and clock are unstated; the cookie reply's existence cannot be
+   derived, and the replay takes it as the run's premise.
+F14 (new; timing, off the wire) The plain run's keepalive is at 1011.0, 11 s after A's last data
+   (1000.0); the table says "after keepalive s (default 10) of tx silence" and 1010.0 is a
+   reachable 0.5 s step. Tick or strictness of the timer is unstated.
+F15 (new; since resolved: "nonce is 24 random bytes") The cookie reply's 24-byte nonce is not said
+   to be random, and the Test
+   vectors list of draws ("the responder its sender index and ephemeral key") omits it: it is B's
+   draw 3 in the cookie run, found by its length.
+F16 (new; vectors, minor) The runs carry no machine-readable caps or suite id: the suite is a
+   name ("aes-256-gcm", mapped to id 2 by the document), caps only prose ("offload: ... caps 1")
+   and notes; the psk appeared twice (keys.psk_run_psk and runs.psk.psk). Since resolved:
+   suite_id and caps per run, the psk once.
+F17 (new; minor) TAI64N's t is a real number of seconds: computed in binary doubles (about 240 ns
+   resolution at 1.7e9) n differs from an integer-nanosecond clock for most fractions. Harmless to
+   interoperation (only order matters) but undefined for reproducing a vector with such a clock.
 """
 
 from __future__ import annotations
@@ -174,9 +182,9 @@ def xaead_open(key: bytes, nonce24: bytes, sealed: bytes, ad: bytes) -> bytes:
 
 
 def tai64n(unix_seconds: float) -> bytes:
-    """TAI64N(t) = be64(2^62 + 10 + floor(t)) || be32(nanoseconds), 12 bytes."""
+    """TAI64N(t) = be64(2^62 + 10 + floor(t)) || be32(n), n = floor((t - floor(t)) * 10^9), truncated."""
     seconds = math.floor(unix_seconds)
-    nanoseconds = min(round((unix_seconds - seconds) * 1e9), 999_999_999)
+    nanoseconds = math.floor((unix_seconds - seconds) * 10**9)
     return struct.pack(">QI", 2**62 + 10 + seconds, nanoseconds)
 
 
@@ -221,6 +229,20 @@ def verify_mac2(msg: bytes, cookie: bytes) -> bool:
     """Check mac2 of a handshake message against a cookie."""
     _, at = mac_offsets(msg)
     return hmac.compare_digest(msg[at:], mac(cookie, msg[:at]))
+
+
+def index_from_draw(draw: bytes) -> bytes:
+    """A sender index: a 4-byte draw read little-endian, sent as a little-endian u32."""
+    if len(draw) != 4:
+        raise ValueError(draw)
+    return struct.pack("<I", int.from_bytes(draw, "little"))
+
+
+def check_newer_timestamp(last: bytes | None, timestamp: bytes) -> bytes:
+    """Accept a TAI64N only if greater than the last accepted one (12-byte big-endian strings)."""
+    if last is not None and timestamp <= last:
+        raise ProtocolError("stale_timestamp")
+    return timestamp
 
 
 @dataclass
@@ -306,8 +328,7 @@ def consume_initiation(me: StaticIdentity, msg: bytes, *, suite: int = SUITE_CHA
 
     The rate limit / mac2 step and the peer lookup are the caller's.
     """
-    if len(msg) != INITIATION_SIZE or msg[0] != MSG_INITIATION:
-        raise ProtocolError("bad_length")
+    check_type_and_size(msg, MSG_INITIATION)
     if not verify_mac1(msg, me.public):
         raise ProtocolError("bad_mac1")
     if msg[1] != suite:
@@ -361,8 +382,7 @@ def consume_response(
     me: StaticIdentity, state: InitiatorState, msg: bytes, *, psk: bytes = ZERO_PSK
 ) -> tuple[int, Keypair]:
     """Check a response as its initiator; return the responder's caps and our keypair."""
-    if len(msg) != RESPONSE_SIZE or msg[0] != MSG_RESPONSE:
-        raise ProtocolError("bad_length")
+    check_type_and_size(msg, MSG_RESPONSE)
     if not verify_mac1(msg, me.public):
         raise ProtocolError("bad_mac1")
     if msg[8:12] != state.sender_index:
@@ -383,6 +403,79 @@ def consume_response(
     return msg[1], Keypair(send, recv, state.sender_index, msg[4:8], state.suite)
 
 
+# --- Message layouts (the diagrams) ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InitiationFields:
+    """A type-1 message cut at the diagram's offsets."""
+
+    suite: int
+    caps: int
+    reserved: bytes
+    sender_index: bytes
+    ephemeral: bytes
+    static: bytes
+    stamp: bytes
+    mac1: bytes
+    mac2: bytes
+
+
+@dataclass(frozen=True)
+class ResponseFields:
+    """A type-2 message cut at the diagram's offsets."""
+
+    caps: int
+    reserved: bytes
+    sender_index: bytes
+    receiver_index: bytes
+    ephemeral: bytes
+    empty: bytes
+    mac1: bytes
+    mac2: bytes
+
+
+@dataclass(frozen=True)
+class CookieReplyFields:
+    """A type-3 message cut at the diagram's offsets."""
+
+    reserved: bytes
+    receiver_index: bytes
+    nonce: bytes
+    sealed: bytes
+
+
+def check_type_and_size(msg: bytes, expected_type: int) -> None:
+    """The first checks of every datagram: short, bad_type, bad_length (message table)."""
+    sizes = {MSG_INITIATION: INITIATION_SIZE, MSG_RESPONSE: RESPONSE_SIZE, MSG_COOKIE_REPLY: COOKIE_REPLY_SIZE}
+    if len(msg) < MIN_DATAGRAM:
+        raise ProtocolError("short")
+    if msg[0] not in (*sizes, MSG_DATA) or msg[0] != expected_type:
+        raise ProtocolError("bad_type")
+    if msg[0] in sizes and len(msg) != sizes[msg[0]]:
+        raise ProtocolError("bad_length")
+
+
+def parse_initiation(msg: bytes) -> InitiationFields:
+    """Cut an initiation: type, suite, caps, 0, I_i, E_i_pub, static, stamp, mac1, mac2."""
+    check_type_and_size(msg, MSG_INITIATION)
+    return InitiationFields(
+        msg[1], msg[2], msg[3:4], msg[4:8], msg[8:40], msg[40:88], msg[88:116], msg[116:132], msg[132:]
+    )
+
+
+def parse_response(msg: bytes) -> ResponseFields:
+    """Cut a response: type, caps, 0, 0, I_r, I_i, E_r_pub, empty, mac1, mac2."""
+    check_type_and_size(msg, MSG_RESPONSE)
+    return ResponseFields(msg[1], msg[2:4], msg[4:8], msg[8:12], msg[12:44], msg[44:60], msg[60:76], msg[76:])
+
+
+def parse_cookie_reply(msg: bytes) -> CookieReplyFields:
+    """Cut a cookie reply: type, 3 reserved, receiver index, nonce (24), sealed cookie (32)."""
+    check_type_and_size(msg, MSG_COOKIE_REPLY)
+    return CookieReplyFields(msg[1:4], msg[4:8], msg[8:32], msg[32:])
+
+
 # --- Cookie replies ------------------------------------------------------------------------
 
 
@@ -401,8 +494,7 @@ def create_cookie_reply(me: StaticIdentity, answered: bytes, nonce24: bytes, coo
 
 def open_cookie_reply(msg: bytes, cookie_sender_public: bytes, answered_mac1: bytes) -> bytes:
     """Decrypt a cookie reply: key HASH("cookie--" || S_sender_pub), ad = mac1 answered."""
-    if len(msg) != COOKIE_REPLY_SIZE or msg[0] != MSG_COOKIE_REPLY:
-        raise ProtocolError("bad_length")
+    check_type_and_size(msg, MSG_COOKIE_REPLY)
     try:
         return xaead_open(cookie_key(cookie_sender_public), msg[8:32], msg[32:], answered_mac1)
     except Exception as exc:
@@ -455,16 +547,23 @@ def layout(frame_length: int, chunk_limit: int) -> list[tuple[int, int]]:
     return [(i * size, min((i + 1) * size, frame_length)) for i in range(count)]
 
 
-def seal_frame(keys: Keypair, frame: bytes, *, flags: int = 0, underlay_mtu: int = 1500) -> list[bytes]:
-    """Split and seal a frame into data datagrams (one per fragment), advancing the counter."""
-    spans = layout(len(frame), max_chunk(underlay_mtu))
+def seal_chunks(keys: Keypair, chunks: list[bytes], *, flags: int = 0) -> list[bytes]:
+    """Seal the chunks of one frame, one datagram each, counters consecutive from send_counter."""
+    if not 1 <= len(chunks) <= MAX_FRAGMENTS:
+        raise ProtocolError("frame_too_big")
     out: list[bytes] = []
-    for index, (start, end) in enumerate(spans):
-        header = DataHeader(flags, index, len(spans), keys.remote_index, keys.send_counter)
+    for index, chunk in enumerate(chunks):
+        header = DataHeader(flags, index, len(chunks), keys.remote_index, keys.send_counter)
         keys.send_counter += 1
         ad = header.pack()
-        out.append(ad + aead_seal(keys.send, header.counter, frame[start:end], ad, keys.suite))
+        out.append(ad + aead_seal(keys.send, header.counter, chunk, ad, keys.suite))
     return out
+
+
+def seal_frame(keys: Keypair, frame: bytes, *, flags: int = 0, underlay_mtu: int = 1500) -> list[bytes]:
+    """Split a frame by the sender rule and seal it into data datagrams, advancing the counter."""
+    spans = layout(len(frame), max_chunk(underlay_mtu))
+    return seal_chunks(keys, [frame[start:end] for start, end in spans], flags=flags)
 
 
 def open_data(keys: Keypair, datagram: bytes) -> tuple[DataHeader, bytes]:
@@ -522,6 +621,23 @@ def strip_vnet(frame: bytes, flags: int) -> tuple[bytes | None, bytes]:
     return None, frame
 
 
+def outbound_frame(tap_frame: bytes, *, tap_offloads: bool, peer_caps: int | None) -> tuple[int, bytes]:
+    """(data flags, frame) for a TAP frame, by "Capabilities and offload negotiation".
+
+    `peer_caps` is None for a frame queued before the handshake completed (sent plain). Only a
+    header without segmentation or pending checksum is removed here; segmenting a super-frame
+    is deferred by the document to tapliance/proto/offload.py.
+    """
+    if not tap_offloads:
+        return 0, tap_frame
+    if peer_caps is not None and peer_caps & CAP_VNET:
+        return FLAG_VNET, tap_frame
+    header = VirtioNetHeader.unpack(tap_frame[:VNET_HDR_SIZE])
+    if header.gso_type != 0 or header.flags & 0x01:
+        raise NotImplementedError("super-frame or pending checksum: offload.py, not in the document")
+    return 0, tap_frame[VNET_HDR_SIZE:]
+
+
 @dataclass(frozen=True)
 class VirtioNetHeader:
     """struct virtio_net_hdr (10 bytes, little-endian)."""
@@ -543,23 +659,22 @@ class VirtioNetHeader:
 
 
 class VectorRandom:
-    """The vectors' randomness as it really is: draw i is SHA-256(b'rng-X' || le64(i))[:n].
+    """common.randomness: call k of a side returns SHA-256(seed || le64(k))[:n], n <= 32."""
 
-    (Not one concatenated stream, as the vectors file says; see Findings.)
-    """
+    def __init__(self, seed: str) -> None:
+        self._seed = seed.encode("ascii")
+        self._k = 0
 
-    def __init__(self, side: str) -> None:
-        self._side = side.encode("ascii")
-        self._i = 0
-
-    def block(self, i: int) -> bytes:
-        """The i-th 32-byte block."""
-        return hashlib.sha256(b"rng-" + self._side + struct.pack("<Q", i)).digest()
+    def block(self, k: int) -> bytes:
+        """The 32-byte block of call k."""
+        return hashlib.sha256(self._seed + struct.pack("<Q", k)).digest()
 
     def draw(self, n: int) -> bytes:
-        """The next draw of n <= 32 bytes."""
-        out = self.block(self._i)[:n]
-        self._i += 1
+        """The next call, for n <= 32 bytes."""
+        if not 0 < n <= 32:
+            raise ValueError(n)
+        out = self.block(self._k)[:n]
+        self._k += 1
         return out
 
 

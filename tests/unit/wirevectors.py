@@ -30,27 +30,39 @@ MAC_B = bytes.fromhex("020000000002")
 
 
 class DetRandom:
-    """A deterministic byte stream (SHA-256 in counter mode) standing in for os.urandom."""
+    """Deterministic randomness standing in for os.urandom: each call takes the next ceil(n / 32) blocks
+    SHA-256(seed || le64(i)), i = 0, 1, ..., and returns their first n bytes; ``draws`` records the calls."""
 
     def __init__(self, seed: bytes) -> None:
         self.seed = seed
         self.i = 0
+        self.draws: list[str] = []
 
     def __call__(self, n: int) -> bytes:
         out = b""
         while len(out) < n:
             out += hashlib.sha256(self.seed + self.i.to_bytes(8, "little")).digest()
             self.i += 1
+        self.draws.append(out[:n].hex())
         return out[:n]
 
 
 class _Side:
     def __init__(
-        self, name: str, private: bytes, peer_private: bytes, endpoint: tuple[str, int] | None, **kw: Any
+        self,
+        name: str,
+        private: bytes,
+        peer_private: bytes,
+        endpoint: tuple[str, int] | None,
+        *,
+        seed: bytes = b"",
+        psk: bytes | None = None,
+        **kw: Any,
     ) -> None:
         self.name = name
-        peer = spec(dh_public(peer_private), "b" if name == "a" else "a", endpoint, None, 10.0)
-        self.node = build(private, [peer], DetRandom(b"rng-" + name.encode()), START, UNIX_OFFSET, **kw)
+        peer = spec(dh_public(peer_private), "b" if name == "a" else "a", endpoint, psk, 10.0)
+        self.random = DetRandom(seed or b"rng-" + name.encode())
+        self.node = build(private, [peer], self.random, START, UNIX_OFFSET, **kw)
         proto = self.node.protocols[0]
         assert isinstance(proto, NativeProtocol)
         self.proto = proto
