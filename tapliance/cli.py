@@ -64,6 +64,11 @@ def build_parser() -> argparse.ArgumentParser:
     u = sub.add_parser("up", help="run the tunnel daemon in the foreground")
     u.add_argument("-c", "--config", default=DEFAULT_CONFIG, help=cfg_help)
     u.add_argument("--no-net", action="store_true", help="do not apply the [bridge]/[nat]/[[route]] sections")
+    u.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        help="text (key=value fields) or one JSON object per line; default: [log] format",
+    )
 
     c = sub.add_parser("check-config", help="validate a config file and its key files, print a summary")
     c.add_argument("-c", "--config", default=DEFAULT_CONFIG, help=cfg_help)
@@ -74,6 +79,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument("-s", "--socket", type=Path, help="control socket path (default /run/tapliance/tap0.sock)")
     s.add_argument("--json", action="store_true", help="print the raw JSON snapshot")
+    s.add_argument("--peer", metavar="NAME", help="only this peer, with every detail")
+    s.add_argument(
+        "--watch", action="store_true", help="a live table with rates, redrawn every --interval (Ctrl-C ends)"
+    )
+    s.add_argument("--interval", type=float, default=1.0, help="seconds between redraws with --watch (1)")
 
     n = sub.add_parser("net", help="apply, show or tear down the bridge/NAT/route host setup")
     n.add_argument("action", choices=("apply", "show", "teardown"))
@@ -130,7 +140,7 @@ def _dispatch(args: argparse.Namespace) -> int | None:
     if args.cmd == "up":
         from tapliance import daemon
 
-        return daemon.run(args.config, apply_net=not args.no_net)
+        return daemon.run(args.config, apply_net=not args.no_net, log_format=args.log_format)
     if args.cmd == "status":
         return _status(args)
     if args.cmd == "net":
@@ -208,15 +218,23 @@ def _status(args: argparse.Namespace) -> int:
         sock = config.load(cfg_path).control_socket
     if sock is None:
         sock = Path("/run/tapliance/tap0.sock")
+    if not 0.1 <= args.interval <= 3600:
+        raise UsageError("status --interval: between 0.1 and 3600 seconds")
     try:
+        if args.watch:
+            from tapliance.control import watch
+
+            return watch.run(sock, args.interval, args.peer)
         snap = client.fetch(sock)
+        if args.peer is not None:
+            snap = client.only_peer(snap, args.peer)
     except client.ControlError as e:
         print(f"tapliance: {e}", file=sys.stderr)
         return 1
     if args.json:
         print(json.dumps(snap, indent=2, sort_keys=True))
     else:
-        print(client.render(snap))
+        print(client.render(snap, detail=args.peer is not None))
     return 0
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tapliance import config as C
-from tapliance import keyfile
+from tapliance import keyfile, logs
 from tapliance.assembly import Keys, build_node, peer_specs
 from tapliance.proto.native.peer import PeerSpec
 from tapliance.suites import REGISTRY
@@ -91,30 +91,24 @@ def _legacy_lines(cfg: C.Config, keys: Keys) -> list[str]:
     return lines
 
 
-def _setup_logging(level: str) -> None:
-    # systemd/journald adds timestamps; a terminal user gets them from us.
-    fmt = (
-        "%(levelname)s %(message)s"
-        if os.environ.get("JOURNAL_STREAM")
-        else "%(asctime)s tapliance[%(process)d] %(levelname)s %(message)s"
-    )
-    logging.basicConfig(stream=sys.stderr, level=level.upper(), format=fmt)
-    logging.getLogger("pyroute2").setLevel(logging.WARNING)  # its debug output is per netlink message
-
-
-def run(path: str | Path, *, apply_net: bool = True) -> int:
+def run(path: str | Path, *, apply_net: bool = True, log_format: str | None = None) -> int:
     cfg, keys, specs = _load(path)  # bad input raises before anything is touched
-    _setup_logging(cfg.log_level)
+    token = _metrics_token(cfg)
+    logs.setup(cfg.log_level, log_format or cfg.log.format)
+    from tapliance.runtime import systemd
+    from tapliance.runtime.http import HttpError
     from tapliance.runtime.tap import TapError
     from tapliance.runtime.udp import UdpError
 
     undo: list[tuple[str, Callable[[], object]]] = []
     try:
-        rt, control = _start(cfg, keys, undo, apply_net)
+        rt, control = _start(cfg, keys, undo, apply_net, token)
         _log_up(cfg, keys, specs)
+        _tell_systemd(rt, cfg, len(cfg.peers))
         rt.run(control)
+        systemd.notify("STOPPING=1")
         return 0
-    except (TapError, UdpError, StartupError, RuntimeError, OSError) as e:
+    except (TapError, UdpError, HttpError, StartupError, RuntimeError, OSError) as e:
         msg = getattr(e, "strerror", None) or str(e)
         print(f"tapliance: {msg}", file=sys.stderr)
         return getattr(e, "exit_code", 1)
@@ -148,7 +142,7 @@ def _log_up(cfg: C.Config, keys: Keys, specs: list[PeerSpec]) -> None:
 
 
 def _start(
-    cfg: C.Config, keys: Keys, undo: list[tuple[str, Callable[[], object]]], apply_net: bool
+    cfg: C.Config, keys: Keys, undo: list[tuple[str, Callable[[], object]]], apply_net: bool, token: bytes | None
 ) -> tuple[Runtime, ControlServer]:
     """Node (key material read first) -> TAP -> UDP sockets -> host network setup -> control socket,
     each undo registered before the next step starts."""
@@ -173,9 +167,63 @@ def _start(
     if apply_net and (cfg.bridge or cfg.nat or cfg.routes):
         _apply_net(cfg, undo)
     rt = Runtime(node, tap.fd, transports, ifname=cfg.interface.name, listen=str(cfg.tunnel.listen))
+    _status_side(cfg, rt, undo, token)
     control = ControlServer(cfg.control_socket, rt.snapshot)
     undo.append(("control socket", control.close))
     return rt, control
+
+
+def _status_side(cfg: C.Config, rt: Runtime, undo: list[tuple[str, Callable[[], object]]], token: bytes | None) -> None:
+    """Reasons and history for the snapshot; the metrics listener (status page, /api/status) if configured."""
+    from tapliance.control.status import StatusSide
+    from tapliance.control.web import PUBLIC, routes
+    from tapliance.runtime import http
+
+    side = StatusSide()
+    rt.enrich = side.enrich
+    side.sample(rt.snapshot())
+    rt.every(side.history.step, lambda _now: side.sample(rt.snapshot()))
+    if cfg.metrics.listen is not None:
+        sock = http.listen(cfg.metrics.listen)
+        server = http.HttpServer(sock, routes(rt.snapshot, side.history), token, PUBLIC)
+        undo.append((f"metrics listener {cfg.metrics.listen}", server.close))
+        rt.transports.append(server)
+        log.info(
+            "metrics, status page and /api/status on http://%s/%s",
+            cfg.metrics.listen,
+            " (bearer token required)" if token else "",
+        )
+
+
+def _metrics_token(cfg: C.Config) -> bytes | None:
+    """The bearer token from ``metrics.token_file``: readable by owner and group only (0600 or 0640)."""
+    path = cfg.metrics.token_file
+    if path is None:
+        return None
+    try:
+        st = os.stat(path)
+        text = path.read_bytes().strip()
+    except OSError as e:
+        raise C.ConfigError(f"{path}: metrics token file: {e.strerror}") from None
+    if st.st_mode & 0o007:
+        raise keyfile.KeyFileError(f"{path}: metrics token file is readable by others; run `chmod 640 {path}`")
+    if len(text) < 16 or b" " in text or b"\n" in text:
+        raise C.ConfigError(f"{path}: metrics token file: one line of at least 16 characters, no spaces")
+    return text
+
+
+def _tell_systemd(rt: Runtime, cfg: C.Config, peers: int) -> None:
+    """READY=1 once the TAP, sockets and host setup are up; WATCHDOG=1 pings if the unit has WatchdogSec."""
+    from tapliance.runtime import systemd
+
+    systemd.notify(f"READY=1\nSTATUS=up: {cfg.interface.name}, {peers} peer(s)")
+    interval = systemd.watchdog_interval()
+    if interval is not None:
+
+        def ping(_now: float) -> None:
+            systemd.notify("WATCHDOG=1")
+
+        rt.every(interval, ping)
 
 
 def _mac_seed(cfg: C.Config, keys: Keys) -> bytes:

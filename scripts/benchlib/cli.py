@@ -25,6 +25,7 @@ from .lab import BenchError, Lab, one_line, run
 from .measure import Runner
 from .stats import Row, ratio
 from .tunnels.base import Daemons, Tunnel, first_line
+from .tunnels.tapliance import Tapliance
 
 REPO = Path(__file__).resolve().parents[2]
 MAX_FAILURES = 2  # a tunnel that failed to come up this often is not tried again in this run
@@ -62,6 +63,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--no-install", action="store_true", help="do not apt-get/pip install anything")
     p.add_argument(
+        "--metrics",
+        action="store_true",
+        help="also run tapliance (default suite) with [metrics] on and a scraper reading /metrics and /api/status "
+        "every second, as a row beside the plain one: the cost of metrics, measured",
+    )
+    p.add_argument(
         "--baseline",
         metavar="COMMIT",
         help="also run tapliance (default suite) as of COMMIT, checked out under the results directory, "
@@ -80,6 +87,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         a.tunnels = tunnels.select(a.only)
     except ValueError as e:
         p.error(str(e))
+    if a.metrics:
+        a.tunnels.append(Tapliance("tapliance-metrics", "chacha20-poly1305", metrics=True))
     if a.baseline:
         try:
             a.tunnels.append(baseline.tunnel(a.baseline, a.results_dir / "baseline"))

@@ -24,6 +24,7 @@ from tapliance.config.model import (
     Config,
     InterfaceConfig,
     LogConfig,
+    MetricsConfig,
     NatConfig,
     RouteConfig,
     TunnelConfig,
@@ -42,6 +43,7 @@ __all__ = [
     "IPNetwork",
     "InterfaceConfig",
     "LogConfig",
+    "MetricsConfig",
     "NatConfig",
     "PeerConfig",
     "RouteConfig",
@@ -84,6 +86,7 @@ def parse(data: dict[str, Any], path: Path = Path("<config>")) -> Config:
         NatConfig(**read_section(r, r.table(data, "nat"), "nat", NatConfig)) if "nat" in data else None,
         tuple(_route(r, t, f"route[{i}]") for i, t in enumerate(r.array_of_tables(data, "route"))),
         LogConfig(**read_section(r, r.table(data, "log"), "log", LogConfig)),
+        MetricsConfig(**read_section(r, r.table(data, "metrics"), "metrics", MetricsConfig)),
     )
 
 

@@ -137,6 +137,30 @@ class LogConfig:
     level: str = setting(
         "info", "`debug`, `info`, `warning`, `error`", kind="choice", choices=("debug", "info", "warning", "error")
     )
+    format: str = setting(
+        "text",
+        "`text`: one line per event with key=value fields (journald fields too under journald); `json`: one JSON "
+        "object per line (`tapliance up --log-format` overrides)",
+        kind="choice",
+        choices=("text", "json"),
+    )
+
+
+@dataclass(frozen=True)
+class MetricsConfig:
+    listen: Endpoint | None = setting(
+        None,
+        'HTTP address for Prometheus metrics (`/metrics`), the status page (`/`) and `/api/status`, e.g. `":9124"` '
+        '(loopback) or `"0.0.0.0:9124"`; unset: off',
+        kind="listen_loopback",
+        shown="off",
+    )
+    token_file: Path | None = setting(
+        None,
+        "a file holding a bearer token every request must present (`Authorization: Bearer ...`); mode 0600 or 0640",
+        kind="path",
+        shown="none",
+    )
 
 
 @dataclass(frozen=True)
@@ -149,6 +173,7 @@ class Config:
     nat: NatConfig | None = None
     routes: tuple[RouteConfig, ...] = ()
     log: LogConfig = field(default_factory=LogConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
 
     @property
     def log_level(self) -> str:
@@ -182,4 +207,5 @@ SECTIONS: dict[str, tuple[type, str]] = {
     "nat": (NatConfig, "table"),
     "route": (RouteConfig, "array"),
     "log": (LogConfig, "table"),
+    "metrics": (MetricsConfig, "table"),
 }

@@ -224,6 +224,7 @@ KINDS: dict[str, Callable[[Reader, str, Any, dict[str, Any]], Any]] = {
     "mac": _mac,
     "path": lambda r, full, v, m: r.filepath(full, v),
     "listen": lambda r, full, v, m: r.endpoint(full, v, default_host="0.0.0.0"),
+    "listen_loopback": lambda r, full, v, m: r.endpoint(full, v, default_host="127.0.0.1"),
     "endpoint": lambda r, full, v, m: r.endpoint(full, v),
     "interfaces": _interfaces,
     "networks": _networks,

@@ -46,7 +46,29 @@ def _size(n: int) -> str:
     return str(n)
 
 
-def _peer_lines(p: dict[str, Any]) -> list[str]:
+def only_peer(snap: dict[str, Any], name: str) -> dict[str, Any]:
+    """The snapshot with only peer ``name``; ControlError naming the peers there are if it has none such."""
+    peers = [p for p in snap.get("peers", []) if p.get("name") == name]
+    if not peers:
+        names = ", ".join(p.get("name", "?") for p in snap.get("peers", [])) or "none"
+        raise ControlError(f"no peer named {name!r} (peers: {names})")
+    return {**snap, "peers": peers}
+
+
+DETAIL = (
+    "public_key",
+    "suite",
+    "offload",
+    "handshakes",
+    "key_age",
+    "handshake_rtt",
+    "endpoint_changes",
+    "last_received_ago",
+    "insecure",
+)
+
+
+def _peer_lines(p: dict[str, Any], detail: bool = False) -> list[str]:
     hs = p.get("last_handshake")
     when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(hs)) if hs else "never"
     who = f"  ({p['public_key']})" if p.get("public_key") else ""
@@ -62,17 +84,21 @@ def _peer_lines(p: dict[str, Any]) -> list[str]:
         f"  transfer: {_size(p['rx_bytes'])} / {p['rx_frames']} frames received, "
         f"{_size(p['tx_bytes'])} / {p['tx_frames']} frames sent"
     )
+    if p.get("reason"):
+        lines.append(f"  why not up: {p['reason']}")
+    if detail:
+        lines += [f"  {k}: {p[k]}" for k in DETAIL if p.get(k) is not None]
     return lines
 
 
-def render(s: dict[str, Any]) -> str:
+def render(s: dict[str, Any], detail: bool = False) -> str:
     native = f"  listen: {s.get('listen')}  suite: {s.get('suite')}" if s.get("public_key") else ""
     lines = [f"interface: {s.get('interface')}{native}  mode: {'hub' if s.get('hub') else 'point-to-point'}"]
     if s.get("public_key"):
         lines.append(f"  public key: {s.get('public_key')}")
     lines.append(f"  uptime: {s.get('uptime', 0):.0f} s  pid: {s.get('pid')}")
     for p in s.get("peers", []):
-        lines += _peer_lines(p)
+        lines += _peer_lines(p, detail)
     drops = s.get("drops") or {}
     lines.append("drops: " + (", ".join(f"{k}={v}" for k, v in drops.items()) if drops else "none"))
     return "\n".join(lines)

@@ -67,6 +67,7 @@ class LegacyProtocol(DatagramProtocol[LegacyPeer]):
         if addr != peer.endpoint and (self._roams or peer.endpoint is None):
             self.events.append(EndpointChanged(peer.name, peer.endpoint, addr))
             peer.endpoint = addr
+            peer.endpoint_changes += 1
         self._drain()
         if out:
             self._ingress(peer, out, 0, now)
@@ -111,6 +112,7 @@ class LegacyProtocol(DatagramProtocol[LegacyPeer]):
             "state": "up" if ago < UP_AFTER_SILENCE else "idle",
             "last_received_ago": round(ago, 1) if math.isfinite(ago) else None,
             "insecure": self.codec.insecure,
+            "endpoint_changes": port.endpoint_changes,
             "rx_bytes": port.rx_bytes,
             "tx_bytes": port.tx_bytes,
             "rx_frames": port.rx_frames,

@@ -38,5 +38,6 @@ class Node:
         out["peers"] = [p.protocol.port_status(p, now) for p in self.switch.ports]
         out["drops"] = dict(sorted(self.drops.items()))
         out["mac_table"] = len(self.switch.macs)
+        out["mac_flaps"] = self.switch.macs.flaps
         out["hub"] = self.switch.hub
         return out

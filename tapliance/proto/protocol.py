@@ -72,6 +72,7 @@ class Port:
         self.protocol = protocol
         self.vnet = vnet  # takes frames with a virtio-net header
         self.rx_bytes = self.tx_bytes = self.rx_frames = self.tx_frames = 0
+        self.endpoint_changes = 0  # learnt or moved (roaming)
 
 
 P = TypeVar("P", bound=Port)

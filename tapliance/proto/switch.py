@@ -33,6 +33,7 @@ class MacTable(Generic[K]):
         self.aging = aging
         self.max_entries = max_entries
         self._t: dict[bytes, tuple[K, float]] = {}
+        self.flaps = 0  # a learnt MAC seen behind another port
 
     def __len__(self) -> int:
         return len(self._t)
@@ -41,7 +42,10 @@ class MacTable(Generic[K]):
         if mac[0] & 1:  # never learn a multicast source
             return
         t = self._t
-        if mac in t:
+        old = t.get(mac)
+        if old is not None:
+            if old[0] is not port:
+                self.flaps += 1
             del t[mac]  # re-insert: dict order is our LRU order
         elif len(t) >= self.max_entries:
             del t[next(iter(t))]

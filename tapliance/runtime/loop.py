@@ -42,13 +42,24 @@ READ_SIZE = 65536 + 512  # a 64 KiB super-frame plus Ethernet, VLAN and virtio-n
 Handler = Callable[[float], None]
 
 
-class Transport(Protocol):
-    """What the loop needs of a transport (runtime/udp.py is one): it registers its file descriptors
-    with ``attach`` (a stream transport registers and unregisters connections as they come and go),
-    is called with the time when one is readable, and sends its protocol's output in ``flush``."""
+class Poller(Protocol):
+    """What the loop offers a transport: file descriptors with the handler to call when they are ready
+    (readable, or writable after ``want_write``)."""
 
-    def attach(self, register: Callable[[int, Handler], None]) -> None: ...
+    def register(self, fd: int, handler: Handler) -> None: ...
+    def unregister(self, fd: int) -> None: ...
+    def want_write(self, fd: int, on: bool) -> None: ...
+
+
+class Transport(Protocol):
+    """What the loop needs of a transport (runtime/udp.py is one; runtime/http.py serves HTTP the same
+    way): it registers its file descriptors with ``attach`` (a stream transport registers and
+    unregisters connections as they come and go), its handlers are called with the time when one is
+    ready, and it sends its protocol's output in ``flush``."""
+
+    def attach(self, poller: Poller) -> None: ...
     def flush(self) -> None: ...
+    def stats(self) -> dict[str, object] | None: ...
     def close(self) -> None: ...
 
 
@@ -65,6 +76,8 @@ class Runtime:
         self.control: ControlServer | None = None
         self._handlers: dict[int, Handler] = {}
         self._ep: Any = None
+        self._tickers: list[list[Any]] = []  # [next due, interval, fn(now)]: housekeeping off the data path
+        self.enrich: Callable[[dict[str, Any]], None] | None = None  # adds what the control side derives
 
     def register(self, fd: int, handler: Handler) -> None:
         self._handlers[fd] = handler
@@ -75,10 +88,22 @@ class Runtime:
         if self._handlers.pop(fd, None) is not None and self._ep is not None:
             self._ep.unregister(fd)
 
+    def want_write(self, fd: int, on: bool) -> None:
+        if self._ep is not None:
+            self._ep.modify(fd, select.EPOLLIN | (select.EPOLLOUT if on else 0))
+
+    def every(self, interval: float, fn: Callable[[float], None]) -> None:
+        """Call ``fn(now)`` every ``interval`` seconds from the loop (status history, watchdog pings)."""
+        self._tickers.append([time.monotonic() + interval, interval, fn])
+
     def snapshot(self) -> dict[str, Any]:
+        """One status snapshot: `tapliance status --json`, ``/api/status`` and every scrape read this."""
         now = time.monotonic()
         s = self.node.status(now)
         s.update(interface=self.ifname, listen=self.listen, pid=os.getpid(), uptime=round(now - self.started, 1))
+        s["transports"] = [st for t in self.transports if (st := t.stats()) is not None]
+        if self.enrich is not None:
+            self.enrich(s)
         return s
 
     def _flush(self) -> None:
@@ -124,7 +149,7 @@ class Runtime:
         self._ep = ep = select.epoll()
         self.register(self.tap_fd, self._read_tap)
         for t in self.transports:
-            t.attach(self.register)
+            t.attach(self)
 
         def wake(_now: float) -> None:
             wake_r.recv(64)
@@ -148,7 +173,8 @@ class Runtime:
         deadline = self.node.on_timer(monotonic())
         self._flush()
         while not self.stopping:
-            for fd, _ in poll(max(0.0, deadline - monotonic())):
+            due = min([deadline, *(t[0] for t in self._tickers)])
+            for fd, _ in poll(max(0.0, due - monotonic())):
                 try:
                     handlers[fd](monotonic())
                     self._flush()
@@ -159,6 +185,10 @@ class Runtime:
             if now >= deadline:
                 deadline = self.node.on_timer(now)
                 self._flush()
+            for t in self._tickers:
+                if now >= t[0]:
+                    t[0] = max(t[0] + t[1], now)
+                    t[2](now)
 
     def _on_signal(self, signum: int, _frame: object) -> None:
         log.info("received %s, shutting down", signal.Signals(signum).name)
@@ -166,19 +196,38 @@ class Runtime:
 
 
 def _log_event(ev: Event) -> None:
+    """One line per event: the words for a person, the fields for a machine (tapliance.logs)."""
     if isinstance(ev, HandshakeCompleted):
+        what = "rekeyed" if ev.rekey else "handshake completed"
+        fields = {
+            "event": "rekey" if ev.rekey else "handshake",
+            "peer": ev.peer,
+            "endpoint": _addr(ev.endpoint),
+            "initiator": ev.initiator,
+        }
         log.info(
-            "peer %s: %s with %s:%d (%s)",
+            "peer %s: %s with %s (%s)",
             ev.peer,
-            "rekeyed" if ev.rekey else "handshake completed",
-            ev.endpoint[0],
-            ev.endpoint[1],
+            what,
+            _addr(ev.endpoint),
             "we initiated" if ev.initiator else "they initiated",
+            extra={"fields": fields},
         )
     elif isinstance(ev, EndpointChanged):
+        fields = {"event": "discovered" if ev.old is None else "roamed", "peer": ev.peer, "endpoint": _addr(ev.new)}
         if ev.old is None:
-            log.info("peer %s: discovered at %s:%d", ev.peer, *ev.new)
+            log.info("peer %s: discovered at %s", ev.peer, _addr(ev.new), extra={"fields": fields})
         else:
-            log.info("peer %s: roamed from %s:%d to %s:%d", ev.peer, *ev.old, *ev.new)
+            fields["from"] = _addr(ev.old)
+            log.info("peer %s: roamed from %s to %s", ev.peer, _addr(ev.old), _addr(ev.new), extra={"fields": fields})
     elif isinstance(ev, PeerDown):
-        log.warning("peer %s: down: %s", ev.peer, ev.reason)
+        log.warning(
+            "peer %s: down: %s",
+            ev.peer,
+            ev.reason,
+            extra={"fields": {"event": "down", "peer": ev.peer, "reason": ev.reason}},
+        )
+
+
+def _addr(a: tuple[str, int]) -> str:
+    return f"[{a[0]}]:{a[1]}" if ":" in a[0] else f"{a[0]}:{a[1]}"

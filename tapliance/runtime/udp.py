@@ -14,13 +14,12 @@ from __future__ import annotations
 import errno
 import logging
 import socket
-from collections.abc import Callable
 from typing import Any
 
 from tapliance.config import Endpoint
 from tapliance.proto.drops import Drop, Drops
 from tapliance.proto.protocol import DatagramProtocol
-from tapliance.runtime.loop import BATCH, BATCH_BYTES  # one loop turn's budget, per readiness event
+from tapliance.runtime.loop import BATCH, BATCH_BYTES, Poller  # one loop turn's budget, per readiness event
 
 log = logging.getLogger("tapliance")
 IP_MTU_DISCOVER = 10
@@ -98,10 +97,14 @@ class UdpTransport:
         self._rbuf = bytearray(RECV_SIZE)
         self._rview = memoryview(self._rbuf)
         self._v6 = sock.family == socket.AF_INET6  # v4 peers need the mapped form, source addresses the plain one
+        # batch statistics (metrics): per receive or send call, never per datagram
+        self.gro_receives = self.gro_datagrams = self.gso_sends = self.gso_datagrams = 0
+        host, port = sock.getsockname()[:2]
+        self.listen = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
-    def attach(self, register: Callable[[int, Callable[[float], None]], None]) -> None:
+    def attach(self, poller: Poller) -> None:
         """Give the event loop our file descriptor and what to call when it is readable."""
-        register(self.sock.fileno(), self.on_readable)
+        poller.register(self.sock.fileno(), self.on_readable)
 
     def on_readable(self, now: float) -> None:
         proto = self.protocol
@@ -127,6 +130,8 @@ class UdpTransport:
             if seg >= n:
                 on_dgram(view[:n], src, now)
             else:
+                self.gro_receives += 1
+                self.gro_datagrams += -(-n // seg)
                 on_batch(view[:n], seg, src, now)
             budget -= n
             if budget <= 0:
@@ -178,6 +183,8 @@ class UdpTransport:
                 try:
                     for off in range(0, n, step):
                         self.sock.sendmsg([mv[off : off + step]], opt, 0, addr)
+                    self.gso_sends += -(-n // step)
+                    self.gso_datagrams += -(-n // seg)
                     return
                 except OSError as e:
                     if e.errno not in (errno.EIO, errno.EINVAL, errno.ENOPROTOOPT, errno.EOPNOTSUPP):
@@ -191,6 +198,15 @@ class UdpTransport:
         except OSError as e:
             self.drops.count(Drop.TX_TOO_BIG if e.errno == errno.EMSGSIZE else Drop.TX_ERROR)
             log.debug("UDP send to %s: %s", addr, e)
+
+    def stats(self) -> dict[str, object]:
+        return {
+            "listen": self.listen,
+            "gro_receives": self.gro_receives,
+            "gro_datagrams": self.gro_datagrams,
+            "gso_sends": self.gso_sends,
+            "gso_datagrams": self.gso_datagrams,
+        }
 
     def close(self) -> None:
         self.sock.close()

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -99,13 +100,16 @@ class TunnelLab:
         )
         return s.config
 
-    def start(self, n: str, wait: bool = True) -> Side:
+    def start(self, n: str, wait: bool = True, env: dict[str, str] | None = None) -> Side:
         s = self.sides[n]
         if not s.config.exists():
             self.write_config(n)
         log = open(s.log, "ab")  # noqa: SIM115 - owned by the daemon process for its lifetime
         s.proc = subprocess.Popen(
-            ["ip", "netns", "exec", s.ns, *TAPLIANCE, "up", "-c", str(s.config)], stdout=log, stderr=log
+            ["ip", "netns", "exec", s.ns, *TAPLIANCE, "up", "-c", str(s.config)],
+            stdout=log,
+            stderr=log,
+            env={**os.environ, **env} if env else None,
         )
         log.close()
         if wait:

@@ -14,6 +14,7 @@ class Daemons:
     """The processes carrying one tunnel, per side (empty for kernel tunnels)."""
 
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    helpers: list[subprocess.Popen[bytes]] = field(default_factory=list)  # e.g. a scraper: not counted as CPU
 
     def pids(self) -> list[int]:
         return [p.pid for p in self.procs.values()]
@@ -34,7 +35,7 @@ class Tunnel:
         raise NotImplementedError
 
     def down(self, lab: Lab, daemons: Daemons) -> None:
-        for p in daemons.procs.values():
+        for p in [*daemons.helpers, *daemons.procs.values()]:
             lab.stop(p)
 
     def describe(self) -> str:

@@ -14,16 +14,29 @@ TAPLIANCE = REPO / ".venv" / "bin" / "tapliance"
 PYTHON = REPO / ".venv" / "bin" / "python"
 
 
+SCRAPER = """
+import time, urllib.request
+while True:
+    for path in ("/metrics", "/api/status"):
+        urllib.request.urlopen("http://127.0.0.1:9124" + path, timeout=5).read()
+    time.sleep(1)
+"""
+
+
 class Tapliance(Tunnel):
     packages = ()
 
-    def __init__(self, name: str, suite: str, tree: Path | None = None, commit: str = "") -> None:
-        """``tree``: run the tapliance package found there (a checkout of ``commit``) instead of the repo's."""
+    def __init__(
+        self, name: str, suite: str, tree: Path | None = None, commit: str = "", metrics: bool = False
+    ) -> None:
+        """``tree``: run the tapliance package found there (a checkout of ``commit``) instead of the repo's;
+        ``metrics``: side a serves [metrics] and a scraper reads /metrics and /api/status every second."""
         self.name = name
         self.suite = suite
         self.tree = tree
         self.commit = commit
-        self.label = f"tapliance {suite}" + (f" @{commit[:8]}" if commit else "")
+        self.metrics = metrics
+        self.label = f"tapliance {suite}" + (f" @{commit[:8]}" if commit else "") + (" +metrics" if metrics else "")
 
     def command(self) -> list[str]:
         if self.tree is None:
@@ -35,7 +48,8 @@ class Tapliance(Tunnel):
 
     def describe(self) -> str:
         where = f", code of commit {self.commit}" if self.commit else ""
-        return f"tapliance up, suite {self.suite}, interface mtu 1500, offloads on (defaults){where}"
+        scraped = ", [metrics] on side a, scraped every second" if self.metrics else ""
+        return f"tapliance up, suite {self.suite}, interface mtu 1500, offloads on (defaults){where}{scraped}"
 
     def up(self, lab: Lab, work: Path) -> Daemons:
         if not TAPLIANCE.exists():
@@ -57,5 +71,10 @@ class Tapliance(Tunnel):
                 f'suite = "{self.suite}"\ncontrol_socket = "{work / f"{self.name}-{s}.sock"}"\n\n'
                 f'[[peer]]\nname = "{other}"\npublic_key = "{pub[other]}"\n{endpoint}'
             )
+            if self.metrics and s == "a":
+                conf.write_text(conf.read_text() + '\n[metrics]\nlisten = "127.0.0.1:9124"\n')
             argv[s] = [*self.command(), "up", "-c", str(conf)]
-        return self.start_pair(lab, work, argv, "udp", PORT)
+        daemons = self.start_pair(lab, work, argv, "udp", PORT)
+        if self.metrics:
+            daemons.helpers.append(lab.spawn("a", [str(PYTHON), "-c", SCRAPER], work / f"{self.name}-scraper.log"))
+        return daemons

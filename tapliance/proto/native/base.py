@@ -99,6 +99,7 @@ class NativeBase(DatagramProtocol[Peer]):
     def _set_endpoint(self, peer: Peer, addr: Addr) -> None:
         self.events.append(EndpointChanged(peer.name, peer.endpoint, addr))
         peer.endpoint = addr
+        peer.endpoint_changes += 1
 
     def _under_load(self, data: bytes, mac2_off: int, sender: int, addr: Addr, now: float) -> bool:
         """True (and a cookie reply queued, the message counted as dropped) when we are over the

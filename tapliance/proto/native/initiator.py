@@ -78,6 +78,7 @@ class Initiator(NativeBase):
         self.indices.free(peer.install(kp, confirmed=True))
         peer.last_received = now
         peer.awaiting_reply_since = None
+        peer.handshake_rtt = now - peer.last_initiation  # every retransmission has its own index: this one's
         if addr != peer.endpoint:
             self._set_endpoint(peer, addr)
         self._completed(peer, addr, now, caps, initiator=True)

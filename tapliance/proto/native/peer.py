@@ -60,6 +60,7 @@ class Peer(Port):
         self.cookie: bytes | None = None
         self.cookie_time = -1e9
         self.last_handshake = 0.0  # our clock when the last handshake completed
+        self.handshake_rtt: float | None = None  # initiation sent -> response received, the last time we initiated
         self.last_sent = -1e9
         self.last_received = -1e9
         self.awaiting_reply_since: float | None = None
@@ -121,4 +122,6 @@ class Peer(Port):
             "tx_frames": self.tx_frames,
             "key_age": round(now - self.current.created, 1) if self.current else None,
             "offload": self.vnet,
+            "handshake_rtt": round(self.handshake_rtt, 6) if self.handshake_rtt is not None else None,
+            "endpoint_changes": self.endpoint_changes,
         }

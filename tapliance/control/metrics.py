@@ -1,0 +1,126 @@
+"""Prometheus metrics: the text exposition of one status snapshot, through ``prometheus_client``.
+
+Nothing is counted per packet on the metrics' behalf: a scrape takes the same snapshot as
+``tapliance status --json`` and ``/api/status`` (the core's own counters, read at that moment) and turns
+it into metric families. ``METRICS`` is the one list of names, types and meanings; docs/metrics.md is
+generated from it and a test keeps the two equal. Names follow Prometheus conventions: the
+``tapliance_`` prefix, ``_total`` on counters (added by the client library), base units (bytes,
+seconds).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from tapliance import __version__
+from tapliance.proto.drops import Drop
+
+# (name without tapliance_ and without _total, "counter" | "gauge", labels, help)
+METRICS: tuple[tuple[str, str, tuple[str, ...], str], ...] = (
+    ("info", "gauge", ("interface", "version", "public_key"), "1, labelled with what this daemon is"),
+    ("uptime_seconds", "gauge", (), "seconds since the daemon started"),
+    ("peer_up", "gauge", ("peer", "suite"), "1 if the peer's session is up (handshake done / traffic heard), else 0"),
+    ("peer_state", "gauge", ("peer", "state"), "1 for the peer's current state: idle, handshaking, up or down"),
+    ("peer_receive_bytes", "counter", ("peer", "suite"), "bytes of frames received from the peer"),
+    ("peer_transmit_bytes", "counter", ("peer", "suite"), "bytes of frames sent to the peer"),
+    ("peer_receive_frames", "counter", ("peer", "suite"), "frames received from the peer"),
+    ("peer_transmit_frames", "counter", ("peer", "suite"), "frames sent to the peer"),
+    ("peer_handshakes", "counter", ("peer",), "completed handshakes (native peers)"),
+    ("peer_last_handshake_age_seconds", "gauge", ("peer",), "seconds since the last completed handshake"),
+    ("peer_handshake_rtt_seconds", "gauge", ("peer",), "round trip of our last initiation and its response"),
+    ("peer_last_receive_age_seconds", "gauge", ("peer",), "seconds since the last authenticated datagram"),
+    ("peer_endpoint_changes", "counter", ("peer",), "times the peer's address was learnt or moved (roaming)"),
+    ("drops", "counter", ("reason",), "datagrams, frames or messages not accepted, by reason (docs/protocol.md)"),
+    ("reassembly_pending_frames", "gauge", (), "fragmented frames waiting for their other fragments"),
+    (
+        "reassembly_salvaged_segments",
+        "counter",
+        (),
+        "TCP/UDP segments delivered out of super-frames that lost a datagram",
+    ),
+    ("mac_table_entries", "gauge", (), "MAC addresses the hub's switch has learnt"),
+    ("mac_flaps", "counter", (), "times a learnt MAC address moved from one port to another"),
+    ("udp_gro_receives", "counter", ("listen",), "UDP receives that returned more than one datagram (GRO)"),
+    ("udp_gro_datagrams", "counter", ("listen",), "datagrams that arrived in those receives"),
+    ("udp_gso_sends", "counter", ("listen",), "UDP sends of more than one datagram (GSO)"),
+    ("udp_gso_datagrams", "counter", ("listen",), "datagrams sent in those sends"),
+)
+_KIND = {m[0]: m for m in METRICS}
+STATES = ("idle", "handshaking", "up", "down")
+
+
+def _family(name: str) -> CounterMetricFamily | GaugeMetricFamily:
+    _, kind, labels, doc = _KIND[name]
+    cls = CounterMetricFamily if kind == "counter" else GaugeMetricFamily
+    return cls(f"tapliance_{name}", doc, labels=list(labels))
+
+
+class SnapshotCollector(Collector):
+    """Turns what ``snapshot()`` returns into metric families at each scrape."""
+
+    def __init__(self, snapshot: Any) -> None:
+        self.snapshot = snapshot
+
+    def collect(self) -> Iterator[Metric]:
+        s = self.snapshot()
+        fam = {name: _family(name) for name in _KIND}
+        fam["info"].add_metric([str(s.get("interface")), __version__, str(s.get("public_key") or "")], 1)
+        fam["uptime_seconds"].add_metric([], float(s.get("uptime", 0)))
+        for p in s.get("peers", []):
+            _peer(fam, p, str(s.get("suite") or ""))
+        drops = s.get("drops", {})
+        for d in Drop:
+            fam["drops"].add_metric([d.value], drops.get(d.value, 0))
+        fam["reassembly_pending_frames"].add_metric([], s.get("reassembly_pending", 0))
+        fam["reassembly_salvaged_segments"].add_metric([], s.get("reassembly_salvaged", 0))
+        fam["mac_table_entries"].add_metric([], s.get("mac_table", 0))
+        fam["mac_flaps"].add_metric([], s.get("mac_flaps", 0))
+        for t in s.get("transports", []):
+            for key in ("gro_receives", "gro_datagrams", "gso_sends", "gso_datagrams"):
+                fam[f"udp_{key}"].add_metric([t["listen"]], t[key])
+        yield from fam.values()
+
+
+def _peer(fam: dict[str, CounterMetricFamily | GaugeMetricFamily], p: dict[str, Any], native_suite: str) -> None:
+    name, suite = p["name"], p.get("suite") or native_suite
+    fam["peer_up"].add_metric([name, suite], 1 if p["state"] == "up" else 0)
+    for st in STATES:
+        fam["peer_state"].add_metric([name, st], 1 if p["state"] == st else 0)
+    for key, metric in (
+        ("rx_bytes", "peer_receive_bytes"),
+        ("tx_bytes", "peer_transmit_bytes"),
+        ("rx_frames", "peer_receive_frames"),
+        ("tx_frames", "peer_transmit_frames"),
+    ):
+        fam[metric].add_metric([name, suite], p[key])
+    if "handshakes" in p:
+        fam["peer_handshakes"].add_metric([name], p["handshakes"])
+    for key, metric in (
+        ("last_handshake_ago", "peer_last_handshake_age_seconds"),
+        ("handshake_rtt", "peer_handshake_rtt_seconds"),
+        ("last_received_ago", "peer_last_receive_age_seconds"),
+    ):
+        if p.get(key) is not None:
+            fam[metric].add_metric([name], float(p[key]))
+    fam["peer_endpoint_changes"].add_metric([name], p.get("endpoint_changes", 0))
+
+
+def exposition(snapshot: Any) -> bytes:
+    """The text exposition of one snapshot (``snapshot`` is called once)."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(SnapshotCollector(snapshot))
+    return generate_latest(registry)
+
+
+def markdown() -> str:
+    """The metrics table of docs/metrics.md."""
+    rows = ["| metric | type | labels | meaning |", "|--------|------|--------|---------|"]
+    for name, kind, labels, doc in METRICS:
+        full = f"tapliance_{name}" + ("_total" if kind == "counter" else "")
+        rows.append(f"| `{full}` | {kind} | {', '.join(f'`{x}`' for x in labels) or '-'} | {doc} |")
+    return "\n".join(rows)
