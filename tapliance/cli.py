@@ -27,8 +27,24 @@ examples:
   tapliance up -c /etc/tapliance/tapliance.toml  # foreground; SIGTERM/SIGINT tear down
   tapliance status                               # or --json
   tapliance net show -c /etc/tapliance/tapliance.toml
+  tapliance pad generate --size 1G -o /etc/tapliance/otp.pad   # a one-time pad: see `tapliance pad -h`
 
 exit codes: 0 ok, 1 runtime failure, 2 bad input (usage, config, key file)
+"""
+
+
+PAD_HELP = """\
+Write a new one-time pad for the otp suite: SIZE bytes from the OS random source (os.urandom) into a
+new file of mode 0600 (an existing file is never overwritten).
+
+A pad is only as good as the randomness it came from. From os.urandom it is as strong as the kernel's
+random generator, which is a cipher: not the information-theoretic secrecy a one-time pad promises.
+For that, fill the file from a physical random source instead (and chmod 600 it).
+
+Copy the pad to the other end out of band (e.g. on removable media, wiped afterwards), never over the
+network it is to protect, and never use it for anything else: not for a second tunnel, not twice.
+Each end sends from its own half (the end with server = true from the second), so a pad of SIZE
+bytes carries about SIZE/2 bytes each way (each frame uses its length plus 16 bytes).
 """
 
 
@@ -74,6 +90,16 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("-s", "--socket", type=Path, help="control socket path (default /run/tapliance/tap0.sock)")
     s.add_argument("--json", action="store_true", help="print the raw JSON snapshot")
 
+    pd = sub.add_parser(
+        "pad",
+        help="make a one-time pad for the otp suite (`pad generate --size 1G -o FILE`)",
+        description=PAD_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    pd.add_argument("action", choices=("generate",), metavar="generate", help="write a new pad")
+    pd.add_argument("--size", required=True, help="bytes, or with K, M, G, T (powers of 1024): 64M, 1G, 123456")
+    pd.add_argument("-o", "--output", type=Path, required=True, help="the new pad file (mode 0600)")
+
     n = sub.add_parser("net", help="apply, show or tear down the bridge/NAT/route host setup")
     n.add_argument("action", choices=("apply", "show", "teardown"))
     n.add_argument("-c", "--config", default=DEFAULT_CONFIG, help=cfg_help)
@@ -109,6 +135,8 @@ def _dispatch(args: argparse.Namespace) -> int | None:
         return _status(args)
     if args.cmd == "net":
         return _net(args)
+    if args.cmd == "pad":
+        return _pad(args)
     raise UsageError(f"unknown command {args.cmd}")
 
 
@@ -126,6 +154,19 @@ def _genkey(output: Path | None) -> int:
     if stat.S_ISREG(os.fstat(fd).st_mode):
         os.fchmod(fd, 0o600)  # `genkey > file`: the shell created it with the umask; tighten it
     print(keyfile.encode(key))
+    return 0
+
+
+def _pad(args: argparse.Namespace) -> int:
+    from tapliance import padfile
+
+    def progress(line: str) -> None:
+        print(f"tapliance: {line}", file=sys.stderr)
+
+    try:
+        padfile.generate(args.output, padfile.parse_size(args.size), progress=progress)
+    except padfile.PadFileError as e:
+        raise UsageError(str(e)) from None
     return 0
 
 

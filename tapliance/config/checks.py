@@ -25,6 +25,7 @@ NEEDS: dict[str, tuple[str | tuple[str, ...], ...]] = {
     "quicktun-salty": ("public_key",),
     "tappet": ("private_key_file", "nonce_file", ("public_key", "public_key_file")),
     "otptunnel": ("pad_file",),
+    "otp": ("pad_file", "server"),
 }
 HINTS = {
     "public_key": "the peer's key from `tapliance pubkey` (or its QuickTun/tappet public key in hex)",
@@ -32,6 +33,7 @@ HINTS = {
     "private_key_file": "tappet's NAME.key",
     "nonce_file": "tappet's nonce file",
     "pad_file": "the pad file both ends share",
+    "server": "true at exactly one end, false at the other: the two ends send from different halves of the pad",
 }
 _SUITES_OF = {f.name: f.metadata["suites"] for f in fields(PeerConfig)}
 

@@ -30,7 +30,7 @@ from typing import Any, Protocol
 
 from tapliance.control.server import ControlServer
 from tapliance.proto.drops import Drop
-from tapliance.proto.events import EndpointChanged, Event, HandshakeCompleted, PeerDown
+from tapliance.proto.events import EndpointChanged, Event, HandshakeCompleted, PeerDown, PeerNotice
 from tapliance.proto.node import Node
 
 log = logging.getLogger("tapliance")
@@ -40,6 +40,7 @@ BATCH_BYTES = 192 << 10  # ... or this many bytes: big enough to amortise, small
 # per turn gave 3.1-3.4 Gbit/s single-stream, 64 gave 1.7 (ACKs starved), 1 gave 2.8.
 READ_SIZE = 65536 + 512  # a 64 KiB super-frame plus Ethernet, VLAN and virtio-net headers
 Handler = Callable[[float], None]
+NOTICE_LEVELS = {"info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
 
 
 class Transport(Protocol):
@@ -182,3 +183,5 @@ def _log_event(ev: Event) -> None:
             log.info("peer %s: roamed from %s:%d to %s:%d", ev.peer, *ev.old, *ev.new)
     elif isinstance(ev, PeerDown):
         log.warning("peer %s: down: %s", ev.peer, ev.reason)
+    elif isinstance(ev, PeerNotice):
+        log.log(NOTICE_LEVELS.get(ev.level, logging.WARNING), "peer %s: %s", ev.peer, ev.message)
