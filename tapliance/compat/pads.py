@@ -16,6 +16,7 @@ state file, and the directory fsynced; so a crash at any moment leaves the old s
 ``reserve`` and ``received`` (the codec's calls, one per RESERVE_CHUNK of traffic) write it. Burned pad
 is written with pwrite as the codec goes and fdatasynced before the next state write records it.
 
+A running end holds an exclusive lock (flock) on its pad file: a second daemon on the same pad is refused.
 A start with burning on burns what the last run used but did not record as burned (at most about a
 chunk after a crash). A missing state file means a new pad: both ends start at their halves' first
 offsets. Deleting the state file of a used pad therefore reuses pad; with ``pad_burn`` the burned pad
@@ -25,6 +26,7 @@ reads as zeros and the codec refuses it (OTP_PAD_BURNED), without it nothing can
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import stat
 from dataclasses import dataclass, replace
@@ -169,6 +171,13 @@ class FilePadStore:
     def _start(self) -> None:
         """Burn what the last run used and did not record as burned, and write the state (so a state file
         that cannot be written stops the start, not the first datagram)."""
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # released by the kernel if we are killed
+        except BlockingIOError:
+            self.close_fds()
+            raise KeyFileError(
+                f"{self.path}: otp pad file is in use by another process (a pad serves one tunnel)"
+            ) from None
         try:
             self._dirfd = os.open(self.state_file.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
             st = self.state

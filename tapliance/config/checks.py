@@ -77,13 +77,20 @@ def _clash(a: Endpoint, b: Endpoint) -> bool:
 
 
 def check_peers(r: Reader, peers: tuple[PeerConfig, ...], tunnel_listen: Endpoint) -> None:
-    """Across peers: native keys are unique; no two sockets claim one port."""
+    """Across peers: native keys are unique; no two otp peers share a pad; no two sockets claim one port."""
     seen: list[bytes] = []
     for i, p in enumerate(peers):
         if not p.legacy and p.public_key is not None:
             if p.public_key in seen:
                 raise r.error(f"peer[{i}].public_key", "duplicate: the same public key is listed twice")
             seen.append(p.public_key)
+    pads: dict[object, int] = {}
+    for i, p in enumerate(peers):
+        if p.suite == "otp" and p.pad_file is not None:
+            key = p.pad_file.resolve()
+            if key in pads:
+                raise r.error(f"peer[{i}].pad_file", f"also peer[{pads[key]}]'s pad: a pad serves one tunnel only")
+            pads[key] = i
     sockets: list[tuple[str, Endpoint]] = [("tunnel.listen", tunnel_listen)] if seen else []
     for i, p in enumerate(peers):
         if p.legacy and p.listen is not None:

@@ -296,3 +296,21 @@ def test_generate_help_says_where_the_strength_comes_from(capsys: pytest.Capture
         cli.main(["pad", "--help"])
     out = " ".join(capsys.readouterr().out.split())
     assert "only as good as the randomness it came from" in out and "out of band" in out and "not twice" in out
+
+
+def test_a_pad_in_use_is_refused(pads: tuple[Path, Path]) -> None:
+    first = end(pads[0], False)
+    with pytest.raises(KeyFileError, match="in use by another process"):
+        end(pads[0], False)
+    kill(first)  # the lock goes with the process
+    end(pads[0], False)
+
+
+def test_two_peers_on_one_pad_are_refused(tmp_path: Path) -> None:
+    from tapliance import config as C
+
+    path = tmp_path / "t.toml"
+    peer = '[[peer]]\nsuite = "otp"\npad_file = "pad"\nserver = {s}\nlisten = ":{port}"\n'
+    path.write_text(peer.format(s="true", port=1) + peer.format(s="false", port=2))
+    with pytest.raises(C.ConfigError, match=r"peer\[1\].pad_file: also peer\[0\]'s pad: a pad serves one tunnel"):
+        C.load(path)
