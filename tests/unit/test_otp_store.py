@@ -49,6 +49,11 @@ def kill(codec: Otp) -> None:
     store.close_fds()
 
 
+def sent_mark(pad: Path) -> int:
+    (line,) = [ln for ln in state_path(pad).read_text().splitlines() if ln.startswith("send ")]
+    return int(line.split()[1])
+
+
 def offsets(datagrams: list[bytes]) -> list[tuple[int, int]]:
     return [(int.from_bytes(d[:8], "big"), int.from_bytes(d[:8], "big") + len(d) - 8) for d in datagrams]
 
@@ -79,12 +84,12 @@ def test_after_a_kill_no_offset_of_the_first_run_is_used_again(pads: tuple[Path,
     first = end(pads[0], False)
     run1 = offsets(send(first, 1500))  # more than one reservation chunk
     kill(first)
+    reserved1 = sent_mark(pads[0])  # run 1's last reservation, as the kill left it
     second = end(pads[0], False)
     run2 = offsets(send(second, 200))
-    last_reserved = int(state_path(pads[0]).read_text().splitlines()[3].split()[1])  # run 2's reservation...
-    assert run2[0][0] >= max(e for _, e in run1)  # ... but run 2 began past all of run 1's ranges
-    assert run2[0][0] - max(e for _, e in run1) <= RESERVE_CHUNK + 1416  # at most a chunk wasted
-    assert last_reserved >= max(e for _, e in run2)
+    assert min(o for o, _ in run2) >= reserved1 >= max(e for _, e in run1)
+    assert reserved1 - max(e for _, e in run1) <= RESERVE_CHUNK  # at most a chunk wasted
+    assert sent_mark(pads[0]) >= max(e for _, e in run2)
     used = sorted(run1 + run2)
     assert all(a[1] <= b[0] for a, b in itertools.pairwise(used))  # no byte used twice
 
@@ -314,3 +319,21 @@ def test_two_peers_on_one_pad_are_refused(tmp_path: Path) -> None:
     path.write_text(peer.format(s="true", port=1) + peer.format(s="false", port=2))
     with pytest.raises(C.ConfigError, match=r"peer\[1\].pad_file: also peer\[0\]'s pad: a pad serves one tunnel"):
         C.load(path)
+
+
+def test_exhaustion_through_the_adapter_is_counted_logged_once_and_shown(tmp_path: Path) -> None:
+    from tapliance.proto.events import PeerNotice
+
+    net = LegacyNet(tmp_path, "otp")
+    big = frame(MAC_B, MAC_A, b"z" * 1400)
+    for _ in range(400):  # 512 KiB of the client's half, 1430 bytes a frame
+        net.send(net.a, big)
+        net.run()
+    drops = net.a.node.drops
+    assert drops.get("otp_pad_exhausted", 0) == 400 - len(net.b.tap) and len(net.b.tap) == (1 << 19) // 1430
+    notices = [(e.level, e.message) for e in net.a.node.events if isinstance(e, PeerNotice)]
+    assert [lvl for lvl, _ in notices] == ["info", "warning", "error"] and "pad exhausted" in notices[2][1]
+    assert net.a.node.status(net.now)["peers"][0]["state"] == "pad exhausted"
+    net.a.proto.close()  # the daemon's teardown: the exact next offset is written
+    next_offset = 16 + len(net.b.tap) * 1430
+    assert f"\nsend {next_offset}\n" in state_path(tmp_path / "pad").read_text()
