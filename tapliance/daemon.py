@@ -147,6 +147,7 @@ def _start(
     """Node (key material read first) -> TAP -> UDP sockets -> host network setup -> control socket,
     each undo registered before the next step starts."""
     from tapliance.control.server import ControlServer
+    from tapliance.proto.legacy import LegacyProtocol
     from tapliance.runtime import udp
     from tapliance.runtime.loop import Runtime
     from tapliance.runtime.tap import Tap, stable_mac
@@ -155,6 +156,9 @@ def _start(
     node, bindings = build_node(
         cfg, keys, tap_vnet=cfg.interface.offload, random=os.urandom, now=now, unix_offset=time.time() - now
     )
+    for proto, _ in bindings:
+        if isinstance(proto, LegacyProtocol):  # last to be undone: an otp pad's exact offsets written
+            undo.append((f"peer {proto.peer.name}", proto.close))
     tap = Tap(cfg.interface, cfg.tap_mtu)
     tap.open()
     undo.append(("TAP", tap.close))

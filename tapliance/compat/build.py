@@ -13,10 +13,10 @@ from pathlib import Path
 
 from tapliance import config as C
 from tapliance import keyfile
-from tapliance.compat import keys
+from tapliance.compat import keys, pads
 from tapliance.proto.legacy import LegacyProtocol
 from tapliance.proto.protocol import Context
-from tapliance.suites import otptunnel, quicktun, salty, tappet, tinytaptunnel
+from tapliance.suites import otp, otptunnel, padstore, quicktun, salty, tappet, tinytaptunnel
 from tapliance.suites.codec import Codec
 
 HostKey = Callable[[], bytes]  # the tunnel's private key, read when a suite needs it
@@ -73,7 +73,35 @@ def codec_for(
         except ValueError as e:
             raise keyfile.KeyFileError(f"{p.pad_file}: {e}") from None
         return otptunnel.OtpTunnel(pad, server, accept_restart_after=p.accept_restart_after)
+    if p.suite == "otp":
+        return otp_codec(p)
     raise C.ConfigError(f"suite {p.suite} is not a legacy suite")
+
+
+def otp_codec(p: C.PeerConfig, *, write: bool = True) -> otp.Otp:
+    """The otp codec on its pad and state files (``write=False``: read and checked only)."""
+    assert p.pad_file is not None and p.server is not None
+    store = pads.FilePadStore(p.pad_file, server=p.server, burn=p.pad_burn, write=write)
+    try:
+        return otp.Otp(store, p.server, p.pad_warn)
+    except padstore.PadError as e:
+        store.close_fds()
+        raise keyfile.KeyFileError(f"{p.pad_file}: {e}") from None
+
+
+def _otp_notes(p: C.PeerConfig) -> list[str]:
+    codec = otp_codec(p, write=False)
+    store = codec.store
+    assert isinstance(store, pads.FilePadStore)
+    store.close_fds()
+    side = "server, the second half" if p.server else "client, the first half"
+    state = store.state_file
+    return [
+        f"pad {p.pad_file}: {store.size} bytes; this end ({side}) has {codec.send_left} bytes left to send, "
+        f"the far end {codec.receive_left}",
+        f"state file {state}" + ("" if store.existed else " does not exist: a new pad (created at start)"),
+        "pad_burn: used pad is overwritten with zeros" if p.pad_burn else "pad_burn off: used pad stays on disk",
+    ]
 
 
 def _tappet(p: C.PeerConfig, random: Callable[[int], bytes], prefix: int | None) -> Codec:
@@ -120,6 +148,8 @@ def check_codec(p: C.PeerConfig, host_key: HostKey) -> list[str]:
         prefix = keys.tappet_nonce_prefix(p.nonce_file, write=False)
         notes.append(f"nonce file {p.nonce_file}: this start would use prefix {prefix}")
         codec_for(p, host_key, bytes, nonce_prefix=prefix)
+    elif p.suite == "otp":
+        notes += _otp_notes(p)
     else:
         codec_for(p, host_key, bytes)
     return notes

@@ -25,6 +25,7 @@ NEEDS: dict[str, tuple[str | tuple[str, ...], ...]] = {
     "quicktun-salty": ("public_key",),
     "tappet": ("private_key_file", "nonce_file", ("public_key", "public_key_file")),
     "otptunnel": ("pad_file",),
+    "otp": ("pad_file", "server"),
 }
 HINTS = {
     "public_key": "the peer's key from `tapliance pubkey` (or its QuickTun/tappet public key in hex)",
@@ -32,6 +33,7 @@ HINTS = {
     "private_key_file": "tappet's NAME.key",
     "nonce_file": "tappet's nonce file",
     "pad_file": "the pad file both ends share",
+    "server": "true at exactly one end, false at the other: the two ends send from different halves of the pad",
 }
 _SUITES_OF = {f.name: f.metadata["suites"] for f in fields(PeerConfig)}
 
@@ -75,13 +77,20 @@ def _clash(a: Endpoint, b: Endpoint) -> bool:
 
 
 def check_peers(r: Reader, peers: tuple[PeerConfig, ...], tunnel_listen: Endpoint) -> None:
-    """Across peers: native keys are unique; no two sockets claim one port."""
+    """Across peers: native keys are unique; no two otp peers share a pad; no two sockets claim one port."""
     seen: list[bytes] = []
     for i, p in enumerate(peers):
         if not p.legacy and p.public_key is not None:
             if p.public_key in seen:
                 raise r.error(f"peer[{i}].public_key", "duplicate: the same public key is listed twice")
             seen.append(p.public_key)
+    pads: dict[object, int] = {}
+    for i, p in enumerate(peers):
+        if p.suite == "otp" and p.pad_file is not None:
+            key = p.pad_file.resolve()
+            if key in pads:
+                raise r.error(f"peer[{i}].pad_file", f"also peer[{pads[key]}]'s pad: a pad serves one tunnel only")
+            pads[key] = i
     sockets: list[tuple[str, Endpoint]] = [("tunnel.listen", tunnel_listen)] if seen else []
     for i, p in enumerate(peers):
         if p.legacy and p.listen is not None:

@@ -18,8 +18,9 @@ LEGACY_ONLY = tuple(s for s in PEER_SUITES if s != "native")
 class PeerConfig:
     suite: str = setting(
         "native",
-        "how this peer's traffic is carried: `native` (the tunnel's suite), or a predecessor's format to talk to "
-        "an unchanged far end: " + ", ".join(f"`{s}`" for s in LEGACY_ONLY),
+        "how this peer's traffic is carried: `native` (the tunnel's suite), `otp` (a one-time pad, "
+        "docs/protocol-otp.md), or a predecessor's format to talk to an unchanged far end: "
+        + ", ".join(f"`{s}`" for s in LEGACY_ONLY if s != "otp"),
         kind="choice",
         choices=PEER_SUITES,
     )
@@ -89,18 +90,34 @@ class PeerConfig:
     )
     pad_file: Path | None = setting(
         None,
-        "otptunnel: the pad file (the same file at both ends)",
+        "otptunnel, otp: the pad file (the same bytes at both ends). otp: mode 0600 (`tapliance pad generate`); "
+        "this end's state is kept beside it in `PAD_FILE.state` (docs/protocol-otp.md)",
         kind="path",
         shown="**required**",
-        suites=("otptunnel",),
+        suites=("otptunnel", "otp"),
     )
     server: bool | None = setting(
         None,
         "tappet: server mode (`-l`; default: when there is no `endpoint`); otptunnel: the server end (`-S`, odd "
-        "pad offsets)",
+        "pad offsets); otp: `true` at exactly one end, which sends from the pad's second half (the other end, "
+        "`false`, from the first)",
         kind="bool",
-        shown="see meaning",
-        suites=("tappet", "otptunnel"),
+        shown="see meaning; otp: **required**",
+        suites=("tappet", "otptunnel", "otp"),
+    )
+    pad_burn: bool = setting(
+        False,
+        "otp: overwrite the pad this end has used (sent and received ranges) with zeros on disk",
+        kind="bool",
+        suites=("otp",),
+    )
+    pad_warn: float = setting(
+        10.0,
+        "otp: log a warning once when less than this percentage of a direction's half of the pad is left",
+        kind="number",
+        lo=0,
+        hi=100,
+        suites=("otp",),
     )
     time_window: float | None = setting(
         None,

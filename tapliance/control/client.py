@@ -84,6 +84,10 @@ def _peer_lines(p: dict[str, Any], detail: bool = False) -> list[str]:
         f"  transfer: {_size(p['rx_bytes'])} / {p['rx_frames']} frames received, "
         f"{_size(p['tx_bytes'])} / {p['tx_frames']} frames sent"
     )
+    if "pad_send_left" in p:  # the otp suite
+        lines.append(f"  pad: {_size(p['pad_send_left'])} left to send, {_size(p['pad_receive_left'])} to receive")
+        if p.get("pad_stopped"):
+            lines.append(f"  STOPPED: {p['pad_stopped']}")
     if p.get("reason"):
         lines.append(f"  why not up: {p['reason']}")
     if detail:

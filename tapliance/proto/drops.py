@@ -75,6 +75,21 @@ class Drop(StrEnum):
     SALTY_KEY_EXHAUSTED = "salty_key_exhausted", "quicktun salty frame to send after 2^29-1 packets under one key"
     TAPPET_RUNT = "tappet_runt", "authentic tappet plaintext under 32 bytes that is not a 3-byte keepalive"
     OTP_PAD_END = "otp_pad_end", "OTPTunnel offset and length reach past the end of the pad"
+    # -- the otp suite (tapliance/suites/otp.py)
+    OTP_OUT_OF_HALF = "otp_out_of_half", "otp datagram whose pad range is not inside either half's data range"
+    OTP_CONFLICT = (
+        "otp_conflict",
+        "authentic otp datagram from our own half, past what we sent: both ends send from one half; we stop sending",
+    )
+    OTP_PAD_EXHAUSTED = (
+        "otp_pad_exhausted",
+        "otp frame that does not fit in what is left of our half of the pad: nothing more is sent (never a wrap)",
+    )
+    OTP_PAD_BURNED = "otp_pad_burned", "otp frame to send at pad that reads as zeros (a rolled-back state): we stop"
+    OTP_STORE_ERROR = (
+        "otp_store_error",
+        "otp pad could not be read, or its state not durably written: after a write error we stop sending (logged)",
+    )
 
 
 class Drops(dict[str, int]):

@@ -30,4 +30,13 @@ class PeerDown:
     reason: str
 
 
-Event = HandshakeCompleted | EndpointChanged | PeerDown
+@dataclass(frozen=True)
+class PeerNotice:
+    """A line about a peer for the operator, from its codec (an otp pad running low or used up)."""
+
+    peer: str
+    level: str  # "info" | "warning" | "error"
+    message: str
+
+
+Event = HandshakeCompleted | EndpointChanged | PeerDown | PeerNotice

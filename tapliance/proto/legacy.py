@@ -10,6 +10,8 @@ does the format; this adapter does what every legacy peer needs the same way:
                 on authenticated datagrams; the unauthenticated raw format learns it once)
     frame from the switch -> codec.seal -> one datagram to the endpoint (nothing while it is unknown)
     timers -> codec.on_timer -> its control datagrams (keepalives, key updates)
+    codec.notices (optional) -> PeerNotice events (logged); codec.status() (optional) -> the peer's status;
+    close() -> codec.close() (optional): a clean stop, at the daemon's teardown
 
 The codecs work in wall-clock seconds (their formats carry wall-clock timestamps); the adapter adds
 ``ctx.unix_offset`` to the monotonic time it is given and converts deadlines back.
@@ -22,7 +24,7 @@ import math
 from typing import Any
 
 from tapliance.proto.drops import Drop
-from tapliance.proto.events import Addr, EndpointChanged
+from tapliance.proto.events import Addr, EndpointChanged, PeerNotice
 from tapliance.proto.protocol import Context, DatagramProtocol, Frame, Port
 from tapliance.suites.codec import Codec
 
@@ -56,12 +58,16 @@ class LegacyProtocol(DatagramProtocol[LegacyPeer]):
         self.ports = [self.peer]
         self.unix_offset = ctx.unix_offset
         self._roams = codec.authenticates
+        self._notices: list[tuple[str, str]] | None = getattr(codec, "notices", None)
+        self._status_of = getattr(codec, "status", None)
 
     def on_datagram(self, data: bytes | memoryview, addr: Addr, now: float) -> None:
         out = self.codec.open(bytes(data), now + self.unix_offset)
         peer = self.peer
         if isinstance(out, Drop):
             self.drops.count(out)
+            if self._notices:
+                self._drain()
             return
         peer.last_received = now
         if addr != peer.endpoint and (self._roams or peer.endpoint is None):
@@ -80,6 +86,8 @@ class LegacyProtocol(DatagramProtocol[LegacyPeer]):
         out = self.codec.seal(bytes(frame), now + self.unix_offset)
         if isinstance(out, Drop):
             self.drops.count(out)
+            if self._notices:
+                self._drain()
             return
         self.tx.append((out, port.endpoint, len(out)))
         port.tx_bytes += len(frame)
@@ -92,6 +100,10 @@ class LegacyProtocol(DatagramProtocol[LegacyPeer]):
         return min(deadline, now + IDLE_DEADLINE)
 
     def _drain(self) -> None:
+        notices = self._notices
+        if notices:
+            self.events.extend(PeerNotice(self.peer.name, level, message) for level, message in notices)
+            notices.clear()
         control = self.codec.control
         if control:
             ep = self.peer.endpoint
@@ -104,7 +116,7 @@ class LegacyProtocol(DatagramProtocol[LegacyPeer]):
 
     def port_status(self, port: LegacyPeer, now: float) -> dict[str, Any]:
         ago = now - port.last_received
-        return {
+        st = {
             "name": port.name,
             "suite": self.suite,
             "public_key": base64.b64encode(self.public_key).decode() if self.public_key else None,
@@ -118,3 +130,12 @@ class LegacyProtocol(DatagramProtocol[LegacyPeer]):
             "rx_frames": port.rx_frames,
             "tx_frames": port.tx_frames,
         }
+        if self._status_of is not None:
+            st.update(self._status_of())
+        return st
+
+    def close(self) -> None:
+        """A clean stop of the codec (an otp pad's exact offsets written), if it has one."""
+        close = getattr(self.codec, "close", None)
+        if close is not None:
+            close()

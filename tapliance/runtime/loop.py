@@ -30,7 +30,7 @@ from typing import Any, Protocol
 
 from tapliance.control.server import ControlServer
 from tapliance.proto.drops import Drop
-from tapliance.proto.events import EndpointChanged, Event, HandshakeCompleted, PeerDown
+from tapliance.proto.events import EndpointChanged, Event, HandshakeCompleted, PeerDown, PeerNotice
 from tapliance.proto.node import Node
 
 log = logging.getLogger("tapliance")
@@ -40,6 +40,7 @@ BATCH_BYTES = 192 << 10  # ... or this many bytes: big enough to amortise, small
 # per turn gave 3.1-3.4 Gbit/s single-stream, 64 gave 1.7 (ACKs starved), 1 gave 2.8.
 READ_SIZE = 65536 + 512  # a 64 KiB super-frame plus Ethernet, VLAN and virtio-net headers
 Handler = Callable[[float], None]
+NOTICE_LEVELS = {"info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
 
 
 class Poller(Protocol):
@@ -226,6 +227,14 @@ def _log_event(ev: Event) -> None:
             ev.peer,
             ev.reason,
             extra={"fields": {"event": "down", "peer": ev.peer, "reason": ev.reason}},
+        )
+    elif isinstance(ev, PeerNotice):
+        log.log(
+            NOTICE_LEVELS.get(ev.level, logging.WARNING),
+            "peer %s: %s",
+            ev.peer,
+            ev.message,
+            extra={"fields": {"event": "notice", "peer": ev.peer}},
         )
 
 

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 
 from tapliance.suites.codec import Codec
+from tapliance.suites.otp import Otp
 from tapliance.suites.otptunnel import OtpTunnel
 from tapliance.suites.quicktun import Nacl0, NaclTai, Raw
 from tapliance.suites.salty import Salty
@@ -62,6 +63,7 @@ REGISTRY: dict[str, Suite] = {
         Suite("quicktun-salty", "legacy", "QuickTun salty: crypto_box, ephemeral keys", codec=Salty),
         Suite("tappet", "legacy", "tappet: crypto_box, one key both ways, monotonic nonces", codec=Tappet),
         Suite("otptunnel", "legacy", "OTPTunnel (2013): pad XOR with an MD5 check", codec=OtpTunnel),
+        Suite("otp", "legacy", "one-time pad: pad XOR, Poly1305 keyed by fresh pad, no pad byte used twice", codec=Otp),
     )
 }
 NATIVE = tuple(name for name, s in REGISTRY.items() if s.protocol == "native")

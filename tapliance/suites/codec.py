@@ -11,6 +11,12 @@ The legacy protocol (an adapter onto the protocol interface) drives every codec 
     on_timer(now) -> float                             run timers; next deadline (math.inf: none)
     control: list[bytes]                               datagrams the codec wants sent; the adapter drains it
 
+Optional (looked up by the adapter; the otp suite has them)::
+
+    notices: list[tuple[str, str]]                     (level, line) for the log; the adapter drains it
+    status() -> dict                                   extra fields for the peer's status (may set "state")
+    close()                                            a clean stop, called once at the daemon's teardown
+
 ``now`` is wall-clock UNIX time in seconds (the formats carry wall-clock timestamps). A Drop from
 ``open`` leaves the codec's state unchanged.
 """

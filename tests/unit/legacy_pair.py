@@ -25,6 +25,7 @@ SUITES = (
     "quicktun-salty",
     "tappet",
     "otptunnel",
+    "otp",
 )
 
 
@@ -46,6 +47,10 @@ def _files(d: Path, suite: str) -> tuple[str, str]:
     ):
         (d / name).write_bytes(data)
         (d / name).chmod(mode)
+    if suite == "otp":  # each end its own copy of the pad (its state file lives beside it)
+        (d / "pad-b").write_bytes((d / "pad").read_bytes())
+        (d / "pad-b").chmod(0o600)
+        return f'pad_file = "{d}/pad"\nserver = false', f'pad_file = "{d}/pad-b"\nserver = true'
     if suite == "tinytaptunnel":
         line = f'key_file = "{d}/ttt.key"\nallow_insecure = true'
         return line, line

@@ -33,7 +33,10 @@ BAD = [
     ),
     ('suite = "quicktun-nacltai"\npublic_key = "' + HEX + '"', "peer[0].listen: a quicktun-nacltai peer needs its own"),
     ('suite = "rot13"', "peer[0].suite: must be one of native, tinytaptunnel"),
-    (f'public_key = "{NATIVE_PK}"\npad_file = "p"', "peer[0].pad_file: not used by suite native (only by otptunnel)"),
+    (
+        f'public_key = "{NATIVE_PK}"\npad_file = "p"',
+        "peer[0].pad_file: not used by suite native (only by otptunnel, otp)",
+    ),
     (
         'suite = "quicktun-nacltai"\npublic_key = "' + HEX + '"\nlisten = ":1"\nkeepalive = 5',
         "peer[0].keepalive: not used by suite quicktun-nacltai (only by native)",

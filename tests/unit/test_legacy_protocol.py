@@ -73,6 +73,7 @@ def test_nothing_is_sent_to_a_peer_whose_address_is_unknown(tmp_path: Path) -> N
         ("tappet", 1402),
         ("quicktun-nacltai", 1426),
         ("otptunnel", 1436),
+        ("otp", 1434),
         ("quicktun-salty", 1438),
     ],
 )
