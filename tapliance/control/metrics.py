@@ -35,6 +35,7 @@ METRICS: tuple[tuple[str, str, tuple[str, ...], str], ...] = (
     ("peer_handshake_rtt_seconds", "gauge", ("peer",), "round trip of our last initiation and its response"),
     ("peer_last_receive_age_seconds", "gauge", ("peer",), "seconds since the last authenticated datagram"),
     ("peer_endpoint_changes", "counter", ("peer",), "times the peer's address was learnt or moved (roaming)"),
+    ("otp_pad_remaining_bytes", "gauge", ("peer", "direction"), "otp suite: pad bytes left to send / to receive"),
     ("drops", "counter", ("reason",), "datagrams, frames or messages not accepted, by reason (docs/protocol.md)"),
     ("reassembly_pending_frames", "gauge", (), "fragmented frames waiting for their other fragments"),
     (
@@ -108,6 +109,9 @@ def _peer(fam: dict[str, CounterMetricFamily | GaugeMetricFamily], p: dict[str, 
         if p.get(key) is not None:
             fam[metric].add_metric([name], float(p[key]))
     fam["peer_endpoint_changes"].add_metric([name], p.get("endpoint_changes", 0))
+    if "pad_send_left" in p:
+        fam["otp_pad_remaining_bytes"].add_metric([name, "send"], p["pad_send_left"])
+        fam["otp_pad_remaining_bytes"].add_metric([name, "receive"], p["pad_receive_left"])
 
 
 def exposition(snapshot: Any) -> bytes:

@@ -131,3 +131,15 @@ def test_watchdog_interval(monkeypatch: pytest.MonkeyPatch) -> None:
     assert systemd.watchdog_interval() == 15.0
     monkeypatch.setenv("WATCHDOG_PID", "1")  # meant for another process
     assert systemd.watchdog_interval() is None
+
+
+def test_an_otp_peer_shows_its_pad_left(tmp_path: Path) -> None:
+    from tests.unit.legacy_pair import LegacyNet
+
+    net = LegacyNet(tmp_path, "otp")
+    net.send(net.a, frame(MAC_B, MAC_A, b"x" * 100))
+    net.run()
+    snap = net.b.node.status(net.now)
+    fams = {f.name: f for f in text_string_to_metric_families(exposition(lambda: snap).decode())}
+    left = {s.labels["direction"]: s.value for s in fams["tapliance_otp_pad_remaining_bytes"].samples}
+    assert set(left) == {"send", "receive"} and 0 < left["receive"] < left["send"]
