@@ -153,6 +153,8 @@ def _start(
     """Node (key material read first) -> TAP -> UDP sockets -> host network setup -> control socket,
     each undo registered before the next step starts."""
     from tapliance.control.server import ControlServer
+    from tapliance.proto.legacy import LegacyProtocol
+    from tapliance.proto.protocol import IPV4_UDP_OVERHEAD, IPV6_UDP_OVERHEAD
     from tapliance.runtime import udp
     from tapliance.runtime.loop import Runtime
     from tapliance.runtime.tap import Tap, stable_mac
@@ -167,9 +169,14 @@ def _start(
     tap.configure(default_mac=stable_mac(_mac_seed(cfg, keys), cfg.interface.name))
     transports = []
     for proto, listen in bindings:
-        sock = udp.bind(listen)
+        legacy = isinstance(proto, LegacyProtocol)  # IP-fragments what does not fit, as the originals do
+        sock = udp.bind(listen, fragment=legacy)
         undo.append((f"UDP socket {listen}", sock.close))
-        transports.append(udp.UdpTransport(sock, proto, node.drops, gso=True, gro=udp.enable_gro(sock)))
+        fits = cfg.tunnel.underlay_mtu - (IPV6_UDP_OVERHEAD if ":" in listen.host else IPV4_UDP_OVERHEAD)
+        gso_max = fits if legacy else udp.GSO_MAX_BYTES
+        transports.append(
+            udp.UdpTransport(sock, proto, node.drops, gso=True, gro=udp.enable_gro(sock), gso_max=gso_max)
+        )
     if apply_net and (cfg.bridge or cfg.nat or cfg.routes):
         _apply_net(cfg, undo)
     rt = Runtime(node, tap.fd, transports, ifname=cfg.interface.name, listen=str(cfg.tunnel.listen))

@@ -76,7 +76,12 @@ class TunnelConfig:
         hi=3600,
     )
     underlay_mtu: int = setting(
-        1500, "largest IP packet the underlay carries; datagrams are sized to fit, DF set", kind="int", lo=576, hi=65535
+        1500,
+        "largest IP packet the underlay carries; native datagrams are sized to fit, DF set (a legacy peer's "
+        "socket IP-fragments a forwarded frame its format cannot fit, as the originals do)",
+        kind="int",
+        lo=576,
+        hi=65535,
     )
     rekey_after_seconds: float = setting(
         120.0, "new session keys this often (forward secrecy)", kind="number", lo=1, hi=86400
