@@ -161,7 +161,9 @@ LEGACY_FIT = 1426  # quicktun-nacltai over a 1500-byte underlay: the hub's TAP g
 
 def test_hub_serves_a_native_and_a_real_quicktun_peer(prefix: str, tmp_path: Path) -> None:
     """One daemon, two peers: a native tapliance client on the tunnel's port and a real QuickTun nacltai
-    client on a port of its own; the hub reaches both and switches frames between them."""
+    client on a port of its own; the hub reaches both and switches frames between them. Every MTU is its
+    default: the clients' TAPs are at 1500, the hub's at what nacltai fits (1426), so full-size frames
+    from the native client reach QuickTun as IP-fragmented datagrams, as QuickTun itself would send them."""
     need_quicktun()
     ns = {n: netns.add_ns(f"{prefix}{n}") for n in ("h", "n", "q")}
     for c in ("n", "q"):
@@ -181,7 +183,7 @@ def test_hub_serves_a_native_and_a_real_quicktun_peer(prefix: str, tmp_path: Pat
         f'public_key = "{qt_public}"\ntime_window = 10\n'
     )
     (tmp_path / "n.toml").write_text(
-        f'[interface]\nname = "tl0"\naddresses = ["{HUB_OL["n"]}/24"]\nmtu = {LEGACY_FIT}\n'
+        f'[interface]\nname = "tl0"\naddresses = ["{HUB_OL["n"]}/24"]\n'
         f'[tunnel]\nlisten = ":9123"\nprivate_key_file = "n.key"\ncontrol_socket = "{tmp_path}/n.sock"\nkeepalive = 2\n'
         f'[[peer]]\nname = "hub"\npublic_key = "{keyfile.encode(pub["h"])}"\nendpoint = "{HUB_UL["n"][0]}:9123"\n'
     )
@@ -196,10 +198,13 @@ def test_hub_serves_a_native_and_a_real_quicktun_peer(prefix: str, tmp_path: Pat
             "REMOTE_ADDRESS": HUB_UL["q"][0],
             "TIME_WINDOW": "10",
         }
-        procs.append(start_quicktun(ns["q"], f"{HUB_OL['q']}/24", settings, tmp_path / "q.log", mtu=LEGACY_FIT))
+        procs.append(start_quicktun(ns["q"], f"{HUB_OL['q']}/24", settings, tmp_path / "q.log"))
         assert mtu_of(ns["h"], "tl0") == LEGACY_FIT
         for src, dst in (("n", "h"), ("q", "h"), ("h", "n"), ("h", "q"), ("n", "q"), ("q", "n")):
             wait_ping(ns[src], HUB_OL[dst], tmp_path)
+        for src, dst in (("n", "q"), ("q", "n")):  # 1514-byte frames, native <-> legacy
+            r = netns.ns_exec(ns[src], ["ping", "-c", "2", "-W", "2", "-s", "1472", HUB_OL[dst]], check=False)
+            assert r.returncode == 0, (tmp_path / "h.log").read_text()[-2000:]
         # through the hub's switch, native <-> legacy, both ways (data one way, ACKs the other)
         transfer(ns["n"], ns["q"], HUB_OL["q"], 16 * MIB)
         transfer(ns["q"], ns["n"], HUB_OL["n"], 4 * MIB)
