@@ -107,27 +107,15 @@ class LegacyLab(TunnelLab):
 
     quicktuns: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
-    def write_legacy(
-        self,
-        n: str,
-        suite: str,
-        lines: str,
-        *,
-        endpoint: bool,
-        listen: bool = True,
-        mtu: int | None = None,
-        far: str | None = None,
-    ) -> Path:
-        """Side ``n``'s config: one peer of ``suite`` on its own port (``listen``), ``endpoint``: it knows
-        the far end's address (``far``: that side's name, default the other side)."""
+    def write_legacy(self, n: str, suite: str, lines: str, *, endpoint: bool) -> Path:
+        """Side ``n``'s config: one peer of ``suite`` on its own port; ``endpoint``: it knows the far end's
+        address (else it learns it from the first datagram that opens)."""
         s = self.sides[n]
-        other = far or ("b" if n == "a" else "a")
+        other = "b" if n == "a" else "a"
         s.config.write_text(
             f'[interface]\nname = "tl0"\naddresses = ["{OVERLAY[n]}/24"]\n'
-            + (f"mtu = {mtu}\n" if mtu else "")
-            + f'\n[tunnel]\ncontrol_socket = "{s.sock}"\n\n'
-            f'[[peer]]\nname = "{other}"\nsuite = "{suite}"\n'
-            + (f'listen = "{UNDERLAY[n]}:{PORT}"\n' if listen else "")
+            f'\n[tunnel]\ncontrol_socket = "{s.sock}"\n\n'
+            f'[[peer]]\nname = "{other}"\nsuite = "{suite}"\nlisten = "{UNDERLAY[n]}:{PORT}"\n'
             + (f'endpoint = "{UNDERLAY[other]}:{PORT}"\n' if endpoint else "")
             + f'{lines}\n\n[log]\nlevel = "debug"\n'
         )
