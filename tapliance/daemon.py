@@ -148,26 +148,32 @@ def _start(
     each undo registered before the next step starts."""
     from tapliance.control.server import ControlServer
     from tapliance.proto.legacy import LegacyProtocol
+    from tapliance.proto.protocol import IPV4_UDP_OVERHEAD, IPV6_UDP_OVERHEAD
     from tapliance.runtime import udp
     from tapliance.runtime.loop import Runtime
     from tapliance.runtime.tap import Tap, stable_mac
 
     now = time.monotonic()
     node, bindings = build_node(
-        cfg, keys, tap_vnet=cfg.interface.offload, random=os.urandom, now=now, unix_offset=time.time() - now
+        cfg, keys, tap_vnet=cfg.tap_offload, random=os.urandom, now=now, unix_offset=time.time() - now
     )
     for proto, _ in bindings:
         if isinstance(proto, LegacyProtocol):  # last to be undone: an otp pad's exact offsets written
             undo.append((f"peer {proto.peer.name}", proto.close))
-    tap = Tap(cfg.interface, cfg.tap_mtu)
+    tap = Tap(cfg.interface, cfg.tap_mtu, cfg.tap_offload)
     tap.open()
     undo.append(("TAP", tap.close))
     tap.configure(default_mac=stable_mac(_mac_seed(cfg, keys), cfg.interface.name))
     transports = []
     for proto, listen in bindings:
-        sock = udp.bind(listen)
+        legacy = isinstance(proto, LegacyProtocol)  # IP-fragments what does not fit, as the originals do
+        sock = udp.bind(listen, fragment=legacy)
         undo.append((f"UDP socket {listen}", sock.close))
-        transports.append(udp.UdpTransport(sock, proto, node.drops, gso=True, gro=udp.enable_gro(sock)))
+        fits = cfg.tunnel.underlay_mtu - (IPV6_UDP_OVERHEAD if ":" in listen.host else IPV4_UDP_OVERHEAD)
+        gso_max = fits if legacy else udp.GSO_MAX_BYTES
+        transports.append(
+            udp.UdpTransport(sock, proto, node.drops, gso=True, gro=udp.enable_gro(sock), gso_max=gso_max)
+        )
     if apply_net and (cfg.bridge or cfg.nat or cfg.routes):
         _apply_net(cfg, undo)
     rt = Runtime(node, tap.fd, transports, ifname=cfg.interface.name, listen=str(cfg.tunnel.listen))

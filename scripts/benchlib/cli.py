@@ -34,8 +34,8 @@ MAX_FAILURES = 2  # a tunnel that failed to come up this often is not tried agai
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="scripts/bench",
-        description="Side-by-side benchmark: tapliance vs kernel veth/VXLAN, OpenVPN, tinc and fastd between two "
-        "network namespaces. Needs root; installs the peers itself.",
+        description="Side-by-side benchmark: tapliance vs kernel veth/VXLAN, OpenVPN, tinc and fastd, and tapliance's "
+        "quicktun-nacltai suite vs QuickTun, between two network namespaces. Needs root; installs the peers itself.",
     )
     p.add_argument("--rounds", type=int, default=3, help="rounds through all tunnels; medians are reported (3)")
     p.add_argument("--duration", type=float, default=4.0, help="seconds per iperf3 test (4)")
@@ -52,7 +52,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument(
         "--only",
-        help="comma-separated tunnels: " + ",".join(t.name for t in tunnels.ALL) + " ('tapliance' selects both suites)",
+        help="comma-separated tunnels: "
+        + ",".join(t.name for t in tunnels.ALL)
+        + " ('tapliance' selects both native suites)",
     )
     p.add_argument("--quick", action="store_true", help="smoke run: 1 round, 1 s tests, 10 pings")
     p.add_argument(
@@ -173,6 +175,9 @@ def main(argv: list[str] | None = None) -> int:
         )
     print("targets (issue 5, tapliance default suite):")
     print("\n".join(report.targets(rows, tunnels.TAPLIANCE, tunnels.PEERS)))
+    if any(s in rows or o in rows for s, o in tunnels.LEGACY_PAIRS):
+        print("targets (legacy suites, against the original program):")
+        print("\n".join(report.legacy_target(rows, s, o) for s, o in tunnels.LEGACY_PAIRS))
     print(report.ratio_line(value), flush=True)
     return 0
 

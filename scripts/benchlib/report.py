@@ -96,6 +96,15 @@ def targets(
     return out
 
 
+def legacy_target(rows: Mapping[str, Row], subject: str, original: str) -> str:
+    """tapliance speaking a predecessor's format against the predecessor itself: single-stream TCP >= its own."""
+    s, o = rows.get(subject), rows.get(original)
+    a = s.value("tcp1_bps") if s is not None else None
+    b = o.value("tcp1_bps") if o is not None else None
+    what = f"{s.label if s else subject} single-stream TCP >= {o.label.split()[0] if o else original}'s own"
+    return _check(what, None if a is None or b is None else (a >= b, f"{a / 1e9:.2f} vs {b / 1e9:.2f} Gbit/s"))
+
+
 def _check(what: str, result: tuple[bool, str] | None) -> str:
     if result is None:
         return f"  n/a   {what}"

@@ -76,7 +76,12 @@ class TunnelConfig:
         hi=3600,
     )
     underlay_mtu: int = setting(
-        1500, "largest IP packet the underlay carries; datagrams are sized to fit, DF set", kind="int", lo=576, hi=65535
+        1500,
+        "largest IP packet the underlay carries; native datagrams are sized to fit, DF set (a legacy peer's "
+        "socket IP-fragments a forwarded frame its format cannot fit, as the originals do)",
+        kind="int",
+        lo=576,
+        hi=65535,
     )
     rekey_after_seconds: float = setting(
         120.0, "new session keys this often (forward secrecy)", kind="number", lo=1, hi=86400
@@ -192,6 +197,13 @@ class Config:
                 host = (p.listen or p.endpoint or self.tunnel.listen).host
                 fits.append(codec.tap_mtu(self.tunnel.underlay_mtu, ":" in host))
         return min(fits)
+
+    @property
+    def tap_offload(self) -> bool:
+        """TAP offloads (super-frames) when ``interface.offload`` and at least one native peer can use them:
+        a legacy peer takes plain frames only, so without native peers the kernel segments (in C) rather
+        than the switch (in Python)."""
+        return self.interface.offload and any(not p.legacy for p in self.peers)
 
     @property
     def control_socket(self) -> Path:

@@ -63,9 +63,10 @@ def _is_tun_device(name: str) -> bool:
 
 
 class Tap:
-    def __init__(self, cfg: InterfaceConfig, mtu: int) -> None:
+    def __init__(self, cfg: InterfaceConfig, mtu: int, offload: bool) -> None:
         self.cfg = cfg
         self.mtu = mtu
+        self.offload = offload  # open with IFF_VNET_HDR and ask for TSO/checksum offloads
         self.name = cfg.name
         self.fd = -1
         self.created = False
@@ -85,7 +86,7 @@ class Tap:
             fd = os.open("/dev/net/tun", os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC)
         except OSError as e:
             raise TapError(f"cannot open /dev/net/tun: {e.strerror} (needs root or CAP_NET_ADMIN)") from None
-        flags = IFF_TAP | IFF_NO_PI | (IFF_VNET_HDR if self.cfg.offload else 0)
+        flags = IFF_TAP | IFF_NO_PI | (IFF_VNET_HDR if self.offload else 0)
         try:
             fcntl.ioctl(fd, TUNSETIFF, struct.pack("16sH", self.name.encode(), flags))
         except OSError as e:
@@ -94,7 +95,7 @@ class Tap:
             raise TapError(f"cannot attach TAP {self.name}: {e.strerror}{hint}") from None
         self.fd = fd
         self.created = not exists
-        if self.cfg.offload:
+        if self.offload:
             self.vnet = True
             self.offloads = _enable_offloads(fd)
         log.info(

@@ -23,8 +23,10 @@ from tapliance.runtime.loop import BATCH, BATCH_BYTES, Poller  # one loop turn's
 
 log = logging.getLogger("tapliance")
 IP_MTU_DISCOVER = 10
+IP_PMTUDISC_WANT = 1
 IP_PMTUDISC_DO = 2
 IPV6_MTU_DISCOVER = 23
+IPV6_PMTUDISC_WANT = 1
 IPV6_PMTUDISC_DO = 2
 BUFFER = 4 << 20
 SOL_UDP = 17
@@ -41,17 +43,24 @@ class UdpError(RuntimeError):
     pass
 
 
-def bind(listen: Endpoint) -> socket.socket:
-    """A non-blocking UDP socket bound to ``listen``. DF is set: datagrams are sized to the underlay MTU
-    by the core, so the kernel must never fragment them (a too-big datagram fails loudly instead)."""
+def bind(listen: Endpoint, *, fragment: bool = False) -> socket.socket:
+    """A non-blocking UDP socket bound to ``listen``. DF is set: the native protocol sizes its datagrams
+    to the underlay MTU, so the kernel must never fragment them (a too-big datagram fails loudly instead).
+
+    ``fragment``: a legacy peer's socket. A predecessor's format has no fragments of its own and its
+    originals send a frame too big for the underlay as one IP-fragmented datagram (the kernel's default,
+    PMTUDISC_WANT), which their far ends reassemble and take. Our own TAP's frames fit (its MTU is what the
+    format fits), but a hub also forwards frames from native peers, whose TAP MTU is 1500: with DF these
+    would be refused (EMSGSIZE), a black hole for TCP between a native and a legacy client."""
     v6 = ":" in listen.host
     s = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET, socket.SOCK_DGRAM)
     try:
         if v6:
             s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-            s.setsockopt(socket.IPPROTO_IPV6, IPV6_MTU_DISCOVER, IPV6_PMTUDISC_DO)
+            pmtu = IPV6_PMTUDISC_WANT if fragment else IPV6_PMTUDISC_DO
+            s.setsockopt(socket.IPPROTO_IPV6, IPV6_MTU_DISCOVER, pmtu)
         else:
-            s.setsockopt(socket.IPPROTO_IP, IP_MTU_DISCOVER, IP_PMTUDISC_DO)
+            s.setsockopt(socket.IPPROTO_IP, IP_MTU_DISCOVER, IP_PMTUDISC_WANT if fragment else IP_PMTUDISC_DO)
         for opt in (socket.SO_RCVBUF, socket.SO_SNDBUF):
             s.setsockopt(socket.SOL_SOCKET, opt, BUFFER)
         s.bind((listen.host, listen.port))
@@ -87,9 +96,19 @@ def sendable(sock: socket.socket, addr: tuple[str, int]) -> tuple[str, int]:
 
 class UdpTransport:
     def __init__(
-        self, sock: socket.socket, protocol: DatagramProtocol[Any], drops: Drops, *, gso: bool = True, gro: bool = False
+        self,
+        sock: socket.socket,
+        protocol: DatagramProtocol[Any],
+        drops: Drops,
+        *,
+        gso: bool = True,
+        gro: bool = False,
+        gso_max: int = GSO_MAX_BYTES,
     ) -> None:
+        """``gso_max``: datagrams longer than this are never joined into a GSO send (the kernel refuses
+        segments above the path MTU; a fragmenting socket sends such datagrams one by one instead)."""
         self.sock = sock
+        self.gso_max = gso_max
         self.protocol = protocol
         self.drops = drops
         self.gso = gso
@@ -152,7 +171,7 @@ class UdpTransport:
             buf, addr, seg = tx[i]
             n = len(buf)
             j = i + 1
-            if self.gso and n <= seg and j < m:
+            if self.gso and n <= seg and n <= self.gso_max and j < m:
                 limit = i + min(GSO_MAX_SEGMENTS, GSO_MAX_BYTES // n)
                 while j < m and j < limit:
                     b2, a2, s2 = tx[j]

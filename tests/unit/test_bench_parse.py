@@ -108,11 +108,14 @@ def test_select_tunnels() -> None:
         "fastd",
         "tapliance",
         "tapliance-aes",
+        "quicktun",
+        "tapliance-quicktun",
         "pyrelay",
         "pyrelay-aead",
     ]
     assert [t.name for t in tunnels.select("tapliance, openvpn")] == ["openvpn", "tapliance", "tapliance-aes"]
     assert [t.name for t in tunnels.select("tapliance-aes")] == ["tapliance-aes"]
+    assert [t.name for t in tunnels.select("quicktun,tapliance-quicktun")] == ["quicktun", "tapliance-quicktun"]
     with pytest.raises(ValueError, match=r"unknown tunnel.*wireguard"):
         tunnels.select("wireguard,tinc")
 
@@ -122,7 +125,7 @@ def test_quick_means_one_short_round() -> None:
     assert (a.rounds, a.duration, a.pings) == (1, 1.0, 10)
     assert [t.name for t in a.tunnels] == ["veth"]
     a = parse_args([])
-    assert (a.rounds, a.duration, a.pings, len(a.tunnels)) == (3, 4.0, 50, 9)
+    assert (a.rounds, a.duration, a.pings, len(a.tunnels)) == (3, 4.0, 50, 11)
     with pytest.raises(SystemExit):
         parse_args(["--rounds", "0"])
 

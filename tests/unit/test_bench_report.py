@@ -124,6 +124,19 @@ def test_targets_report_pass_fail_and_figures() -> None:
     assert lines[3] == "  FAIL  daemon peak RSS <= 60 MiB: 61.0 MiB"
 
 
+def test_legacy_target_compares_the_suite_with_the_original() -> None:
+    r = {
+        "quicktun": Row("quicktun", "QuickTun 2.2.6 nacltai", [sample(0.40e9)]),
+        "tapliance-quicktun": Row("tapliance-quicktun", "tapliance quicktun-nacltai", [sample(0.45e9)]),
+    }
+    line = report.legacy_target(r, "tapliance-quicktun", "quicktun")
+    assert line == "  PASS  tapliance quicktun-nacltai single-stream TCP >= QuickTun's own: 0.45 vs 0.40 Gbit/s"
+    r["quicktun"].samples[0]["tcp1_bps"] = 0.5e9
+    assert report.legacy_target(r, "tapliance-quicktun", "quicktun").startswith("  FAIL  ")
+    r["quicktun"] = Row("quicktun", "QuickTun 2.2.6 nacltai", [], failures=["quicktun: exited"])
+    assert report.legacy_target(r, "tapliance-quicktun", "quicktun").startswith("  n/a   tapliance quicktun-nacltai")
+
+
 def test_targets_without_data_say_na() -> None:
     lines = report.targets({}, "tapliance", PEERS)
     assert all(ln.startswith("  n/a ") for ln in lines)

@@ -10,8 +10,16 @@ from typing import Any
 
 import pytest
 
+from tapliance.config import Endpoint
 from tapliance.proto.drops import Drops
-from tapliance.runtime.udp import GSO_MAX_SEGMENTS, UdpTransport
+from tapliance.runtime.udp import (
+    GSO_MAX_SEGMENTS,
+    IP_MTU_DISCOVER,
+    IP_PMTUDISC_DO,
+    IP_PMTUDISC_WANT,
+    UdpTransport,
+    bind,
+)
 
 
 class CountingSocket(socket.socket):
@@ -45,9 +53,9 @@ def pair() -> Any:
         rx.close()
 
 
-def transport(sock: socket.socket, gso: bool = True) -> UdpTransport:
+def transport(sock: socket.socket, gso: bool = True, **kw: Any) -> UdpTransport:
     proto: Any = SimpleNamespace(tx=[])
-    return UdpTransport(sock, proto, Drops(), gso=gso)
+    return UdpTransport(sock, proto, Drops(), gso=gso, **kw)
 
 
 def recv_all(rx: socket.socket, n: int) -> list[bytes]:
@@ -98,6 +106,31 @@ def test_a_long_run_is_split_at_the_gso_segment_limit(pair: Any) -> None:
     transport(tx).send_all([(dgram(i, 64), a, 1400) for i in range(n)])
     assert recv_all(rx, n) == [bytes(dgram(i, 64)) for i in range(n)]
     assert tx.calls == [("sendmsg", GSO_MAX_SEGMENTS * 64, 64), ("sendmsg", 5 * 64, 64)]
+
+
+def test_a_legacy_peers_socket_fragments_what_does_not_fit_a_native_one_sets_df() -> None:
+    # A hub forwards 1514-byte frames from native peers (TAP MTU 1500) to a legacy peer whose format fits
+    # less: with DF they were refused (EMSGSIZE, tx_too_big) and TCP between the two clients hung. The
+    # originals (QuickTun, OTPTunnel) leave the kernel's default, fragmenting, and their far ends take it.
+    native, legacy = bind(Endpoint("127.0.0.1", 0)), bind(Endpoint("127.0.0.1", 0), fragment=True)
+    try:
+        assert native.getsockopt(socket.IPPROTO_IP, IP_MTU_DISCOVER) == IP_PMTUDISC_DO
+        assert legacy.getsockopt(socket.IPPROTO_IP, IP_MTU_DISCOVER) == IP_PMTUDISC_WANT
+    finally:
+        native.close()
+        legacy.close()
+
+
+def test_datagrams_above_gso_max_leave_one_by_one(pair: Any) -> None:
+    # the kernel refuses GSO segments above the path MTU (EINVAL, which would turn GSO off for good):
+    # datagrams that need IP fragmentation are sent one by one, smaller runs still as one GSO send
+    tx, (rx, _) = pair
+    a = rx.getsockname()
+    big = [dgram(i, 1546) for i in range(3)]
+    small = [dgram(i, 1000) for i in range(3)]
+    transport(tx, gso_max=1472).send_all([(d, a, len(d)) for d in big + small])
+    assert recv_all(rx, 6) == [bytes(d) for d in big + small]
+    assert tx.calls == [("sendto", 1546, 0)] * 3 + [("sendmsg", 3000, 1000)]
 
 
 def test_a_dual_stack_socket_reaches_v4_peers_through_the_mapped_address() -> None:

@@ -8,6 +8,7 @@ from .fastd import Fastd
 from .kernel import Veth, Vxlan
 from .openvpn import OpenVpn
 from .pyrelay import PyRelay
+from .quicktun import QuickTun, TaplianceQuicktun
 from .tapliance import Tapliance
 from .tinc import Tinc
 
@@ -19,11 +20,15 @@ ALL: tuple[Tunnel, ...] = (
     Fastd(),
     Tapliance("tapliance", "chacha20-poly1305"),
     Tapliance("tapliance-aes", "aes-256-gcm"),
+    QuickTun(),
+    TaplianceQuicktun(),
     PyRelay("pyrelay", aead=False),
     PyRelay("pyrelay-aead", aead=True),
 )
 PEERS = ("openvpn", "tinc", "fastd")  # "best peer" in the ratio line is the fastest of these
 TAPLIANCE = "tapliance"  # the default-suite tunnel the ratio line is about
+NATIVE = ("tapliance", "tapliance-aes")  # what ``--only tapliance`` selects: both native suites
+LEGACY_PAIRS = (("tapliance-quicktun", "quicktun"),)  # a legacy-suite row and the original it speaks to
 
 
 def by_name() -> dict[str, Tunnel]:
@@ -39,4 +44,4 @@ def select(only: str | None) -> list[Tunnel]:
     unknown = sorted(w for w in wanted if w not in known)
     if unknown:
         raise ValueError(f"unknown tunnel(s) {', '.join(unknown)}; choose from {', '.join(known)}")
-    return [t for t in ALL if t.name in wanted or (t.name.startswith("tapliance") and "tapliance" in wanted)]
+    return [t for t in ALL if t.name in wanted or (t.name in NATIVE and "tapliance" in wanted)]
