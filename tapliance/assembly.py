@@ -18,13 +18,29 @@ from typing import Any
 from tapliance import config as C
 from tapliance import keyfile
 from tapliance.compat.build import legacy_protocol, listen_address
+from tapliance.proto import failover as FO
 from tapliance.proto.native.base import NativeParams
 from tapliance.proto.native.peer import PeerSpec
 from tapliance.proto.native.protocol import NativeProtocol
 from tapliance.proto.node import Node
-from tapliance.proto.protocol import Context, DatagramProtocol
+from tapliance.proto.protocol import Context, DatagramProtocol, Protocol
+from tapliance.proto.qtcp.crypto import KeyPair
+from tapliance.proto.qtcp.protocol import QtcpProtocol
+from tapliance.tcpassembly import peer_name, tcp_specs
 
 Binding = tuple[DatagramProtocol[Any], C.Endpoint]  # a protocol and the UDP address it listens on
+
+
+@dataclass
+class Built:
+    """A daemon's node and what its transports need: each datagram protocol's UDP address, the TCP
+    protocol (if any peer is carried over TCP) and which native peers have DNS names to resolve."""
+
+    node: Node
+    bindings: list[Binding]
+    tcp: QtcpProtocol | None = None
+    native: NativeProtocol | None = None
+    names: dict[bytes, C.Endpoint] = field(default_factory=dict)  # native peer key -> endpoint by DNS name
 
 
 @dataclass
@@ -47,15 +63,17 @@ def peer_specs(cfg: C.Config, keys: Keys) -> list[PeerSpec]:
     """The native peers with their pre-shared keys read; raises ConfigError / KeyFileError."""
     specs = []
     for i, p in enumerate(cfg.peers):
-        if p.legacy:
+        if not p.udp:
             continue
         assert p.public_key is not None
         psk = keyfile.read(p.preshared_key_file, "pre-shared key") if p.preshared_key_file else None
         if p.public_key == keys.public():
             raise C.ConfigError(f"{cfg.path}: peer[{i}].public_key: this is our own public key")
-        ep = (p.endpoint.host, p.endpoint.port) if p.endpoint else None
+        ep = (p.endpoint.host, p.endpoint.port) if p.endpoint and not p.endpoint.is_name else None  # names: later
         keepalive = cfg.tunnel.keepalive if p.keepalive is None else p.keepalive
-        specs.append(PeerSpec(p.public_key, p.name, ep, psk, keepalive))
+        if p.transport == "auto":  # a live UDP session is known within seconds (proto/failover.py)
+            keepalive = min(keepalive or FO.KEEPALIVE, FO.KEEPALIVE)
+        specs.append(PeerSpec(p.public_key, peer_name(p, i) if p.transport == "auto" else p.name, ep, psk, keepalive))
     return specs
 
 
@@ -73,12 +91,13 @@ def native_params(tunnel: C.TunnelConfig, offload: bool) -> NativeParams:
 
 def build_node(
     cfg: C.Config, keys: Keys, *, tap_vnet: bool, random: Callable[[int], bytes], now: float, unix_offset: float
-) -> tuple[Node, list[Binding]]:
-    """The node of one daemon and the socket each of its protocols needs (raises ConfigError or
-    KeyFileError before anything is set up)."""
+) -> Built:
+    """The node of one daemon and the sockets its protocols need (raises ConfigError or KeyFileError
+    before anything is set up)."""
     ctx = Context(random, unix_offset)
     bindings: list[Binding] = []
     specs = peer_specs(cfg, keys)
+    native = None
     if specs:
         native = NativeProtocol(
             ctx, native_params(cfg.tunnel, cfg.interface.offload), static_private=keys.private(), peers=specs, now=now
@@ -87,4 +106,22 @@ def build_node(
     for i, p in enumerate(cfg.peers):
         if p.legacy:
             bindings.append((legacy_protocol(ctx, p, i, keys.private), listen_address(p)))
-    return Node(ctx, [proto for proto, _ in bindings], tap_vnet=tap_vnet), bindings
+    protocols: list[Protocol[Any]] = [proto for proto, _ in bindings]
+    tcp = None
+    tspecs = tcp_specs(cfg)
+    if tspecs:
+        tcp = QtcpProtocol(ctx, KeyPair.from_secret(keys.private()), [s for _, s in tspecs])
+        protocols.append(tcp)
+        pairs = []
+        for (i, _), tport in zip(tspecs, tcp.ports, strict=True):
+            p = cfg.peers[i]
+            if p.transport == "auto" and native is not None and p.public_key is not None:
+                pairs.append((peer_name(p, i), native.peers[p.public_key], tport))
+        if pairs:
+            protocols.append(FO.FailoverProtocol(ctx, pairs, now))
+    names = {
+        p.public_key: p.endpoint
+        for p in cfg.peers
+        if p.udp and p.public_key is not None and p.endpoint is not None and p.endpoint.is_name
+    }
+    return Built(Node(ctx, protocols, tap_vnet=tap_vnet), bindings, tcp, native, names)

@@ -21,10 +21,12 @@ from tapliance import keyfile, logs
 from tapliance.assembly import Keys, build_node, peer_specs
 from tapliance.proto.native.peer import PeerSpec
 from tapliance.suites import REGISTRY
+from tapliance.summary import legacy_lines, tcp_lines
+from tapliance.tcpdaemon import handout, tcp_side
 
 if TYPE_CHECKING:
     from tapliance.control.server import ControlServer
-    from tapliance.runtime.loop import Runtime
+    from tapliance.runtime.loop import Runtime, Transport
 
 log = logging.getLogger("tapliance")
 
@@ -61,7 +63,7 @@ def check(path: str | Path) -> str:
             f"  peer {s.name or '(unnamed)'} {base64.b64encode(s.public_key).decode()} endpoint {ep}"
             f"{' psk' if s.psk else ''}"
         )
-    lines += _legacy_lines(cfg, keys)
+    lines += legacy_lines(cfg, keys) + tcp_lines(cfg)
     if cfg.bridge:
         lines.append(f"  bridge {cfg.bridge.name} ports {', '.join((cfg.interface.name, *cfg.bridge.ports))}")
     if cfg.nat:
@@ -69,26 +71,6 @@ def check(path: str | Path) -> str:
     for r in cfg.routes:
         lines.append(f"  route {r.to}" + (f" via {r.via}" if r.via else "") + f" dev {r.dev or cfg.interface.name}")
     return "\n".join(lines)
-
-
-def _legacy_lines(cfg: C.Config, keys: Keys) -> list[str]:
-    """Each legacy peer: its suite and socket, its key material checked (without the writes a start does),
-    and the weakness of an insecure suite."""
-    from tapliance.compat.build import check_codec, listen_address
-
-    lines = []
-    for i, p in enumerate(cfg.peers):
-        if not p.legacy:
-            continue
-        notes = check_codec(p, keys.private)
-        ep = str(p.endpoint) if p.endpoint else "learned from its first authenticated datagram"
-        name = p.name or f"{p.suite}-{i}"
-        lines.append(f"  peer {name} suite {p.suite} listen udp {listen_address(p)} endpoint {ep}")
-        lines += [f"    {n}" for n in notes]
-        weakness = REGISTRY[p.suite].insecure
-        if weakness:
-            lines.append(f"    INSECURE (allow_insecure = true): {weakness}")
-    return lines
 
 
 def run(path: str | Path, *, apply_net: bool = True, log_format: str | None = None) -> int:
@@ -154,9 +136,8 @@ def _start(
     from tapliance.runtime.tap import Tap, stable_mac
 
     now = time.monotonic()
-    node, bindings = build_node(
-        cfg, keys, tap_vnet=cfg.tap_offload, random=os.urandom, now=now, unix_offset=time.time() - now
-    )
+    built = build_node(cfg, keys, tap_vnet=cfg.tap_offload, random=os.urandom, now=now, unix_offset=time.time() - now)
+    node, bindings = built.node, built.bindings
     for proto, _ in bindings:
         if isinstance(proto, LegacyProtocol):  # last to be undone: an otp pad's exact offsets written
             undo.append((f"peer {proto.peer.name}", proto.close))
@@ -164,7 +145,7 @@ def _start(
     tap.open()
     undo.append(("TAP", tap.close))
     tap.configure(default_mac=stable_mac(_mac_seed(cfg, keys), cfg.interface.name))
-    transports = []
+    transports: list[Transport] = []
     for proto, listen in bindings:
         legacy = isinstance(proto, LegacyProtocol)  # IP-fragments what does not fit, as the originals do
         sock = udp.bind(listen, fragment=legacy)
@@ -174,9 +155,12 @@ def _start(
         transports.append(
             udp.UdpTransport(sock, proto, node.drops, gso=True, gro=udp.enable_gro(sock), gso_max=gso_max)
         )
+    transports += tcp_side(cfg, built, undo)
     if apply_net and (cfg.bridge or cfg.nat or cfg.routes):
         _apply_net(cfg, undo)
     rt = Runtime(node, tap.fd, transports, ifname=cfg.interface.name, listen=str(cfg.tunnel.listen))
+    if built.tcp is not None:
+        handout(cfg, rt, undo)
     _status_side(cfg, rt, undo, token)
     control = ControlServer(cfg.control_socket, rt.snapshot)
     undo.append(("control socket", control.close))

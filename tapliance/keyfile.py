@@ -81,3 +81,24 @@ def write_new(path: Path, key: bytes) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(encode(key) + "\n")
+
+
+def read_password(path: Path) -> bytes:
+    """A password file's first line (UTF-8, without its line end), refusing files others could read."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise KeyFileError(f"{path}: password file does not exist") from None
+    except OSError as e:
+        raise KeyFileError(f"{path}: cannot access password file: {e.strerror}") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise KeyFileError(f"{path}: password file is not a regular file")
+    check_mode(st.st_mode, path, "password")
+    try:
+        line = path.read_bytes().split(b"\n", 1)[0].rstrip(b"\r")
+        line.decode("utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise KeyFileError(f"{path}: cannot read password file: {getattr(e, 'strerror', None) or e}") from None
+    if not line:
+        raise KeyFileError(f"{path}: password file is empty (the password is its first line)")
+    return line

@@ -31,6 +31,7 @@ from tapliance.config.model import (
 )
 from tapliance.config.peer import PeerConfig
 from tapliance.config.reader import ConfigError, Reader, parse_public_key, read_section
+from tapliance.config.tcpchecks import check_tcp_tunnel
 
 __all__ = [
     "DEFAULT_PORT",
@@ -77,6 +78,7 @@ def parse(data: dict[str, Any], path: Path = Path("<config>")) -> Config:
     tunnel = TunnelConfig(**read_section(r, r.table(data, "tunnel"), "tunnel", TunnelConfig))
     peers = tuple(read_peer(r, t, f"peer[{i}]") for i, t in enumerate(r.array_of_tables(data, "peer")))
     check_peers(r, peers, tunnel.listen)
+    check_tcp_tunnel(r, peers, tunnel.tcp_listen, tunnel.tcp_share_backend, tunnel.tcp_proxy_protocol)
     return Config(
         path,
         interface,

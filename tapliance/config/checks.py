@@ -13,6 +13,7 @@ from typing import Any
 from tapliance.config.fields import Endpoint
 from tapliance.config.peer import PeerConfig
 from tapliance.config.reader import Reader, read_section
+from tapliance.config.tcpchecks import check_tcp_peer
 from tapliance.suites import REGISTRY
 
 # suite -> keys it cannot do without (a tuple inside: one of them)
@@ -46,7 +47,10 @@ def read_peer(r: Reader, t: dict[str, Any], where: str) -> PeerConfig:
         used_by = _SUITES_OF[key]
         if used_by and peer.suite not in used_by:
             raise r.error(f"{where}.{key}", f"not used by suite {peer.suite} (only by {', '.join(used_by)})")
+    check_tcp_peer(r, peer, values, where)
     for need in NEEDS[peer.suite]:
+        if need == "public_key" and peer.suite == "native":
+            continue  # checked with the TCP rules (a TCP server peer may be known by its password)
         options = need if isinstance(need, tuple) else (need,)
         if not any(k in values for k in options):
             hint = HINTS.get(options[0], "")

@@ -43,8 +43,12 @@ def setting(
 
 @dataclass(frozen=True)
 class Endpoint:
-    host: str  # literal IP address (v4 or v6)
+    host: str  # a literal IP address (v4 or v6), or for a native peer's endpoint a DNS name
     port: int
+
+    @property
+    def is_name(self) -> bool:
+        return not (":" in self.host or self.host.replace(".", "").isdigit())
 
     def __str__(self) -> str:
         return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"

@@ -95,6 +95,22 @@ class TunnelConfig:
     control_socket: Path | None = setting(
         None, "where `tapliance status` connects", kind="path", shown="`/run/tapliance/<name>.sock`"
     )
+    tcp_listen: Endpoint | None = setting(
+        None,
+        'TCP address for peers with `transport = "tcp"`/`"auto"` that dial us, e.g. `":443"`',
+        kind="listen",
+        shown="none (no TCP listener)",
+    )
+    tcp_share_backend: Endpoint | None = setting(
+        None,
+        "port sharing: connections to `tcp_listen` that are not QuickTun TCP (its preamble) are passed "
+        'unchanged to this server, e.g. `"127.0.0.1:8443"` for HTTPS or `"127.0.0.1:22"` for SSH',
+        kind="endpoint",
+        shown="none",
+    )
+    tcp_proxy_protocol: bool = setting(
+        False, "port sharing: send the backend a PROXY protocol v2 header (the real client address)", kind="bool"
+    )
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from tapliance.config.fields import Endpoint, setting
+from tapliance.config.fields import Endpoint, IPInterface, IPNetwork, setting
 from tapliance.suites import PEER_SUITES
 
 QUICKTUN_BOX = ("quicktun-nacl0", "quicktun-nacltai", "quicktun-salty")
@@ -34,9 +34,97 @@ class PeerConfig:
     name: str = setting("", "label in logs and status", kind="str", shown="key prefix")
     endpoint: Endpoint | None = setting(
         None,
-        '`"IP:PORT"` or `"[IPv6]:PORT"`; without it the peer is learned from its first authenticated packet',
-        kind="endpoint",
+        '`"HOST:PORT"` or `"[IPv6]:PORT"` (UDP; with `transport = "tcp"` the TCP address); native peers may name '
+        "a host by DNS (resolved at start and again while the peer is unreachable); without it the peer is "
+        "learned from its first authenticated packet",
+        kind="endpoint_name",
         shown="none",
+    )
+    transport: str = setting(
+        "udp",
+        "`udp`; `tcp`: the QuickTun TCP protocol (docs/protocol-tcp.md), where only TCP gets through; `auto`: UDP, "
+        "falling back to TCP (`tcp_endpoint`) when no UDP handshake completes within a few seconds, and back",
+        kind="choice",
+        choices=("udp", "tcp", "auto"),
+        suites=("native",),
+    )
+    tcp_endpoint: Endpoint | None = setting(
+        None,
+        '`transport = "auto"`: the far end\'s TCP address (its `tunnel.tcp_listen`)',
+        kind="endpoint_name",
+        shown="none",
+        suites=("native",),
+    )
+    tcp_encryption: str = setting(
+        "required",
+        "TCP: `required`; `auth-only` (keys authenticate both ends, then encryption is off) and `off` (QuickTun's "
+        "raw mode) are insecure and need `allow_insecure = true`",
+        kind="choice",
+        choices=("required", "auth-only", "off"),
+        suites=("native",),
+    )
+    password_file: Path | None = setting(
+        None,
+        "TCP: a file (mode 0600) holding the shared password (its first line); sent only as sha512(salt || "
+        "password), and only inside an encrypted session",
+        kind="path",
+        shown="none",
+        suites=("native",),
+    )
+    require_password: bool = setting(
+        False,
+        "TCP: ask the far end for the password (`password_file`); a server peer without `public_key` is then "
+        "known by its password alone",
+        kind="bool",
+        suites=("native",),
+    )
+    password_in_clear: bool = setting(
+        False,
+        "TCP: let the password exchange happen without encryption (needs `allow_insecure`)",
+        kind="bool",
+        suites=("native",),
+    )
+    tcp_public: bool = setting(
+        False,
+        "TCP server: this peer (no `public_key`, no password) takes any client in an encrypted session: the "
+        "spec's public VPN, clients unauthenticated",
+        kind="bool",
+        suites=("native",),
+    )
+    tcp_anonymous: bool = setting(
+        False,
+        "TCP client: present no key of ours (session keys only; the server knows us by password, or is public)",
+        kind="bool",
+        suites=("native",),
+    )
+    tcp_padding: bool = setting(
+        False,
+        "TCP: pad every encrypted message to a size bucket (64 ... 32767 bytes) so lengths tell little",
+        kind="bool",
+        suites=("native",),
+    )
+    assign_addresses: tuple[IPInterface, ...] = setting(
+        (),
+        'TCP server: the addresses this client\'s TAP gets (`"10.8.0.2/24"`, `"fd08::2/64"`; one of each family), '
+        "handed out with set network configuration",
+        kind="interfaces",
+        suites=("native",),
+    )
+    accept_addresses: bool = setting(
+        True,
+        "TCP client: put the addresses the server hands out on our TAP (removed on exit)",
+        kind="bool",
+        suites=("native",),
+    )
+    accept_routes: tuple[IPNetwork, ...] = setting(
+        (),
+        "TCP: routes the far end announces (routing information update) are installed via the TAP only inside "
+        "these prefixes; any other is counted and ignored",
+        kind="networks",
+        suites=("native",),
+    )
+    announce_routes: tuple[IPNetwork, ...] = setting(
+        (), "TCP: prefixes we announce to this peer (routing information update)", kind="networks", suites=("native",)
     )
     preshared_key_file: Path | None = setting(
         None,
@@ -58,10 +146,10 @@ class PeerConfig:
     )
     allow_insecure: bool = setting(
         False,
-        "run an insecure suite (tinytaptunnel, quicktun-raw, quicktun-nacl0, otptunnel) anyway; `check-config` "
-        "names the weakness",
+        "run an insecure suite (tinytaptunnel, quicktun-raw, quicktun-nacl0, otptunnel) or TCP setting "
+        "(`tcp_encryption` other than `required`, `password_in_clear`) anyway; `check-config` names the weakness",
         kind="bool",
-        suites=LEGACY_ONLY,
+        suites=PEER_SUITES,
     )
     private_key_file: Path | None = setting(
         None,
@@ -151,3 +239,13 @@ class PeerConfig:
     @property
     def legacy(self) -> bool:
         return self.suite != "native"
+
+    @property
+    def udp(self) -> bool:
+        """Carried by the native protocol over UDP (all the time, or first with ``auto``)."""
+        return not self.legacy and self.transport != "tcp"
+
+    @property
+    def tcp(self) -> bool:
+        """Carried by the QuickTun TCP protocol (all the time, or as the fallback with ``auto``)."""
+        return not self.legacy and self.transport != "udp"

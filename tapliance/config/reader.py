@@ -19,6 +19,8 @@ from typing import Any
 from tapliance.config.fields import Endpoint
 
 IFNAME_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,15}$")
+_LABEL = r"[A-Za-z0-9]([A-Za-z0-9\-]{0,61}[A-Za-z0-9])?"
+HOSTNAME_RE = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*\.?$")
 MAC_RE = re.compile(r"^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$")
 
 
@@ -100,7 +102,7 @@ class Reader:
             raise self.error(full, f"not a valid interface name {v!r} (1-15 chars of A-Z a-z 0-9 _ . -)")
         return v  # type: ignore[no-any-return]
 
-    def endpoint(self, full: str, s: Any, default_host: str | None = None) -> Endpoint:
+    def endpoint(self, full: str, s: Any, default_host: str | None = None, names: bool = False) -> Endpoint:
         if not isinstance(s, str):
             raise self.error(full, f"must be a string 'HOST:PORT', got {s!r}")
         m = re.match(r"^\[([0-9a-fA-F:.]+)\]:(\d+)$", s) or re.match(r"^([^:\[\]]*):(\d+)$", s)
@@ -114,7 +116,10 @@ class Reader:
         try:
             host = str(ipaddress.ip_address(host))
         except ValueError:
-            raise self.error(full, f"{host!r} is not an IP address (names are not resolved)") from None
+            if not names:
+                raise self.error(full, f"{host!r} is not an IP address (names are not resolved here)") from None
+            if not HOSTNAME_RE.match(host):
+                raise self.error(full, f"{host!r} is neither an IP address nor a DNS name") from None
         return Endpoint(host, port)
 
     def filepath(self, full: str, v: Any) -> Path:
@@ -226,6 +231,7 @@ KINDS: dict[str, Callable[[Reader, str, Any, dict[str, Any]], Any]] = {
     "listen": lambda r, full, v, m: r.endpoint(full, v, default_host="0.0.0.0"),
     "listen_loopback": lambda r, full, v, m: r.endpoint(full, v, default_host="127.0.0.1"),
     "endpoint": lambda r, full, v, m: r.endpoint(full, v),
+    "endpoint_name": lambda r, full, v, m: r.endpoint(full, v, names=True),
     "interfaces": _interfaces,
     "networks": _networks,
     "network": _network,

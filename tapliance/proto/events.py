@@ -39,4 +39,22 @@ class PeerNotice:
     message: str
 
 
-Event = HandshakeCompleted | EndpointChanged | PeerDown | PeerNotice
+@dataclass(frozen=True)
+class ConnectionChanged:
+    """A stream peer's connection came up (``up``) or ended (``reason`` says why)."""
+
+    peer: str
+    endpoint: Addr | None
+    up: bool
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class NetworkAssigned:
+    """A server handed us addresses (QuickTun TCP command 11), or a peer a route (command 12)."""
+
+    peer: str
+    config: object  # tapliance.proto.qtcp.wire.NetworkConfig or RouteUpdate
+
+
+Event = HandshakeCompleted | EndpointChanged | PeerDown | ConnectionChanged | NetworkAssigned | PeerNotice

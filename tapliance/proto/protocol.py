@@ -49,7 +49,7 @@ VNET = 0x01  # frame flag: a virtio-net header precedes the Ethernet frame
 IPV4_UDP_OVERHEAD = 20 + 8  # IP and UDP headers: what the underlay's MTU must also hold besides a datagram
 IPV6_UDP_OVERHEAD = 40 + 8
 Ingress = Callable[["Port", Frame, int, float], None]
-TransportKind = Literal["datagram", "stream"]
+TransportKind = Literal["datagram", "stream", "none"]  # none: carries nothing itself (proto/failover.py)
 
 
 @dataclass
@@ -73,6 +73,7 @@ class Port:
         self.vnet = vnet  # takes frames with a virtio-net header
         self.rx_bytes = self.tx_bytes = self.rx_frames = self.tx_frames = 0
         self.endpoint_changes = 0  # learnt or moved (roaming)
+        self.via: Port | None = None  # a carrier of another port (transport auto): the switch sees that one
 
 
 P = TypeVar("P", bound=Port)
@@ -133,20 +134,24 @@ class DatagramProtocol(Protocol[P]):
 
 
 class StreamProtocol(Protocol[P]):
-    """A protocol carried in byte streams (TCP): the transport owns the connections and names each with
-    a handle; the protocol frames messages itself. ``tx`` holds ``(conn, bytes)``; a handle put in
-    ``close`` is closed by the transport after the bytes queued before it are sent."""
+    """A protocol carried in byte streams (TCP). The transport owns the sockets and names each connection
+    with a handle (an int). The protocol asks for connections (``dial``: its own handle, below 2^32, and
+    the address), for closes (``close``), and hands over its output only when the transport has room for
+    it: the transport asks ``ready()`` which connections have something to send and ``take(conn, room)``
+    for about ``room`` bytes of it, so nothing is committed (sealed, given a nonce) before it can be sent
+    and a full connection's frames can be dropped unsealed. Accepted connections get handles of 2^32 and
+    above from the transport."""
 
     transport = "stream"
 
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
-        self.tx: list[tuple[int, bytes]] = []
+        self.dial: list[tuple[int, Addr]] = []
         self.close: list[int] = []
 
     @abstractmethod
     def on_connected(self, conn: int, addr: Addr, now: float) -> None:
-        """A connection is up (accepted, or one the protocol asked for)."""
+        """A connection is up: one we dialled (our handle) or one accepted (the transport's)."""
 
     @abstractmethod
     def on_stream(self, conn: int, data: bytes, now: float) -> None:
@@ -154,4 +159,12 @@ class StreamProtocol(Protocol[P]):
 
     @abstractmethod
     def on_closed(self, conn: int, now: float) -> None:
-        """``conn`` is gone (closed by the far end, reset, or after ``close``)."""
+        """``conn`` is gone (closed by the far end, reset, refused, or after ``close``)."""
+
+    @abstractmethod
+    def ready(self) -> list[int]:
+        """Connections with output waiting."""
+
+    @abstractmethod
+    def take(self, conn: int, room: int) -> bytes:
+        """About ``room`` bytes of ``conn``'s output (at least one message, if any waits)."""

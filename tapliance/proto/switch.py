@@ -76,7 +76,7 @@ class Switch:
     (``to_tap``, drained by the runtime) and to peers (their protocol's ``send``)."""
 
     def __init__(self, protocols: Sequence[Protocol[Any]], *, tap_vnet: bool, drops: Drops) -> None:
-        self.ports: list[Port] = [p for proto in protocols for p in proto.ports]
+        self.ports: list[Port] = [p for proto in protocols for p in proto.ports if p.via is None]
         self.hub = len(self.ports) > 1
         self.drops = drops
         self.tap_vnet = tap_vnet
@@ -110,6 +110,8 @@ class Switch:
         if len(frame) < 14 + o:
             self.drops.count(Drop.RUNT)
             return
+        if port.via is not None:
+            port = port.via  # a carrier of an auto port
         port.rx_bytes += len(frame) - o
         port.rx_frames += 1
         if not self.hub:

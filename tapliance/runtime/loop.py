@@ -30,7 +30,7 @@ from typing import Any, Protocol
 
 from tapliance.control.server import ControlServer
 from tapliance.proto.drops import Drop
-from tapliance.proto.events import EndpointChanged, Event, HandshakeCompleted, PeerDown, PeerNotice
+from tapliance.proto.events import ConnectionChanged, EndpointChanged, Event, HandshakeCompleted, PeerDown, PeerNotice
 from tapliance.proto.node import Node
 
 log = logging.getLogger("tapliance")
@@ -50,6 +50,7 @@ class Poller(Protocol):
     def register(self, fd: int, handler: Handler) -> None: ...
     def unregister(self, fd: int) -> None: ...
     def want_write(self, fd: int, on: bool) -> None: ...
+    def every(self, interval: float, fn: Callable[[float], None]) -> None: ...
 
 
 class Transport(Protocol):
@@ -79,6 +80,7 @@ class Runtime:
         self._ep: Any = None
         self._tickers: list[list[Any]] = []  # [next due, interval, fn(now)]: housekeeping off the data path
         self.enrich: Callable[[dict[str, Any]], None] | None = None  # adds what the control side derives
+        self.listeners: list[Callable[[Event], None]] = []  # called with every event after it is logged
 
     def register(self, fd: int, handler: Handler) -> None:
         self._handlers[fd] = handler
@@ -123,9 +125,12 @@ class Runtime:
         for t in self.transports:
             t.flush()
         if node.events:
-            for ev in node.events:
-                _log_event(ev)
+            events = list(node.events)
             node.events.clear()
+            for ev in events:
+                _log_event(ev)
+                for fn in self.listeners:
+                    fn(ev)
 
     def _read_tap(self, now: float) -> None:
         on_frame, read, fd = self.node.on_frame, os.read, self.tap_fd
@@ -228,6 +233,19 @@ def _log_event(ev: Event) -> None:
             ev.reason,
             extra={"fields": {"event": "down", "peer": ev.peer, "reason": ev.reason}},
         )
+    elif isinstance(ev, ConnectionChanged):
+        fields = {"event": "connected" if ev.up else "disconnected", "peer": ev.peer, "transport": "tcp"}
+        where = _addr(ev.endpoint) if ev.endpoint else "?"
+        if ev.up:
+            log.info("peer %s: TCP tunnel up with %s", ev.peer, where, extra={"fields": fields})
+        else:
+            log.warning(
+                "peer %s: TCP connection with %s ended: %s",
+                ev.peer,
+                where,
+                ev.reason,
+                extra={"fields": {**fields, "reason": ev.reason}},
+            )
     elif isinstance(ev, PeerNotice):
         log.log(
             NOTICE_LEVELS.get(ev.level, logging.WARNING),
