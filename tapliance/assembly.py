@@ -71,9 +71,11 @@ def peer_specs(cfg: C.Config, keys: Keys) -> list[PeerSpec]:
             raise C.ConfigError(f"{cfg.path}: peer[{i}].public_key: this is our own public key")
         ep = (p.endpoint.host, p.endpoint.port) if p.endpoint and not p.endpoint.is_name else None  # names: later
         keepalive = cfg.tunnel.keepalive if p.keepalive is None else p.keepalive
-        if p.transport == "auto":  # a live UDP session is known within seconds (proto/failover.py)
+        auto = p.transport == "auto"
+        if auto:  # a live UDP session is known within seconds (proto/failover.py)
             keepalive = min(keepalive or FO.KEEPALIVE, FO.KEEPALIVE)
-        specs.append(PeerSpec(p.public_key, peer_name(p, i) if p.transport == "auto" else p.name, ep, psk, keepalive))
+        name = peer_name(p, i) if auto else p.name
+        specs.append(PeerSpec(p.public_key, name, ep, psk, keepalive, mirror=auto and p.endpoint is None))
     return specs
 
 

@@ -64,6 +64,7 @@ class Drop(StrEnum):
     TCP_UNKNOWN_COMMAND = "tcp_unknown_command", "TCP control command this implementation does not know"
     TCP_QUEUE_FULL = "tcp_queue_full", "frame dropped from the head of a TCP peer's full send queue"
     TCP_NOT_CONNECTED = "tcp_not_connected", "frame for a TCP peer with no tunnel up"
+    AUTO_NO_CARRIER = "auto_no_carrier", "frame for a transport-auto peer heard on neither UDP nor TCP lately"
     TCP_TOO_MANY = "tcp_too_many", "TCP connection refused: the listener already has its maximum of connections"
     TCP_ROUTE_REFUSED = "tcp_route_refused", "routing update for a prefix the peer's config does not allow"
     # -- runtime I/O

@@ -5,12 +5,15 @@ Both carriers are ports of their own protocols, hidden from the switch (``via`` 
 so frames they receive are learnt on it). The dialling end (the peer has an endpoint):
 - probes UDP all the time: the native peer keeps a 1-second keepalive (``KEEPALIVE``), so its handshake
   is retried and its liveness known within ``UDP_ALIVE`` seconds;
-- falls back: no live UDP session for ``FALLBACK_AFTER`` seconds (from the start, or since UDP last
-  worked) and the TCP member dials; once its tunnel is up, frames go over TCP;
+- falls back: no live UDP session ``FALLBACK_AFTER`` seconds after the start, or nothing heard over UDP
+  for ``UDP_ALIVE`` seconds once it worked, and the TCP member dials; once its tunnel is up, frames go
+  over TCP;
 - moves back: as soon as UDP is alive again, frames go over UDP; the TCP connection is closed
   ``GRACE`` seconds later (what it still carries arrives).
-The other end (no endpoint) sends over the carrier the far end last spoke on, UDP while both are fresh.
-With no carrier up, frames go to the UDP member, which holds a few and starts a handshake.
+The answering end (no endpoint) sends over the carrier the far end last spoke on, UDP while both are
+fresh; hearing the far end on neither, it sends nothing, UDP keepalives included (``mirror``), so that
+a far end whose UDP packets stopped reaching us (a one-way block) sees UDP go quiet and falls back.
+With no carrier up yet, frames go to the UDP member, which holds a few and starts a handshake.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from tapliance.proto import offload
+from tapliance.proto.drops import Drop
 from tapliance.proto.events import PeerNotice
 from tapliance.proto.protocol import Context, Frame, Port, Protocol
 
@@ -41,6 +45,8 @@ class AutoPort(Port):
         self.carrier: Port | None = None
         self.udp_ok_at = now  # the fallback clock starts at start-up
         self.udp_back_at: float | None = None
+        self.udp_seen = False  # UDP worked once: when it stops (UDP_ALIVE), fall back at once
+        self.deaf = False  # the answering end, hearing the far end on neither carrier: sends nothing
 
     @property
     def vnet(self) -> bool:
@@ -67,6 +73,9 @@ class FailoverProtocol(Protocol[AutoPort]):
         return p.tcp.conn is not None and p.tcp.conn.enabled
 
     def send(self, port: AutoPort, frame: Frame, flags: int, now: float, flood: bool = False) -> None:
+        if port.deaf:  # the answering end hears the far end on neither carrier: it could not reach us either
+            self.drops.count(Drop.AUTO_NO_CARRIER)
+            return
         m = port.carrier or port.udp
         if flags and not m.vnet:
             for plain in offload.to_plain(frame):
@@ -82,11 +91,12 @@ class FailoverProtocol(Protocol[AutoPort]):
     def _choose(self, p: AutoPort, now: float) -> None:
         udp_ok, tcp_ok = self.udp_alive(p, now), self.tcp_alive(p)
         if udp_ok:
-            p.udp_ok_at = now
+            p.udp_ok_at, p.udp_seen = now, True
         if not p.dials:
             tcp_rx = p.tcp.conn.last_rx if p.tcp.conn is not None else -1e9
             newer_tcp = tcp_ok and (not udp_ok or tcp_rx > p.udp.last_received + 1.0)
             self._use(p, p.tcp if newer_tcp else p.udp if udp_ok else p.carrier, now)
+            p.deaf = not udp_ok and not tcp_ok and p.carrier is not None
             return
         if udp_ok:
             if p.carrier is not p.udp:
@@ -96,7 +106,7 @@ class FailoverProtocol(Protocol[AutoPort]):
                 p.tcp.protocol.hangup(p.tcp, "UDP works again")  # type: ignore[attr-defined]
             p.tcp.standby = not tcp_ok or (p.udp_back_at is not None and now - p.udp_back_at >= GRACE)
             return
-        if now - p.udp_ok_at >= FALLBACK_AFTER:
+        if p.udp_seen or now - p.udp_ok_at >= FALLBACK_AFTER:
             p.tcp.standby = False  # dial (and redial) TCP
             if tcp_ok and p.carrier is not p.tcp:
                 self._use(p, p.tcp, now)

@@ -33,6 +33,7 @@ class PeerSpec:
     endpoint: Addr | None
     psk: bytes | None
     keepalive: float  # seconds of tx silence before a keepalive; 0: passive keepalives only
+    mirror: bool = False  # keepalives only while the peer is heard (the answering end of transport auto)
 
 
 class Peer(Port):
