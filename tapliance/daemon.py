@@ -141,7 +141,9 @@ def _start(
     for proto, _ in bindings:
         if isinstance(proto, LegacyProtocol):  # last to be undone: an otp pad's exact offsets written
             undo.append((f"peer {proto.peer.name}", proto.close))
-    tap = Tap(cfg.interface, cfg.tap_mtu, cfg.tap_offload)
+    from tapliance.runtime.tap import GSO_MAX_SIZE, GSO_MAX_SIZE_TCP
+
+    tap = Tap(cfg.interface, cfg.tap_mtu, cfg.tap_offload, GSO_MAX_SIZE_TCP if built.tcp else GSO_MAX_SIZE)
     tap.open()
     undo.append(("TAP", tap.close))
     tap.configure(default_mac=stable_mac(_mac_seed(cfg, keys), cfg.interface.name))

@@ -170,11 +170,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.loss:
         print(
-            f"TCP 1x lossy: one stream while {args.loss:g}% of the tunnel's UDP datagrams are dropped at random "
-            "on the underlay (nft numgen; sender's veth without UDP segmentation offload)"
+            f"TCP 1x lossy: one stream while {args.loss:g}% of the tunnel's packets (UDP datagrams; TCP segments for "
+            "tunnels over TCP) are dropped at random on the underlay (nft numgen; sender's veth without segmentation "
+            "offloads)"
         )
     print("targets (issue 5, tapliance default suite):")
     print("\n".join(report.targets(rows, tunnels.TAPLIANCE, tunnels.PEERS)))
+    subject, others = tunnels.TCP_ROWS
+    if subject in rows:
+        print("targets (issue 12, tapliance over TCP against OpenVPN and tinc over TCP):")
+        print("\n".join(report.tcp_targets(rows, subject, others)))
     if any(s in rows or o in rows for s, o in tunnels.LEGACY_PAIRS):
         print("targets (legacy suites, against the original program):")
         print("\n".join(report.legacy_target(rows, s, o) for s, o in tunnels.LEGACY_PAIRS))
@@ -234,7 +239,7 @@ def _measure(runner: Runner, t: Tunnel, daemons: Daemons, row: Row, args: argpar
     if pids and moved:
         s["cpu_s_per_gb"] = (procstat.cpu_seconds(pids) - cpu0) / (moved / 1e9)
     if runner.loss_per_mille and t.name != "veth":  # veth carries TCP itself: no tunnel datagrams to drop
-        lossy = attempt("tcp1-loss", lambda: runner.tcp_lossy(t.far))
+        lossy = attempt("tcp1-loss", lambda: runner.tcp_lossy(t.far, t.underlay))
         if lossy is not None:
             s["tcp1_loss_bps"], s["loss_dropped"] = lossy
     pps = attempt("udp64", lambda: runner.udp64(t.far))

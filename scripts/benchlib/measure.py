@@ -21,12 +21,13 @@ LOSS_TABLE = "benchloss"
 PING_RE = re.compile(r"time[=<]([0-9.]+) ms")
 
 
-def loss_ruleset(per_mille: int) -> str:
-    """nftables table for side b: drop ``per_mille``/1000 of the UDP datagrams arriving on the underlay
-    (every tunnel here carries its traffic in UDP), never iperf3's own port."""
+def loss_ruleset(per_mille: int, proto: str = "udp", port: int = 0) -> str:
+    """nftables table for side b: drop ``per_mille``/1000 of the tunnel's packets arriving on the underlay:
+    UDP datagrams (never iperf3's own port), or for a tunnel over TCP the segments to its ``port``."""
+    match = f"tcp dport {port}" if proto == "tcp" else f"meta l4proto udp udp dport != {IPERF_PORT}"
     return (
         f"table inet {LOSS_TABLE} {{\n chain in {{\n  type filter hook input priority -10; policy accept;\n"
-        f'  iifname "ul0" meta l4proto udp udp dport != {IPERF_PORT} numgen random mod 1000 < {per_mille}'
+        f'  iifname "ul0" {match} numgen random mod 1000 < {per_mille}'
         f" counter drop\n }}\n}}\n"
     )
 
@@ -141,13 +142,15 @@ class Runner:
     def tcp(self, far: str, streams: int) -> tuple[float, int]:
         return tcp_result(self._iperf(far, ["-P", str(streams)], f"tcp{streams}"))
 
-    def tcp_lossy(self, far: str) -> tuple[float, int]:
-        """Single-stream TCP while b's underlay drops ``loss_per_mille``/1000 of the tunnel's datagrams;
-        returns (bits per second, datagrams dropped). a's veth segments UDP GSO bursts before they cross
-        (tx-udp-segmentation off), as a NIC without USO would: otherwise a whole GSO burst crosses the veth
-        as one packet and the rule would drop bursts, not datagrams."""
+    def tcp_lossy(self, far: str, underlay: tuple[str, int] = ("udp", 0)) -> tuple[float, int]:
+        """Single-stream TCP while b's underlay drops ``loss_per_mille``/1000 of the tunnel's packets;
+        returns (bits per second, packets dropped). a's veth segments GSO bursts before they cross
+        (tx-udp-segmentation off; for tunnels over TCP, TSO and GSO off), as a NIC without USO would:
+        otherwise a whole burst crosses the veth as one packet and the rule would drop bursts, not packets."""
         self.lab.sh("a", ["ethtool", "-K", "ul0", "tx-udp-segmentation", "off"])
-        self.lab.sh("b", ["nft", "-f", "-"], input=loss_ruleset(self.loss_per_mille).encode())
+        if underlay[0] == "tcp":
+            self.lab.sh("a", ["ethtool", "-K", "ul0", "tso", "off", "gso", "off"])
+        self.lab.sh("b", ["nft", "-f", "-"], input=loss_ruleset(self.loss_per_mille, *underlay).encode())
         try:
             bps = self.tcp(far, 1)[0]
             out = self.lab.sh("b", ["nft", "-j", "list", "table", "inet", LOSS_TABLE]).stdout
@@ -155,6 +158,8 @@ class Runner:
         finally:
             self.lab.sh("b", ["nft", "delete", "table", "inet", LOSS_TABLE], check=False)
             self.lab.sh("a", ["ethtool", "-K", "ul0", "tx-udp-segmentation", "on"], check=False)
+            if underlay[0] == "tcp":
+                self.lab.sh("a", ["ethtool", "-K", "ul0", "tso", "on", "gso", "on"], check=False)
 
     def udp64(self, far: str) -> float:
         return udp_pps(self._iperf(far, ["-u", "-l", "64", "-b", "0"], "udp64"))

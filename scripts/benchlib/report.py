@@ -105,6 +105,29 @@ def legacy_target(rows: Mapping[str, Row], subject: str, original: str) -> str:
     return _check(what, None if a is None or b is None else (a >= b, f"{a / 1e9:.2f} vs {b / 1e9:.2f} Gbit/s"))
 
 
+TCP_SPEEDUP = 3.0
+
+
+def tcp_targets(rows: Mapping[str, Row], subject: str, others: Sequence[str]) -> list[str]:
+    """tapliance over TCP: single-stream >= 3x the better of the TCP-only peers; lossy single-stream ahead
+    of both."""
+    s = rows.get(subject)
+    out = []
+    for key, what, factor in (
+        ("tcp1_bps", f"TCP single-stream >= {TCP_SPEEDUP:g}x the better", TCP_SPEEDUP),
+        ("tcp1_loss_bps", "TCP single-stream with 1% loss ahead of both", 1.0),
+    ):
+        mine = s.value(key) if s is not None else None
+        theirs = {o: v for o in others if o in rows and (v := rows[o].value(key)) is not None}
+        if mine is None or not theirs:
+            out.append(_check(f"tapliance {what} of {', '.join(others)}", None))
+            continue
+        best = max(theirs, key=lambda o: theirs[o])
+        figures = f"{mine / 1e9:.2f} vs {best} {theirs[best] / 1e9:.2f} Gbit/s ({mine / theirs[best]:.2f}x)"
+        out.append(_check(f"tapliance {what} of {', '.join(others)}", (mine >= factor * theirs[best], figures)))
+    return out
+
+
 def _check(what: str, result: tuple[bool, str] | None) -> str:
     if result is None:
         return f"  n/a   {what}"

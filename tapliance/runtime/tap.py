@@ -29,6 +29,7 @@ IFF_VNET_HDR = 0x4000
 TUNSETOFFLOAD = 0x400454D0
 TUN_F_CSUM, TUN_F_TSO4, TUN_F_TSO6, TUN_F_TSO_ECN, TUN_F_USO4, TUN_F_USO6 = 0x01, 0x02, 0x04, 0x08, 0x20, 0x40
 GSO_MAX_SIZE = 62000
+GSO_MAX_SIZE_TCP = 32000  # with peers over TCP: a super-frame must fit one 15-bit QuickTun TCP message
 OFFLOADS = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN
 
 
@@ -63,8 +64,9 @@ def _is_tun_device(name: str) -> bool:
 
 
 class Tap:
-    def __init__(self, cfg: InterfaceConfig, mtu: int, offload: bool) -> None:
+    def __init__(self, cfg: InterfaceConfig, mtu: int, offload: bool, gso_max: int = GSO_MAX_SIZE) -> None:
         self.cfg = cfg
+        self.gso_max = gso_max
         self.mtu = mtu
         self.offload = offload  # open with IFF_VNET_HDR and ask for TSO/checksum offloads
         self.name = cfg.name
@@ -117,8 +119,9 @@ class Tap:
                     kw["address"] = mac
                 if self.vnet:
                     # Keep TSO super-frames small enough that one sealed frame fits one UDP GSO send
-                    # (65507 bytes of payload) and so arrives as one GRO batch on the far side.
-                    kw["gso_max_size"] = GSO_MAX_SIZE
+                    # (65507 bytes of payload) and so arrives as one GRO batch on the far side; with
+                    # peers over TCP, one QuickTun TCP message (32767 bytes).
+                    kw["gso_max_size"] = self.gso_max
                 ipr.link("set", index=idx, **kw)
                 for a in self.cfg.addresses:
                     try:

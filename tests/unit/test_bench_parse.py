@@ -112,10 +112,18 @@ def test_select_tunnels() -> None:
         "tapliance-quicktun",
         "pyrelay",
         "pyrelay-aead",
+        "openvpn-tcp",
+        "tinc-tcp",
+        "tapliance-tcp",
     ]
     assert [t.name for t in tunnels.select("tapliance, openvpn")] == ["openvpn", "tapliance", "tapliance-aes"]
     assert [t.name for t in tunnels.select("tapliance-aes")] == ["tapliance-aes"]
     assert [t.name for t in tunnels.select("quicktun,tapliance-quicktun")] == ["quicktun", "tapliance-quicktun"]
+    assert [t.underlay for t in tunnels.select("openvpn-tcp,tinc-tcp,tapliance-tcp")] == [
+        ("tcp", 1194),
+        ("tcp", 655),
+        ("tcp", 8443),
+    ]
     with pytest.raises(ValueError, match=r"unknown tunnel.*wireguard"):
         tunnels.select("wireguard,tinc")
 
@@ -125,7 +133,7 @@ def test_quick_means_one_short_round() -> None:
     assert (a.rounds, a.duration, a.pings) == (1, 1.0, 10)
     assert [t.name for t in a.tunnels] == ["veth"]
     a = parse_args([])
-    assert (a.rounds, a.duration, a.pings, len(a.tunnels)) == (3, 4.0, 50, 11)
+    assert (a.rounds, a.duration, a.pings, len(a.tunnels)) == (3, 4.0, 50, 14)
     with pytest.raises(SystemExit):
         parse_args(["--rounds", "0"])
 
@@ -134,6 +142,8 @@ def test_loss_ruleset_drops_per_mille_of_underlay_udp_but_never_iperf3() -> None
     rules = measure.loss_ruleset(15)
     assert 'iifname "ul0" meta l4proto udp udp dport != 5201 numgen random mod 1000 < 15 counter drop' in rules
     assert rules.startswith(f"table inet {measure.LOSS_TABLE} {{")
+    tcp = measure.loss_ruleset(10, "tcp", 8443)
+    assert 'iifname "ul0" tcp dport 8443 numgen random mod 1000 < 10 counter drop' in tcp
 
 
 def test_dropped_packets_sums_rule_counters() -> None:

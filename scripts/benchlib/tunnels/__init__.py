@@ -24,11 +24,15 @@ ALL: tuple[Tunnel, ...] = (
     TaplianceQuicktun(),
     PyRelay("pyrelay", aead=False),
     PyRelay("pyrelay-aead", aead=True),
+    OpenVpn(tcp=True),
+    Tinc(tcp_only=True),
+    Tapliance("tapliance-tcp", "chacha20-poly1305", tcp=True),
 )
 PEERS = ("openvpn", "tinc", "fastd")  # "best peer" in the ratio line is the fastest of these
 TAPLIANCE = "tapliance"  # the default-suite tunnel the ratio line is about
 NATIVE = ("tapliance", "tapliance-aes")  # what ``--only tapliance`` selects: both native suites
 LEGACY_PAIRS = (("tapliance-quicktun", "quicktun"),)  # a legacy-suite row and the original it speaks to
+TCP_ROWS = ("tapliance-tcp", ("openvpn-tcp", "tinc-tcp"))  # issue 12: tapliance over TCP against TCP-only peers
 
 
 def by_name() -> dict[str, Tunnel]:

@@ -25,6 +25,7 @@ class Tunnel:
     label = ""  # table row
     packages: tuple[str, ...] = ()  # Debian packages it needs
     far = OVERLAY["b"]  # address the measurements target, reached through the tunnel
+    underlay: tuple[str, int] = ("udp", 0)  # what carries it on the underlay: the lossy test drops 1% of these
 
     def version(self) -> str:
         return ""

@@ -51,12 +51,22 @@ class OpenVpn(Tunnel):
     name = "openvpn"
     label = "OpenVPN tap AES-256-GCM"
     packages = ("openvpn",)
+    underlay = ("udp", PORT)
+
+    def __init__(self, tcp: bool = False) -> None:
+        """``tcp``: over TCP (``--proto tcp-server`` on b, ``tcp-client`` on a), where only TCP gets through."""
+        self.tcp = tcp
+        if tcp:
+            self.name, self.label, self.underlay = "openvpn-tcp", "OpenVPN tap TCP AES-256-GCM", ("tcp", PORT)
 
     def version(self) -> str:
         return first_line(["openvpn", "--version"])
 
     def describe(self) -> str:
-        return "openvpn 2.6 --dev-type tap, p2p TLS (self-signed + --peer-fingerprint), --data-ciphers AES-256-GCM"
+        over = ", --proto tcp-server/tcp-client" if self.tcp else ""
+        return (
+            f"openvpn 2.6 --dev-type tap{over}, p2p TLS (self-signed + --peer-fingerprint), --data-ciphers AES-256-GCM"
+        )
 
     def up(self, lab: Lab, work: Path) -> Daemons:
         fp = {s: self_signed(f"bench-{s}", work / f"ovpn-{s}.key", work / f"ovpn-{s}.crt") for s in SIDES}
@@ -64,6 +74,7 @@ class OpenVpn(Tunnel):
         for s in SIDES:
             other = "b" if s == "a" else "a"
             role = ["--tls-client"] if s == "a" else ["--tls-server", "--dh", "none"]
+            proto = ("tcp-client" if s == "a" else "tcp-server") if self.tcp else "udp"
             argv[s] = [
                 "openvpn",
                 "--dev",
@@ -71,7 +82,7 @@ class OpenVpn(Tunnel):
                 "--dev-type",
                 "tap",
                 "--proto",
-                "udp",
+                proto,
                 "--disable-dco",
                 "--local",
                 UNDERLAY[s],
@@ -98,8 +109,8 @@ class OpenVpn(Tunnel):
                 "--script-security",
                 "1",
             ]
-        d = self.start_pair(lab, work, argv, "udp", PORT)
-        got = re.findall(r"Data Channel: cipher '([^']+)'", (work / "openvpn-a.log").read_text(errors="replace"))
+        d = self.start_pair(lab, work, argv, "tcp" if self.tcp else "udp", PORT)
+        got = re.findall(r"Data Channel: cipher '([^']+)'", (work / f"{self.name}-a.log").read_text(errors="replace"))
         if got and got[-1] != "AES-256-GCM":
             self.down(lab, d)
             raise BenchError(f"data channel negotiated {got[-1]}, not AES-256-GCM")

@@ -9,6 +9,7 @@ from ..lab import OVERLAY, SIDES, UNDERLAY, BenchError, Lab, run
 from .base import Daemons, Tunnel, first_line
 
 PORT = 9123
+TCP_PORT = 8443
 REPO = Path(__file__).resolve().parents[3]
 TAPLIANCE = REPO / ".venv" / "bin" / "tapliance"
 PYTHON = REPO / ".venv" / "bin" / "python"
@@ -27,7 +28,13 @@ class Tapliance(Tunnel):
     packages = ()
 
     def __init__(
-        self, name: str, suite: str, tree: Path | None = None, commit: str = "", metrics: bool = False
+        self,
+        name: str,
+        suite: str,
+        tree: Path | None = None,
+        commit: str = "",
+        metrics: bool = False,
+        tcp: bool = False,
     ) -> None:
         """``tree``: run the tapliance package found there (a checkout of ``commit``) instead of the repo's;
         ``metrics``: side a serves [metrics] and a scraper reads /metrics and /api/status every second."""
@@ -36,7 +43,14 @@ class Tapliance(Tunnel):
         self.tree = tree
         self.commit = commit
         self.metrics = metrics
-        self.label = f"tapliance {suite}" + (f" @{commit[:8]}" if commit else "") + (" +metrics" if metrics else "")
+        self.tcp = tcp
+        self.underlay = ("tcp", TCP_PORT) if tcp else ("udp", PORT)
+        over = " over TCP" if tcp else ""
+        self.label = (
+            f"tapliance {'quicktun-tcp' if tcp else suite}{over}"
+            + (f" @{commit[:8]}" if commit else "")
+            + (" +metrics" if metrics else "")
+        )
 
     def command(self) -> list[str]:
         if self.tree is None:
@@ -49,7 +63,10 @@ class Tapliance(Tunnel):
     def describe(self) -> str:
         where = f", code of commit {self.commit}" if self.commit else ""
         scraped = ", [metrics] on side a, scraped every second" if self.metrics else ""
-        return f"tapliance up, suite {self.suite}, interface mtu 1500, offloads on (defaults){where}{scraped}"
+        how = (
+            'transport = "tcp" (QuickTun TCP protocol, encrypted, authenticated)' if self.tcp else f"suite {self.suite}"
+        )
+        return f"tapliance up, {how}, interface mtu 1500, offloads on (defaults){where}{scraped}"
 
     def up(self, lab: Lab, work: Path) -> Daemons:
         if not TAPLIANCE.exists():
@@ -63,18 +80,22 @@ class Tapliance(Tunnel):
         argv = {}
         for s in SIDES:
             other = "b" if s == "a" else "a"
-            endpoint = f'endpoint = "{UNDERLAY[other]}:{PORT}"\n' if s == "a" else ""
+            port = TCP_PORT if self.tcp else PORT
+            endpoint = f'endpoint = "{UNDERLAY[other]}:{port}"\n' if s == "a" else ""
+            if self.tcp:
+                endpoint += 'transport = "tcp"\n'
+            listen_tcp = f'tcp_listen = "{UNDERLAY[s]}:{TCP_PORT}"\n' if self.tcp and s == "b" else ""
             conf = work / f"{self.name}-{s}.toml"
             conf.write_text(
                 f'[interface]\nname = "tl0"\nmtu = 1500\naddresses = ["{OVERLAY[s]}/24"]\n\n'
                 f'[tunnel]\nlisten = "{UNDERLAY[s]}:{PORT}"\nprivate_key_file = "{work / f"{self.name}-{s}.key"}"\n'
-                f'suite = "{self.suite}"\ncontrol_socket = "{work / f"{self.name}-{s}.sock"}"\n\n'
+                f'suite = "{self.suite}"\ncontrol_socket = "{work / f"{self.name}-{s}.sock"}"\n{listen_tcp}\n'
                 f'[[peer]]\nname = "{other}"\npublic_key = "{pub[other]}"\n{endpoint}'
             )
             if self.metrics and s == "a":
                 conf.write_text(conf.read_text() + '\n[metrics]\nlisten = "127.0.0.1:9124"\n')
             argv[s] = [*self.command(), "up", "-c", str(conf)]
-        daemons = self.start_pair(lab, work, argv, "udp", PORT)
+        daemons = self.start_pair(lab, work, argv, *self.underlay)
         if self.metrics:
             daemons.helpers.append(lab.spawn("a", [str(PYTHON), "-c", SCRAPER], work / f"{self.name}-scraper.log"))
         return daemons
