@@ -11,8 +11,10 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import shutil
 import subprocess
 from collections.abc import Sequence
+from pathlib import Path
 
 NETNS_DIR = "/run/netns"
 
@@ -95,4 +97,7 @@ def cleanup(prefix: str) -> list[str]:
         kill_ns_processes(ns)
         sh(["ip", "netns", "del", ns], check=False)
         removed.append(ns)
+    etc = Path("/etc/netns")  # per-namespace /etc files (e.g. a hosts file a test wrote)
+    for d in etc.glob(f"{prefix}*") if prefix and etc.is_dir() else []:
+        shutil.rmtree(d, ignore_errors=True)
     return removed

@@ -67,12 +67,12 @@ class Resolver:
 
 class NameWatch:
     """Native peers whose endpoint is a DNS name: resolved at start, and again every ``EVERY`` seconds
-    while the peer is unreachable (no session, or nothing received for ``STALE`` seconds), so a
+    while the peer is unreachable (no session, or nothing received for 3 keepalives), so a
     dynamic-DNS site that changed its address is found again. The socket's family decides which
     addresses fit (an IPv4 socket takes A records only)."""
 
-    EVERY = 15.0
-    STALE = 30.0
+    EVERY = 5.0
+    STALE_MIN = 10.0  # unreachable: nothing received for 3 keepalives (at least this long)
 
     def __init__(self, native: object, names: dict[bytes, object], v6_socket: bool) -> None:
         from tapliance.config import Endpoint
@@ -111,7 +111,8 @@ class NameWatch:
     def check(self, now: float) -> None:
         for key, ep in self.names.items():
             peer = self.native.peers[key]
-            fresh = peer.usable(now, self.native.reject_after) is not None and now - peer.last_received < self.STALE
+            stale = max(self.STALE_MIN, 3 * peer.keepalive)
+            fresh = peer.usable(now, self.native.reject_after) is not None and now - peer.last_received < stale
             if not fresh:
                 self.resolver.lookup(ep.host, self._answer(key, ep.port))
 

@@ -36,8 +36,10 @@ def test_encrypted_authenticated_carries_ping_and_a_checked_32_mib(pair: tuple[N
     client.wait_ping(server.ip, 20, server)
     transfer(client.ns, server.ns, server.ip, 32 * MIB)
     transfer(server.ns, client.ns, client.ip, 4 * MIB, port=5002)
+    time.sleep(2.5)  # one keepalive interval: an echo has measured the round trip
     (peer,) = client.status()["peers"]
     assert peer["transport"] == "tcp" and peer["state"] == "up" and peer["encrypted"] is True
+    assert peer["rtt"] is not None and 0 < peer["rtt"] < 0.5, peer
     (speer,) = server.status()["peers"]
     assert speer["state"] == "up" and speer["endpoint"].startswith("10.251.1.2:")
     assert "TCP tunnel up" in client.log.read_text()
@@ -48,7 +50,9 @@ def test_public_with_password_carries_32_mib_and_hands_out_an_address(pair: tupl
     pw = password_file(tmp_path, "pw", "the shared secret of s")
     server.write(
         tcp_peer(
-            "guest", extra=f'require_password = true\npassword_file = "{pw}"\nassign_addresses = ["10.253.0.2/24"]'
+            "guest",
+            extra=f'require_password = true\npassword_file = "{pw}"\nassign_addresses = ["10.253.0.2/24"]\n'
+            'announce_routes = ["10.254.1.0/24", "10.99.0.0/16"]',
         ),
         _listen(server) + "\n",
     )
@@ -62,7 +66,7 @@ def test_public_with_password_carries_32_mib_and_hands_out_an_address(pair: tupl
             "s",
             key=server.public,
             endpoint=f"10.251.1.1:{TCP_PORT}",
-            extra=f'tcp_anonymous = true\npassword_file = "{pw}"',
+            extra=f'tcp_anonymous = true\npassword_file = "{pw}"\naccept_routes = ["10.254.0.0/16"]',
         ),
         addresses=False,
     )
@@ -74,6 +78,10 @@ def test_public_with_password_carries_32_mib_and_hands_out_an_address(pair: tupl
     transfer(client.ns, server.ns, "10.253.0.1", 32 * MIB)
     assert "address 10.253.0.2/24 from peer s" in client.log.read_text()
     assert "password accepted" in server.log.read_text()
+    # routing updates: the one inside accept_routes is installed via the TAP, the other counted and ignored
+    routes = client.sh("ip", "-4", "route", "show", "dev", "tl0", check=True).stdout.decode()
+    assert "10.254.1.0/24" in routes and "10.99.0.0/16" not in routes, routes
+    assert client.status()["drops"].get("tcp_route_refused") == 1
 
 
 def test_wrong_password_or_unknown_key_gets_no_traffic_through(pair: tuple[Node, Node], tmp_path: Path) -> None:
@@ -122,3 +130,35 @@ def test_kill_9_of_either_side_heals_without_an_operator(pair: tuple[Node, Node]
     took = client.wait_ping(server.ip, 30, server)
     assert took < 30
     assert client.status()["peers"][0]["state"] == "up"
+
+
+def test_endpoints_by_dns_name_for_tcp_and_udp_and_a_moved_server_is_found_again(pair: tuple[Node, Node]) -> None:
+    """The client names the server in its hosts file (ip netns exec binds /etc/netns/NS/hosts); the server
+    then moves to a new address and the name with it: the UDP peer re-resolves while unreachable."""
+    server, client = pair
+    hosts = Path("/etc/netns") / client.ns / "hosts"
+    hosts.parent.mkdir(parents=True, exist_ok=True)
+    hosts.write_text("10.251.1.1 vpn.tapliance.test\n")
+    server.write(f'[[peer]]\nname = "c1"\npublic_key = "{client.public}"\nkeepalive = 0\n', "")  # silent
+    client.write(f'[[peer]]\nname = "s"\npublic_key = "{server.public}"\nendpoint = "vpn.tapliance.test:9123"\n')
+    server.start()
+    client.start()
+    client.wait_ping(server.ip, 20, server)
+    assert "resolves to 10.251.1.1:9123" in client.log.read_text()
+    client.stop()
+    # the server moves; the client starts with the stale name, cannot reach it, and finds it once DNS follows
+    server.sh("ip", "addr", "del", "10.251.1.1/24", "dev", "to1", check=True)
+    server.sh("ip", "addr", "add", "10.251.1.7/24", "dev", "to1", check=True)
+    client.start()
+    assert not client.ping(server.ip, count=2)
+    hosts.write_text("10.251.1.7 vpn.tapliance.test\n")
+    took = client.wait_ping(server.ip, 40, server)
+    assert "resolves to 10.251.1.7:9123" in client.log.read_text(), took
+    client.stop()
+    server.stop()
+    # and a TCP peer dials by name
+    server.write(tcp_peer("c1", key=client.public), _listen(server))
+    client.write(tcp_peer("s", key=server.public, endpoint=f"vpn.tapliance.test:{TCP_PORT}"))
+    server.start()
+    client.start()
+    client.wait_ping(server.ip, 20, server)

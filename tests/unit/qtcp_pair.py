@@ -3,8 +3,8 @@ cut the bytes anywhere, with a fake clock; frames to and from each end's switch 
 
 from __future__ import annotations
 
+import hashlib
 import os
-import random
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,8 +30,27 @@ class End:
         self.node.to_tap.clear()
 
 
+class Draws:
+    """A deterministic randomness source (SHA-256 of a seed and a counter), for reproducible runs."""
+
+    def __init__(self, seed: bytes) -> None:
+        self.seed, self.n = seed, 0
+
+    def __call__(self, n: int) -> bytes:
+        out = b""
+        while len(out) < n:
+            out += hashlib.sha256(self.seed + self.n.to_bytes(8, "big")).digest()
+            self.n += 1
+        return out[:n]
+
+
+def fixed_key(name: str) -> KeyPair:
+    return KeyPair.from_secret(hashlib.sha256(f"tapliance qtcp vector key {name}".encode()).digest())
+
+
 class Stream:
-    """One client connection to the server; ``cut`` splits every delivery into pieces of that size."""
+    """One client connection to the server; ``cut`` splits every delivery into pieces of that size;
+    ``seed``: fixed keys (fixed_key "A" for the client, "B" for the server) and deterministic randomness."""
 
     def __init__(
         self,
@@ -40,14 +59,17 @@ class Stream:
         *,
         server_knows_key: bool = True,
         cut: int = 0,
-        seed: int = 1,
+        seed: bytes | None = None,
         assign: Any = None,
         push_routes: tuple[Any, ...] = (),
     ) -> None:
-        self.rng = random.Random(seed)
         self.now = 1000.0
         self.cut = cut
-        self.ck, self.sk = KeyPair.from_secret(os.urandom(32)), KeyPair.from_secret(os.urandom(32))
+        self.seed = seed
+        if seed is not None:
+            self.ck, self.sk = fixed_key("A"), fixed_key("B")
+        else:
+            self.ck, self.sk = KeyPair.from_secret(os.urandom(32)), KeyPair.from_secret(os.urandom(32))
         cspec = TcpPeerSpec("server", self.sk.public, SERVER_ADDR, client)
         sspec = TcpPeerSpec("client", self.ck.public if server_knows_key else None, None, server, assign, push_routes)
         self.client = self._end(self.ck, cspec)
@@ -61,7 +83,8 @@ class Stream:
         self.server.proto.on_connected(ACCEPTED, CLIENT_ADDR, self.now)
 
     def _end(self, key: KeyPair, spec: TcpPeerSpec) -> End:
-        ctx = Context(os.urandom, 1.7e9)
+        rand = Draws(self.seed + spec.name.encode()) if self.seed is not None else os.urandom
+        ctx = Context(rand, 1.7e9)
         proto = QtcpProtocol(ctx, key, [spec])
         return End(proto, Node(ctx, [proto], tap_vnet=False))
 

@@ -126,3 +126,51 @@ def test_later_rekey_keeps_the_tunnel_carrying() -> None:
     s.advance(cc.policy.rekey_after + 2)  # type: ignore[union-attr]
     assert cc.send.local is not first and not s.closed
     carries(s)
+
+
+def test_padding_puts_every_encrypted_message_in_a_size_bucket_and_batches_small_frames() -> None:
+    from tapliance.proto.qtcp.session import BUCKETS
+    from tests.unit.qtcp_vectors import _messages
+
+    s = Stream(Policy(padding=True), Policy(padding=True), server_knows_key=True)
+    s.pump()
+    start = len(b"".join(s.client.sent))
+    for i in range(5):
+        s.client.node.on_frame(FRAME[:-1] + bytes([i]), s.now)
+    big = FRAME[:14] + bytes(1400)
+    s.client.node.on_frame(big, s.now)
+    s.pump()
+    sent = _messages([b"".join(s.client.sent)[start:]])
+    assert sent and all(control and len(m) - 2 in BUCKETS for control, m in sent), [len(m) for _, m in sent]
+    assert len(s.server.tap) == 6 and s.server.tap[-1] == big
+    assert len(sent) < 6  # the five small frames left batched
+
+
+def test_a_super_frame_over_the_15_bit_length_is_segmented() -> None:
+    from tapliance.proto import offload
+    from tapliance.proto.qtcp.session import Connection
+
+    s = Stream(Policy(vnet=True), Policy(vnet=True), server_knows_key=True)
+    s.pump()
+    (c,) = s.client.proto.conns.values()
+    assert c.vnet and isinstance(c, Connection)
+    # a 40000-byte TCP/IPv4 TSO super-frame (virtio-net header: GSO TCPv4, MSS 1448)
+    payload = bytes(40000 - 14 - 20 - 32)
+    ip = bytearray(20)
+    ip[0], ip[9] = 0x45, 6
+    ip[2:4] = (20 + 32 + len(payload)).to_bytes(2, "big")
+    tcp = bytearray(32)
+    tcp[12] = 8 << 4
+    hdr = (
+        bytes([1, 1])
+        + (14 + 20 + 32).to_bytes(2, "little")
+        + (1448).to_bytes(2, "little")
+        + (14 + 20).to_bytes(2, "little")
+        + (16).to_bytes(2, "little")
+    )
+    frame = hdr + FRAME[:12] + b"\x08\x00" + bytes(ip) + bytes(tcp) + payload
+    port = s.client.proto.ports[0]
+    port.vnet = True
+    s.client.proto.send(port, frame, 1, s.now)
+    s.pump()
+    assert len(s.server.tap) > 1 and all(len(f) <= offload.HDR_LEN + 14 + 1500 for f in s.server.tap)
