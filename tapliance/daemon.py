@@ -58,7 +58,10 @@ def check(path: str | Path) -> str:
             f"  listen udp {cfg.tunnel.listen}  suite {cfg.tunnel.suite}  public key {keyfile.encode(keys.public())}"
         )
     for s in specs:
+        named = {p.public_key: p.endpoint for p in cfg.peers if p.udp and p.endpoint and p.endpoint.is_name}
         ep = f"{s.endpoint[0]}:{s.endpoint[1]}" if s.endpoint else "learned from its first packet"
+        if s.public_key in named:
+            ep = f"{named[s.public_key]} (a DNS name, resolved at start)"
         lines.append(
             f"  peer {s.name or '(unnamed)'} {base64.b64encode(s.public_key).decode()} endpoint {ep}"
             f"{' psk' if s.psk else ''}"
