@@ -20,6 +20,14 @@ def reason(peer: dict[str, Any], recent_drops: dict[str, int]) -> str | None:
         if heard is not None and heard > 60:
             return f"up, but nothing received for {_ago(heard)}"
         return None
+    if peer.get("transport") == "tcp":  # the TCP protocol says why itself (refused, wrong password, ...)
+        if recent_drops.get("tcp_password"):
+            return "the TCP far end refused our password, or sent a wrong one"
+        return str(peer.get("why") or "no TCP connection yet")
+    if peer.get("transport") == "auto":
+        tcp = peer.get("tcp") or {}
+        udp_why = reason({k: v for k, v in peer.items() if k not in ("transport", "suite")}, recent_drops)
+        return f"UDP: {udp_why}; TCP: {tcp.get('why') or tcp.get('state')}"
     if "suite" in peer:  # a legacy peer: no handshake, only traffic
         if any(recent_drops.get(r) for r in LEGACY_AUTH):
             return "datagrams arrive but fail authentication or replay checks: wrong key, pad or nonce file?"

@@ -36,6 +36,10 @@ METRICS: tuple[tuple[str, str, tuple[str, ...], str], ...] = (
     ("peer_last_receive_age_seconds", "gauge", ("peer",), "seconds since the last authenticated datagram"),
     ("peer_endpoint_changes", "counter", ("peer",), "times the peer's address was learnt or moved (roaming)"),
     ("otp_pad_remaining_bytes", "gauge", ("peer", "direction"), "otp suite: pad bytes left to send / to receive"),
+    ("peer_tcp_rtt_seconds", "gauge", ("peer",), "TCP peers: round trip of the last echo request"),
+    ("peer_tcp_queued_frames", "gauge", ("peer",), "TCP peers: frames waiting in the connection's send queue"),
+    ("peer_tcp_queue_drops", "counter", ("peer",), "TCP peers: frames dropped from the head of a full send queue"),
+    ("peer_carrier", "gauge", ("peer", "carrier"), 'transport "auto" peers: 1 for the carrier in use (udp or tcp)'),
     ("drops", "counter", ("reason",), "datagrams, frames or messages not accepted, by reason (docs/protocol.md)"),
     ("reassembly_pending_frames", "gauge", (), "fragmented frames waiting for their other fragments"),
     (
@@ -50,6 +54,9 @@ METRICS: tuple[tuple[str, str, tuple[str, ...], str], ...] = (
     ("udp_gro_datagrams", "counter", ("listen",), "datagrams that arrived in those receives"),
     ("udp_gso_sends", "counter", ("listen",), "UDP sends of more than one datagram (GSO)"),
     ("udp_gso_datagrams", "counter", ("listen",), "datagrams sent in those sends"),
+    ("tcp_connections", "gauge", ("listen",), "TCP connections open (accepted and dialled)"),
+    ("tcp_accepted", "counter", ("listen",), "TCP connections accepted by the listener"),
+    ("tcp_shared", "counter", ("listen",), "port sharing: connections passed to the backend"),
 )
 _KIND = {m[0]: m for m in METRICS}
 STATES = ("idle", "handshaking", "up", "down")
@@ -82,6 +89,12 @@ class SnapshotCollector(Collector):
         fam["mac_table_entries"].add_metric([], s.get("mac_table", 0))
         fam["mac_flaps"].add_metric([], s.get("mac_flaps", 0))
         for t in s.get("transports", []):
+            if t.get("transport") == "tcp":
+                where = str(t.get("listen") or "client")
+                fam["tcp_connections"].add_metric([where], t["connections"])
+                fam["tcp_accepted"].add_metric([where], t["accepted"])
+                fam["tcp_shared"].add_metric([where], t.get("shared_total", 0))
+                continue
             for key in ("gro_receives", "gro_datagrams", "gso_sends", "gso_datagrams"):
                 fam[f"udp_{key}"].add_metric([t["listen"]], t[key])
         yield from fam.values()
@@ -109,6 +122,14 @@ def _peer(fam: dict[str, CounterMetricFamily | GaugeMetricFamily], p: dict[str, 
         if p.get(key) is not None:
             fam[metric].add_metric([name], float(p[key]))
     fam["peer_endpoint_changes"].add_metric([name], p.get("endpoint_changes", 0))
+    if p.get("transport") in ("tcp", "auto"):
+        if p.get("rtt") is not None:
+            fam["peer_tcp_rtt_seconds"].add_metric([name], p["rtt"])
+        fam["peer_tcp_queued_frames"].add_metric([name], p.get("queued_frames", 0))
+        fam["peer_tcp_queue_drops"].add_metric([name], p.get("queue_drops", 0))
+    if p.get("transport") == "auto":
+        for carrier in ("udp", "tcp"):
+            fam["peer_carrier"].add_metric([name, carrier], 1 if p.get("carrier") == carrier else 0)
     if "pad_send_left" in p:
         fam["otp_pad_remaining_bytes"].add_metric([name, "send"], p["pad_send_left"])
         fam["otp_pad_remaining_bytes"].add_metric([name, "receive"], p["pad_receive_left"])
