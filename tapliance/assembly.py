@@ -75,7 +75,18 @@ def peer_specs(cfg: C.Config, keys: Keys) -> list[PeerSpec]:
         if auto:  # a live UDP session is known within seconds (proto/failover.py)
             keepalive = min(keepalive or FO.KEEPALIVE, FO.KEEPALIVE)
         name = peer_name(p, i) if auto else p.name
-        specs.append(PeerSpec(p.public_key, name, ep, psk, keepalive, mirror=auto and p.endpoint is None))
+        specs.append(
+            PeerSpec(
+                p.public_key,
+                name,
+                ep,
+                psk,
+                keepalive,
+                mirror=auto and p.endpoint is None,
+                accept_addresses=p.accept_addresses,
+                accept_routes=p.accept_routes,
+            )
+        )
     return specs
 
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from tapliance import config as C
 from tapliance import keyfile, logs
 from tapliance.assembly import Keys, build_node, peer_specs
+from tapliance.hub.service import hub_side
 from tapliance.proto.native.peer import PeerSpec
 from tapliance.suites import REGISTRY
 from tapliance.summary import legacy_lines, tcp_lines
@@ -164,9 +165,10 @@ def _start(
     if apply_net and (cfg.bridge or cfg.nat or cfg.routes):
         _apply_net(cfg, undo)
     rt = Runtime(node, tap.fd, transports, ifname=cfg.interface.name, listen=str(cfg.tunnel.listen))
-    if built.tcp is not None:
-        handout(cfg, rt, undo)
+    handout(cfg, rt, undo)
     _status_side(cfg, rt, undo, token)
+    if cfg.pool is not None:
+        hub_side(cfg, rt, node.switch.ports)
     control = ControlServer(cfg.control_socket, rt.snapshot)
     undo.append(("control socket", control.close))
     return rt, control

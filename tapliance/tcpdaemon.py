@@ -39,7 +39,8 @@ def tcp_side(cfg: C.Config, built: Built, undo: list[tuple[str, Callable[[], obj
 
 
 def handout(cfg: C.Config, rt: Runtime, undo: list[tuple[str, Callable[[], object]]]) -> None:
-    """Addresses and routes a TCP server hands us go on our TAP, and come off it at exit."""
+    """Addresses and routes a hub or TCP server hands us go on our TAP (routes via the gateway it names), and
+    come off it at exit."""
     import ipaddress
 
     from tapliance.net.handout import Handout
@@ -49,15 +50,19 @@ def handout(cfg: C.Config, rt: Runtime, undo: list[tuple[str, Callable[[], objec
     h = Handout(cfg.interface.name)
     undo.append(("handed-out addresses", h.clear))
 
+    gateways: dict[tuple[str, int], str] = {}  # (peer, IP version) -> the gateway it named
+
     def on_event(ev: Event) -> None:
         if isinstance(ev, NetworkAssigned) and isinstance(ev.config, NetworkConfig):
-            ifs: list[ipaddress.IPv4Interface | ipaddress.IPv6Interface] = [
-                i for i in (ev.config.v4, ev.config.v6) if i is not None
-            ]
+            c = ev.config
+            ifs: list[ipaddress.IPv4Interface | ipaddress.IPv6Interface] = [i for i in (c.v4, c.v6) if i is not None]
             h.assign(ev.peer, ifs)
+            for version, gw in ((4, c.v4_peer), (6, c.v6_peer)):
+                if gw is not None:
+                    gateways[(ev.peer, version)] = str(gw.ip)
         elif isinstance(ev, NetworkAssigned) and isinstance(ev.config, RouteUpdate):
             net = ev.config.network()
             if net is not None:
-                h.route(ev.peer, net, ev.config.valid)
+                h.route(ev.peer, net, ev.config.valid, gateways.get((ev.peer, net.version)))
 
     rt.listeners.append(on_event)

@@ -30,6 +30,7 @@ from tapliance.config.model import (
     TunnelConfig,
 )
 from tapliance.config.peer import PeerConfig
+from tapliance.config.pool import PoolConfig, check_pool
 from tapliance.config.reader import ConfigError, Reader, parse_public_key, read_section
 from tapliance.config.tcpchecks import check_tcp_tunnel
 
@@ -79,16 +80,20 @@ def parse(data: dict[str, Any], path: Path = Path("<config>")) -> Config:
     peers = tuple(read_peer(r, t, f"peer[{i}]") for i, t in enumerate(r.array_of_tables(data, "peer")))
     check_peers(r, peers, tunnel.listen)
     check_tcp_tunnel(r, peers, tunnel.tcp_listen, tunnel.tcp_share_backend, tunnel.tcp_proxy_protocol)
+    bridge = _bridge(r, r.table(data, "bridge")) if "bridge" in data else None
+    pool = PoolConfig(**read_section(r, r.table(data, "pool"), "pool", PoolConfig)) if "pool" in data else None
+    check_pool(r, pool, interface.addresses + (bridge.addresses if bridge else ()), peers)
     return Config(
         path,
         interface,
         tunnel,
         peers,
-        _bridge(r, r.table(data, "bridge")) if "bridge" in data else None,
+        bridge,
         NatConfig(**read_section(r, r.table(data, "nat"), "nat", NatConfig)) if "nat" in data else None,
         tuple(_route(r, t, f"route[{i}]") for i, t in enumerate(r.array_of_tables(data, "route"))),
         LogConfig(**read_section(r, r.table(data, "log"), "log", LogConfig)),
         MetricsConfig(**read_section(r, r.table(data, "metrics"), "metrics", MetricsConfig)),
+        pool,
     )
 
 

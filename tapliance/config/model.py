@@ -14,6 +14,7 @@ from pathlib import Path
 
 from tapliance.config.fields import Endpoint, IPAddress, IPInterface, IPNetwork, setting
 from tapliance.config.peer import PeerConfig
+from tapliance.config.pool import PoolConfig
 from tapliance.suites import NATIVE, REGISTRY
 
 DEFAULT_PORT = 9123
@@ -195,6 +196,7 @@ class Config:
     routes: tuple[RouteConfig, ...] = ()
     log: LogConfig = field(default_factory=LogConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    pool: PoolConfig | None = None
 
     @property
     def log_level(self) -> str:
@@ -222,6 +224,11 @@ class Config:
         return self.interface.offload and any(not p.legacy for p in self.peers)
 
     @property
+    def leases_file(self) -> Path:
+        configured = self.pool.leases_file if self.pool else None
+        return configured or Path(f"/var/lib/tapliance/{self.interface.name}.leases")
+
+    @property
     def control_socket(self) -> Path:
         return self.tunnel.control_socket or Path(f"/run/tapliance/{self.interface.name}.sock")
 
@@ -236,4 +243,5 @@ SECTIONS: dict[str, tuple[type, str]] = {
     "route": (RouteConfig, "array"),
     "log": (LogConfig, "table"),
     "metrics": (MetricsConfig, "table"),
+    "pool": (PoolConfig, "table"),
 }

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from tapliance.config.fields import Endpoint, IPInterface, IPNetwork, setting
+from tapliance.config.fields import Endpoint, IPAddress, IPInterface, IPNetwork, setting
 from tapliance.suites import PEER_SUITES
 
 QUICKTUN_BOX = ("quicktun-nacl0", "quicktun-nacltai", "quicktun-salty")
@@ -112,15 +112,28 @@ class PeerConfig:
     )
     accept_addresses: bool = setting(
         True,
-        "TCP client: put the addresses the server hands out on our TAP (removed on exit)",
+        "client: put the addresses a hub hands out (its `[pool]`, or a TCP server's `assign_addresses`) on our "
+        "TAP; removed on exit",
         kind="bool",
         suites=("native",),
     )
     accept_routes: tuple[IPNetwork, ...] = setting(
         (),
-        "TCP: routes the far end announces (routing information update) are installed via the TAP only inside "
-        "these prefixes; any other is counted and ignored",
+        "client: routes the far end pushes (its `[pool] routes`, TCP routing updates) are installed via the TAP "
+        "only inside these prefixes; any other is counted and ignored",
         kind="networks",
+        suites=("native",),
+    )
+    reserve: tuple[IPAddress, ...] = setting(
+        (),
+        "hub: this peer's fixed addresses (one per family) inside `[pool]`, never handed to another",
+        kind="addresses",
+        suites=("native",),
+    )
+    lease: bool = setting(
+        True,
+        "hub with a `[pool]`: `false` exempts this peer from the address handout (e.g. a bridged site)",
+        kind="bool",
         suites=("native",),
     )
     announce_routes: tuple[IPNetwork, ...] = setting(

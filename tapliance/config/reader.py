@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from tapliance.config.fields import Endpoint
+from tapliance.config.pool import read_addresses, read_range
 
 IFNAME_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,15}$")
 _LABEL = r"[A-Za-z0-9]([A-Za-z0-9\-]{0,61}[A-Za-z0-9])?"
@@ -237,6 +238,8 @@ KINDS: dict[str, Callable[[Reader, str, Any, dict[str, Any]], Any]] = {
     "network": _network,
     "address": _address,
     "public_key": _public_key,
+    "range": read_range,
+    "addresses": read_addresses,
 }
 
 

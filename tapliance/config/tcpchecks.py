@@ -21,8 +21,6 @@ TCP_ONLY = (
     "tcp_anonymous",
     "tcp_padding",
     "assign_addresses",
-    "accept_addresses",
-    "accept_routes",
     "announce_routes",
 )
 WEAK = {
@@ -92,8 +90,8 @@ def _server_side(r: Reader, p: PeerConfig, values: dict[str, Any], where: str) -
         versions = [a.version for a in p.assign_addresses]
         if len(set(versions)) != len(versions):
             raise r.error(f"{where}.assign_addresses", "one address per family (IPv4, IPv6)")
-    if "accept_addresses" in values and p.endpoint is None:
-        raise r.error(f"{where}.accept_addresses", "only a client (a peer we dial) is handed addresses")
+    if "accept_addresses" in values and p.endpoint is None and p.transport == "tcp":
+        raise r.error(f"{where}.accept_addresses", "only a client (a peer we dial) is handed addresses over TCP")
 
 
 def check_tcp_tunnel(

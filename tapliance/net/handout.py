@@ -26,6 +26,7 @@ class Handout:
         self.dev = dev
         self.addresses: list[str] = []  # "10.8.0.2/24"
         self.routes: list[str] = []  # "192.168.50.0/24"
+        self.via: dict[str, str | None] = {}
 
     def assign(self, peer: str, interfaces: list[ipaddress.IPv4Interface | ipaddress.IPv6Interface]) -> None:
         want = [str(i) for i in interfaces]
@@ -40,13 +41,17 @@ class Handout:
         finally:
             host.close()
 
-    def route(self, peer: str, network: ipaddress.IPv4Network | ipaddress.IPv6Network, valid: bool) -> None:
+    def route(
+        self, peer: str, network: ipaddress.IPv4Network | ipaddress.IPv6Network, valid: bool, via: str | None = None
+    ) -> None:
         dst = str(network)
-        r = Route(dst, None, self.dev, proto=RTPROT_TAPLIANCE)
+        r = Route(dst, via, self.dev, proto=RTPROT_TAPLIANCE)
+        self.via[dst] = via
         host = Host()
         try:
             if valid and dst not in self.routes:
-                if self._try(partial(host.route, "replace", r), f"route {dst} dev {self.dev} from peer {peer}"):
+                how = f"route {dst}" + (f" via {via}" if via else "") + f" dev {self.dev} from peer {peer}"
+                if self._try(partial(host.route, "replace", r), how):
                     self.routes.append(dst)
             elif not valid and dst in self.routes:
                 self._try(partial(host.route, "del", r), f"withdrew route {dst} (peer {peer})")
@@ -61,7 +66,7 @@ class Handout:
         try:
             for dst in self.routes:
                 self._try(
-                    partial(host.route, "del", Route(dst, None, self.dev, proto=RTPROT_TAPLIANCE)),
+                    partial(host.route, "del", Route(dst, self.via.get(dst), self.dev, proto=RTPROT_TAPLIANCE)),
                     f"removed route {dst}",
                 )
             for a in self.addresses:

@@ -66,7 +66,9 @@ class Drop(StrEnum):
     TCP_NOT_CONNECTED = "tcp_not_connected", "frame for a TCP peer with no tunnel up"
     AUTO_NO_CARRIER = "auto_no_carrier", "frame for a transport-auto peer heard on neither UDP nor TCP lately"
     TCP_TOO_MANY = "tcp_too_many", "TCP connection refused: the listener already has its maximum of connections"
-    TCP_ROUTE_REFUSED = "tcp_route_refused", "routing update for a prefix the peer's config does not allow"
+    ROUTE_REFUSED = "route_refused", "pushed route for a prefix the peer's accept_routes does not allow"
+    CONTROL_BAD = "control_bad", "native control message that does not parse (handed-out addresses, routes)"
+    CONTROL_UNKNOWN = "control_unknown", "native control message with a command this implementation does not take"
     # -- runtime I/O
     TAP_BUSY = "tap_busy", "TAP write would block (the kernel's queue is full)"
     TAP_ERROR = "tap_error", "TAP write failed (e.g. the link is down)"

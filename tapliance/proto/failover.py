@@ -83,6 +83,10 @@ class FailoverProtocol(Protocol[AutoPort]):
             return
         m.protocol.send(m, frame, flags, now, flood)
 
+    def send_control(self, port: AutoPort, payload: bytes, now: float) -> bool:
+        m = port.carrier or port.udp
+        return m.protocol.send_control(m, payload, now)
+
     def on_timer(self, now: float) -> float:
         for p in self.ports:
             self._choose(p, now)

@@ -100,6 +100,11 @@ class Protocol(ABC, Generic[P]):
         """Carry ``frame`` to ``port``. ``flood``: a copy of a broadcast or unknown-unicast frame, which a
         protocol may skip for a peer it has never heard from rather than queue it."""
 
+    def send_control(self, port: P, payload: bytes, now: float) -> bool:
+        """Carry one control command (QuickTun TCP encoding: addresses, routes) to ``port``, if this protocol
+        and the peer can; False otherwise (the legacy formats cannot)."""
+        return False
+
     @abstractmethod
     def on_timer(self, now: float) -> float:
         """Run due timers; return the time of the next deadline."""

@@ -122,15 +122,15 @@ class Runtime:
                     self.drops.count(Drop.TAP_ERROR)
                     log.debug("TAP write: %s", e)
             node.to_tap.clear()
-        for t in self.transports:
-            t.flush()
-        if node.events:
+        if node.events:  # before the transports flush: a listener may queue output (a hub's lease)
             events = list(node.events)
             node.events.clear()
             for ev in events:
                 _log_event(ev)
                 for fn in self.listeners:
                     fn(ev)
+        for t in self.transports:
+            t.flush()
 
     def _read_tap(self, now: float) -> None:
         on_frame, read, fd = self.node.on_frame, os.read, self.tap_fd

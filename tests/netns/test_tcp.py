@@ -81,7 +81,7 @@ def test_public_with_password_carries_32_mib_and_hands_out_an_address(pair: tupl
     # routing updates: the one inside accept_routes is installed via the TAP, the other counted and ignored
     routes = client.sh("ip", "-4", "route", "show", "dev", "tl0", check=True).stdout.decode()
     assert "10.254.1.0/24" in routes and "10.99.0.0/16" not in routes, routes
-    assert client.status()["drops"].get("tcp_route_refused") == 1
+    assert client.status()["drops"].get("route_refused") == 1
 
 
 def test_wrong_password_or_unknown_key_gets_no_traffic_through(pair: tuple[Node, Node], tmp_path: Path) -> None:

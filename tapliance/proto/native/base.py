@@ -24,7 +24,7 @@ from tapliance.proto.native.index import IndexTable
 from tapliance.proto.native.keypair import Keypair
 from tapliance.proto.native.peer import Peer
 from tapliance.proto.native.state import Input
-from tapliance.proto.protocol import DatagramProtocol
+from tapliance.proto.protocol import DatagramProtocol, Frame
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,9 @@ class NativeBase(DatagramProtocol[Peer]):
     caps: int  # what we announce in our handshake messages (wire.CAP_*)
 
     # -- provided by the parts -----------------------------------------------------------------------
+
+    @abstractmethod
+    def _control_in(self, peer: Peer, payload: Frame, flags: int, now: float) -> None: ...
 
     @abstractmethod
     def _flush(self, peer: Peer, now: float) -> bool:

@@ -45,7 +45,7 @@ class Initiator(NativeBase):
             ephemeral_private=self.random(32),
             unix_time=now + self.unix_offset,
             cookie=cookie,
-            caps=self.caps,
+            caps=self.caps | peer.caps,
         )
         peer.last_initiation = now
         peer.retransmit_at = now + K.REKEY_TIMEOUT + self.random(1)[0] / 768  # up to 1/3 s jitter

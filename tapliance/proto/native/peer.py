@@ -13,9 +13,11 @@ from __future__ import annotations
 import base64
 from collections import deque
 from dataclasses import dataclass
+from ipaddress import IPv4Network, IPv6Network
 from typing import Any
 
 from tapliance.proto.events import Addr
+from tapliance.proto.native import wire as W
 from tapliance.proto.native.handshake import InitiatorState, cookie_key, mac1_key
 from tapliance.proto.native.keypair import Keypair
 from tapliance.proto.native.state import Input, PeerState, transition
@@ -34,6 +36,8 @@ class PeerSpec:
     psk: bytes | None
     keepalive: float  # seconds of tx silence before a keepalive; 0: passive keepalives only
     mirror: bool = False  # keepalives only while the peer is heard (the answering end of transport auto)
+    accept_addresses: bool = False  # apply the addresses this peer hands us (control messages)
+    accept_routes: tuple[IPv4Network | IPv6Network, ...] = ()  # pushed routes applied only inside these
 
 
 class Peer(Port):
@@ -41,6 +45,8 @@ class Peer(Port):
         # vnet: plain frames until the peer's handshake message announces CAP_VNET
         super().__init__(spec.name or base64.b64encode(spec.public_key).decode()[:8], protocol, vnet=False)
         self.remote_caps = 0
+        # announced to this peer besides the node's own: "send me control messages" if we take what it hands out
+        self.caps = W.CAP_CONTROL if spec.accept_addresses or spec.accept_routes else 0
         self.spec = spec
         self.public_key = spec.public_key
         self.psk = spec.psk or bytes(32)

@@ -22,6 +22,7 @@ from tapliance.proto.native import primitives as P
 from tapliance.proto.native import wire as W
 from tapliance.proto.native.base import NativeParams
 from tapliance.proto.native.constants import reject_after_time
+from tapliance.proto.native.control import Control
 from tapliance.proto.native.cookie import CookieChecker
 from tapliance.proto.native.fragments import Reassembler
 from tapliance.proto.native.handshake import mac1_key
@@ -36,7 +37,7 @@ from tapliance.proto.protocol import Context
 from tapliance.suites import suite_id
 
 
-class NativeProtocol(Receive, Send, Initiator, Responder, Timers):
+class NativeProtocol(Receive, Send, Control, Initiator, Responder, Timers):
     def __init__(
         self, ctx: Context, params: NativeParams, *, static_private: bytes, peers: Sequence[PeerSpec], now: float
     ) -> None:
@@ -57,7 +58,7 @@ class NativeProtocol(Receive, Send, Initiator, Responder, Timers):
         self.indices = IndexTable()
         self.reasm = Reassembler(self.drops)
         self.cookies = CookieChecker(self.static_public, params.handshake_rate, ctx.random, now)
-        self.caps = W.CAP_VNET if params.offload else 0
+        self.caps = W.CAP_VNET if params.offload else 0  # and per peer: Peer.caps
 
     def status(self, now: float) -> dict[str, Any]:
         return {

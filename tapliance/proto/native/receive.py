@@ -120,6 +120,9 @@ class Receive(NativeBase):
         peer = self.indices[receiver][0]
         self._authenticated(peer, kp, addr, now)
         self._salvage((kp.local_index << 64) | counter, now)
+        if flags & W.FLAG_CONTROL:
+            self._control_in(peer, frame, flags, now)
+            return True
         self._ingress(peer, frame, flags, now)
         return True
 
@@ -167,6 +170,9 @@ class Receive(NativeBase):
                 return
             self._salvage(key - fidx, now)
             frame = whole
+        if flags & W.FLAG_CONTROL:
+            self._control_in(peer, frame, flags, now)
+            return
         self._ingress(peer, frame, flags, now)
 
     def _authenticated(self, peer: Peer, kp: Keypair, addr: Addr, now: float) -> None:

@@ -54,7 +54,7 @@ class Responder(NativeBase):
             psk=peer.psk,
             peer_mac1_key=peer.mac1_key,
             cookie=None,
-            caps=self.caps,
+            caps=self.caps | peer.caps,
         )
         kp = Keypair(
             keys, self.params.suite, local_index=idx, remote_index=init.sender_index, initiator=False, created=now

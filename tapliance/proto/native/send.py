@@ -12,6 +12,7 @@ from __future__ import annotations
 from tapliance.proto import offload
 from tapliance.proto.drops import Drop
 from tapliance.proto.native import constants as K
+from tapliance.proto.native import wire as W
 from tapliance.proto.native.base import NativeBase
 from tapliance.proto.native.keypair import Keypair
 from tapliance.proto.native.peer import Peer
@@ -35,7 +36,7 @@ class Send(NativeBase):
             self.drops.count(Drop.FRAME_TOO_BIG)
             return
         self.tx.append((buf, peer.endpoint, seg))
-        peer.tx_bytes += len(frame) - (offload.HDR_LEN if flags else 0)
+        peer.tx_bytes += len(frame) - (offload.HDR_LEN if flags & W.FLAG_VNET else 0)
         peer.tx_frames += 1
         self._sent(peer, now)
         if (

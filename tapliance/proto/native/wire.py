@@ -40,7 +40,8 @@ RESP = struct.Struct("<BB2xII32s16s16s16s")
 # Capabilities a side announces in its handshake message (byte 2 of an initiation, byte 1 of a response).
 # A side ignores bits it does not know and sends unknown bits as zero; a version-1 peer sends 0 (none).
 CAP_VNET = 0x01  # "send me frames with a virtio-net header and super-frames": my TAP has offloads
-CAPS_KNOWN = CAP_VNET
+CAP_CONTROL = 0x02  # "I take control messages" (data flag CONTROL: addresses and routes a hub hands out)
+CAPS_KNOWN = CAP_VNET | CAP_CONTROL
 
 # Cookie reply: type(1) reserved(3) receiver(4) nonce(24) cookie(16+16)
 COOKIE_LEN = 64
@@ -54,7 +55,8 @@ DATA_OVERHEAD = DATA_HEADER_LEN + TAG_LEN
 MAX_FRAGMENTS = 255
 MAX_FRAME = 65535 + 14 + 4 + 12  # a 64 KiB super-frame with Ethernet/VLAN/virtio headers
 FLAG_VNET = VNET  # chunk carries a virtio-net header in front of the frame: the frame flag, on the wire
-FLAGS_KNOWN = FLAG_VNET
+FLAG_CONTROL = 0x02  # the chunk is a control message (QuickTun TCP command encoding), not a frame
+FLAGS_KNOWN = FLAG_VNET | FLAG_CONTROL
 
 
 def max_chunk(underlay_mtu: int, ipv6: bool) -> int:

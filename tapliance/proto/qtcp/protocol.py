@@ -106,10 +106,8 @@ class QtcpProtocol(StreamProtocol[TcpPeer]):
         if kind == "drop":
             self.drops.count(data)
         elif kind == "route":
-            net = data.network()
-            allowed = c.policy.accept_routes if c.policy is not None else ()
-            if net is None or not any(net.version == a.version and net.subnet_of(a) for a in allowed):
-                self.drops.count(Drop.TCP_ROUTE_REFUSED)
+            if not Q.route_accepted(data, c.policy.accept_routes if c.policy is not None else ()):
+                self.drops.count(Drop.ROUTE_REFUSED)
                 return
             self.events.append(NetworkAssigned(c.port.name, data))
         elif kind == "netconfig" and c.client and c.policy is not None and c.policy.accept_network_config:
@@ -204,6 +202,13 @@ class QtcpProtocol(StreamProtocol[TcpPeer]):
         if c is not None and c.port is not None:
             c.port.reason = why
         self.close.append(conn)
+
+    def send_control(self, port: TcpPeer, payload: bytes, now: float) -> bool:
+        c = port.conn
+        if c is None or not c.enabled:
+            return False
+        c.queue(payload)
+        return True
 
     def hangup(self, port: TcpPeer, why: str) -> None:
         if port.conn is not None:

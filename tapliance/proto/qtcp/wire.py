@@ -245,3 +245,12 @@ class RouteUpdate:
             return ipaddress.ip_network((self.address, self.prefix))
         except ValueError:
             return None
+
+
+def route_accepted(update: RouteUpdate, allowed: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]) -> bool:
+    """A routing update is applied only for an IP prefix inside one of the peer's ``accept_routes``."""
+    net = update.network()
+    return net is not None and any(
+        net.version == a.version and net.subnet_of(a)  # type: ignore[arg-type]
+        for a in allowed
+    )
