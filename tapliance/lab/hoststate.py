@@ -87,7 +87,9 @@ def differences(before: dict[str, object], after: dict[str, object]) -> list[str
     out += [f"link {n}: deleted" for n in sorted(set(lb) - set(la))]
     sb, sa = before["sysctls"], after["sysctls"]
     assert isinstance(sb, dict) and isinstance(sa, dict)
-    out += [f"sysctl net/{k}: {sb.get(k)!r} -> {sa.get(k)!r}" for k in sorted(set(sb) | set(sa)) if sb.get(k) != sa.get(k)]
+    out += [
+        f"sysctl net/{k}: {sb.get(k)!r} -> {sa.get(k)!r}" for k in sorted(set(sb) | set(sa)) if sb.get(k) != sa.get(k)
+    ]
     return out
 
 
