@@ -114,3 +114,15 @@ def test_completion_offers_every_command_and_option(tmp_path: Path) -> None:
     f = tmp_path / "tapliance"
     f.write_text(script)
     assert subprocess.run(["bash", "-n", str(f)], check=False).returncode == 0
+
+
+def test_config_page_example_is_a_valid_config() -> None:
+    import tomllib
+
+    from tapliance import keyfile
+    from tapliance.cli.man import EXAMPLE
+    from tapliance.config import parse
+
+    key = keyfile.encode(keyfile.public_from_private(keyfile.generate_private()))
+    cfg = parse(tomllib.loads(EXAMPLE.replace("<the peer's tapliance pubkey>", key)))
+    assert cfg.interface.name == "tap0" and len(cfg.peers) == 1
