@@ -107,6 +107,8 @@ def test_vagrant_lab_run(topology: str, capsys: pytest.CaptureFixture[str]) -> N
     for host in ("site-a", "site-b"):
         unit = "tapliance@tapliance" if host in deb_hosts else "tapliance"
         assert re.search(rf"^{host} \| CHANGED \| rc=0 >>\n(tapliance\s\S+\n)?{unit}: active enabled", out, re.M), host
+        removed = rf"^{host} \| CHANGED \| rc=0 >>\napt-get remove tapliance: tunnel stopped, unit and program gone"
+        assert (re.search(removed, out, re.M) is not None) == (host in deb_hosts), host
     assert f"vagrant-lab {topology}: PASSED" in out
     assert "(match)" in out, "verify.yml printed no matching sha256 proof"
     second = out.split("--- second run PLAY RECAP ---", 1)[1]
