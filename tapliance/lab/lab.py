@@ -152,8 +152,10 @@ class Lab:
         )
         return wheels
 
-    def ansible(self, playbook: str, *extra: str) -> RunResult:
+    def ansible(self, playbook: str, *extra: str, env_extra: dict[str, str] | None = None) -> RunResult:
+        """ansible-playbook ``playbook`` (in playbooks/, or an absolute path) against this lab."""
         argv, env = inventory.playbook_command(self.topo, self.dir, playbook, *extra)
+        env.update(env_extra or {})
         self.say(
             f"==> ansible-playbook {playbook} {' '.join(extra)}".rstrip() + f"  (from namespace {self.names.switch})"
         )

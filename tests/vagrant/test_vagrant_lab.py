@@ -3,8 +3,10 @@
 Slow (about 8-10 minutes per topology without KVM), so it runs only for the topologies named in
 TAPLIANCE_VAGRANT_LAB, e.g. ``l2-bridge`` (what scripts/test, and so CI, sets unless told otherwise),
 ``l2-bridge,l3-nat`` or ``none``.
-It runs ``scripts/vagrant-lab run <topology>`` (up, test, down; down also on failure) and checks the
-proof it prints. Needs root.
+It runs ``scripts/vagrant-lab run <topology>`` (up, test, down; down also on failure), checks the proof it
+prints, that the hosts in TAPLIANCE_DEB_HOSTS (vagrant-lab's default: site-a) ran the Debian package's
+template unit and the others the role's venv unit, and that the host's nftables ruleset, links and network
+sysctls are afterwards what they were before (tapliance/lab/hoststate.py). Needs root.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
+from tapliance.lab import hoststate
 
 REPO = Path(__file__).resolve().parents[2]
 SELECTED = {t.strip() for t in os.environ.get("TAPLIANCE_VAGRANT_LAB", "").split(",") if t.strip()}
@@ -82,6 +86,7 @@ def test_vagrant_lab_run(topology: str, capsys: pytest.CaptureFixture[str]) -> N
         pytest.skip(f"set TAPLIANCE_VAGRANT_LAB={topology} to boot it as VMs (about 10 minutes without KVM)")
     if os.geteuid() != 0:
         pytest.skip("needs root (libvirtd, libvirt networks)")
+    before = hoststate.snapshot()
     r = subprocess.run(
         [str(REPO / "scripts" / "vagrant-lab"), "run", topology],
         cwd=REPO,
@@ -94,8 +99,16 @@ def test_vagrant_lab_run(topology: str, capsys: pytest.CaptureFixture[str]) -> N
     print(r.stdout[-20000:])
     with capsys.disabled():
         print(f"\n{topology} as VMs (scripts/vagrant-lab run {topology}):\n  " + "\n  ".join(proof(r.stdout)))
+    changed = hoststate.differences(before, hoststate.snapshot())
     assert r.returncode == 0, f"scripts/vagrant-lab run {topology} failed (exit {r.returncode})"
+    assert changed == [], f"the lab left the host changed: {changed}"
     out = r.stdout
+    deb_hosts = os.environ.get("TAPLIANCE_DEB_HOSTS", "site-a").split(",")
+    for host in ("site-a", "site-b"):
+        unit = "tapliance@tapliance" if host in deb_hosts else "tapliance"
+        assert re.search(rf"^{host} \| CHANGED \| rc=0 >>\n(tapliance\s\S+\n)?{unit}: active enabled", out, re.M), host
+        removed = rf"^{host} \| CHANGED \| rc=0 >>\napt-get remove tapliance: tunnel stopped, unit and program gone"
+        assert (re.search(removed, out, re.M) is not None) == (host in deb_hosts), host
     assert f"vagrant-lab {topology}: PASSED" in out
     assert "(match)" in out, "verify.yml printed no matching sha256 proof"
     second = out.split("--- second run PLAY RECAP ---", 1)[1]
