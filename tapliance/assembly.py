@@ -19,6 +19,7 @@ from tapliance import config as C
 from tapliance import keyfile
 from tapliance.compat.build import legacy_protocol, listen_address
 from tapliance.proto import failover as FO
+from tapliance.proto.hubpolicy import PortPolicy
 from tapliance.proto.native.base import NativeParams
 from tapliance.proto.native.peer import PeerSpec
 from tapliance.proto.native.protocol import NativeProtocol
@@ -137,4 +138,18 @@ def build_node(
         for p in cfg.peers
         if p.udp and p.public_key is not None and p.endpoint is not None and p.endpoint.is_name
     }
+    _policies(cfg, protocols)
     return Built(Node(ctx, protocols, tap_vnet=tap_vnet), bindings, tcp, native, names)
+
+
+def _policies(cfg: C.Config, protocols: list[Protocol[Any]]) -> None:
+    """Each switch port gets its peer's hub policy (isolation, MAC cap, flood limit), matched by name."""
+    by_name: dict[str, PortPolicy] = {}
+    for i, p in enumerate(cfg.peers):
+        policy = PortPolicy(p.client_to_client, p.group, p.max_macs, float(p.flood_rate))
+        for name in {p.name, peer_name(p, i), f"{p.suite}-{i}"}:
+            by_name.setdefault(name, policy)
+    for proto in protocols:
+        for port in proto.ports:
+            if port.via is None and port.name in by_name:
+                port.policy = by_name[port.name]

@@ -124,6 +124,30 @@ class PeerConfig:
         kind="networks",
         suites=("native",),
     )
+    client_to_client: bool = setting(
+        True,
+        "hub: this peer may exchange frames with other clients (`false`: only with the hub's side, its TAP and "
+        "bridged LAN, and with its `group`)",
+        kind="bool",
+    )
+    group: str = setting(
+        "", "hub: clients sharing a group reach each other even when `client_to_client = false`", kind="str"
+    )
+    max_macs: int = setting(
+        1024,
+        "hub: at most this many source MACs learnt behind the peer (a MAC flood fills only its own share); `0` no cap",
+        kind="int",
+        lo=0,
+        hi=1 << 20,
+    )
+    flood_rate: int = setting(
+        2000,
+        "hub: broadcast, multicast and unknown-unicast frames per second the peer may make the switch flood "
+        "(burst twice that); the rest is dropped (`flood_limited`); `0` unlimited",
+        kind="int",
+        lo=0,
+        hi=1 << 24,
+    )
     reserve: tuple[IPAddress, ...] = setting(
         (),
         "hub: this peer's fixed addresses (one per family) inside `[pool]`, never handed to another",

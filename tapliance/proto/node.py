@@ -19,14 +19,15 @@ class Node:
     def __init__(self, ctx: Context, protocols: Sequence[Protocol[Any]], *, tap_vnet: bool) -> None:
         self.ctx = ctx
         self.protocols = list(protocols)
-        self.switch = Switch(self.protocols, tap_vnet=tap_vnet, drops=ctx.drops)
+        self.switch = Switch(self.protocols, tap_vnet=tap_vnet, drops=ctx.drops, events=ctx.events)
         self.on_frame = self.switch.from_tap  # bound once: the TAP read loop calls it per frame
         self.to_tap = self.switch.to_tap
         self.drops = ctx.drops
         self.events = ctx.events
 
     def on_timer(self, now: float) -> float:
-        """Run every protocol's due timers; return the earliest next deadline."""
+        """Run every protocol's due timers (and age the MAC table); return the earliest next deadline."""
+        self.switch.macs.expire(now)
         return min(p.on_timer(now) for p in self.protocols)
 
     def status(self, now: float) -> dict[str, Any]:
@@ -39,5 +40,6 @@ class Node:
         out["drops"] = dict(sorted(self.drops.items()))
         out["mac_table"] = len(self.switch.macs)
         out["mac_flaps"] = self.switch.macs.flaps
+        out["mac_refused"] = self.switch.macs.refused
         out["hub"] = self.switch.hub
         return out

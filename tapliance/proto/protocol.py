@@ -43,6 +43,7 @@ from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 from tapliance.proto.drops import Drops
 from tapliance.proto.events import Addr, Event
+from tapliance.proto.hubpolicy import OPEN, PortPolicy
 
 Frame = bytes | bytearray  # an Ethernet frame (with a virtio-net header in front when flags & VNET)
 VNET = 0x01  # frame flag: a virtio-net header precedes the Ethernet frame
@@ -74,6 +75,7 @@ class Port:
         self.rx_bytes = self.tx_bytes = self.rx_frames = self.tx_frames = 0
         self.endpoint_changes = 0  # learnt or moved (roaming)
         self.via: Port | None = None  # a carrier of another port (transport auto): the switch sees that one
+        self.policy: PortPolicy = OPEN  # what a hub allows this peer (proto/hubpolicy.py)
 
 
 P = TypeVar("P", bound=Port)

@@ -11,54 +11,23 @@ header (offload super-frames) or plain Ethernet frames only; a super-frame for a
 segmented in software first (:func:`tapliance.proto.offload.to_plain`).
 
 MAC table entries age out, and the table is bounded (oldest evicted) so a peer spraying random
-source MACs cannot grow memory without limit.
+source MACs cannot grow memory without limit (proto/mactable.py). In hub mode each peer's port policy
+(proto/hubpolicy.py) applies: isolation between clients, a cap on the MACs learnt behind it, a rate
+limit on what it makes the switch flood; MAC flaps are counted and a few logged.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from tapliance.proto import offload
 from tapliance.proto.drops import Drop, Drops
+from tapliance.proto.events import Event, PeerNotice
+from tapliance.proto.hubpolicy import may_talk
+from tapliance.proto.mactable import MacTable
 from tapliance.proto.protocol import VNET, Frame, Port, Protocol
-
-K = TypeVar("K")
-AGING = 300.0
-MAX_ENTRIES = 8192
-
-
-class MacTable(Generic[K]):
-    def __init__(self, aging: float = AGING, max_entries: int = MAX_ENTRIES) -> None:
-        self.aging = aging
-        self.max_entries = max_entries
-        self._t: dict[bytes, tuple[K, float]] = {}
-        self.flaps = 0  # a learnt MAC seen behind another port
-
-    def __len__(self) -> int:
-        return len(self._t)
-
-    def learn(self, mac: bytes, port: K, now: float) -> None:
-        if mac[0] & 1:  # never learn a multicast source
-            return
-        t = self._t
-        old = t.get(mac)
-        if old is not None:
-            if old[0] is not port:
-                self.flaps += 1
-            del t[mac]  # re-insert: dict order is our LRU order
-        elif len(t) >= self.max_entries:
-            del t[next(iter(t))]
-        t[mac] = (port, now)
-
-    def lookup(self, mac: bytes, now: float) -> K | None:
-        e = self._t.get(mac)
-        if e is None:
-            return None
-        if now - e[1] > self.aging:
-            del self._t[mac]
-            return None
-        return e[0]
+from tapliance.proto.ratelimit import TokenBucket
 
 
 class _Local:
@@ -75,10 +44,13 @@ class Switch:
     """Frames in from the TAP (``from_tap``) and from peers (``ingress``); frames out to the TAP
     (``to_tap``, drained by the runtime) and to peers (their protocol's ``send``)."""
 
-    def __init__(self, protocols: Sequence[Protocol[Any]], *, tap_vnet: bool, drops: Drops) -> None:
-        self.ports: list[Port] = [p for proto in protocols for p in proto.ports if p.via is None]
-        self.hub = len(self.ports) > 1
+    def __init__(
+        self, protocols: Sequence[Protocol[Any]], *, tap_vnet: bool, drops: Drops, events: list[Event] | None = None
+    ) -> None:
+        self.ports: list[Port] = []
         self.drops = drops
+        self.events: list[Event] = events if events is not None else []
+        self._flap_notices = TokenBucket(0.2, 5, 0.0)
         self.tap_vnet = tap_vnet
         self.tap_flags = VNET if tap_vnet else 0
         self.tap_off = offload.HDR_LEN if tap_vnet else 0
@@ -86,9 +58,19 @@ class Switch:
         self.macs: MacTable[SwitchPort] = MacTable()
         for proto in protocols:
             proto.attach(self.ingress)
+        self.set_ports([p for proto in protocols for p in proto.ports if p.via is None])
+
+    def set_ports(self, ports: list[Port]) -> None:
+        """The peers' ports (at start, and after a reload changed them): the MACs behind removed ones go."""
+        for gone in set(self.ports) - set(ports):
+            self.macs.forget(gone)
+        self.ports = ports
+        self.hub = len(ports) > 1
+        self.isolation = any(not p.policy.open for p in ports)
+        self.macs.max_entries = max(8192, sum(p.policy.max_macs for p in ports) + 1024)
         # Point to point: frames from the TAP go to the one peer without a look at the MAC table, and
         # straight to its protocol when no conversion is needed (the per-packet path stays short).
-        self._p2p = self.ports[0] if len(self.ports) == 1 else None
+        self._p2p = ports[0] if len(ports) == 1 else None
 
     def from_tap(self, frame: Frame, now: float) -> None:
         o, flags = self.tap_off, self.tap_flags
@@ -121,18 +103,39 @@ class Switch:
 
     def _forward(self, src: SwitchPort, frame: Frame, flags: int, o: int, now: float) -> None:
         """The switching rule (``o``: the virtio-net header's length, 0 if none)."""
-        self.macs.learn(bytes(frame[o + 6 : o + 12]), src, now)  # may be a bytearray: keys must be bytes
+        mac = bytes(frame[o + 6 : o + 12])  # may be a bytearray: keys must be bytes
+        if isinstance(src, Port):
+            refused = self.macs.refused
+            moved = self.macs.learn(mac, src, now, src.policy.max_macs)
+            if moved is not None:
+                self._flapped(mac, moved, src, now)
+            elif self.macs.refused != refused:
+                self.drops.count(Drop.MAC_LIMIT)
+        else:
+            self.macs.learn(mac, src, now)
         dst = None if frame[o] & 1 else self.macs.lookup(bytes(frame[o : o + 6]), now)
         if dst is src:
             return
+        apart = self.isolation and isinstance(src, Port)
         if dst is not None:
+            if apart and isinstance(dst, Port) and not may_talk(src.policy, dst.policy):  # type: ignore[union-attr]
+                self.drops.count(Drop.ISOLATED)
+                return
             self._to(dst, frame, flags, now)
             return
-        if src is not LOCAL:
+        if isinstance(src, Port):
+            bucket = src.policy.bucket
+            if bucket is not None and not bucket.take(now):
+                self.drops.count(Drop.FLOOD_LIMITED)
+                return
             self._deliver(frame, flags)
         for p in self.ports:
-            if p is not src:
+            if p is not src and (not apart or may_talk(src.policy, p.policy)):  # type: ignore[union-attr]
                 self._to(p, frame, flags, now, flood=True)
+
+    def _flapped(self, mac: bytes, old: SwitchPort, new: Port, now: float) -> None:
+        if self._flap_notices.take(now):
+            self.events.append(PeerNotice(new.name, "warning", f"MAC {mac.hex(':')} moved here from {old.name}"))
 
     def _to(self, port: SwitchPort, frame: Frame, flags: int, now: float, flood: bool = False) -> None:
         if not isinstance(port, Port):
