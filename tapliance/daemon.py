@@ -155,7 +155,13 @@ def _start(
 
     now = time.monotonic()
     node, bindings = build_node(
-        cfg, keys, tap_vnet=cfg.tap_offload, random=os.urandom, now=now, unix_offset=time.time() - now
+        cfg,
+        keys,
+        tap_vnet=cfg.tap_offload,
+        random=os.urandom,
+        now=now,
+        unix_offset=time.time() - now,
+        cpu_time=time.process_time,
     )
     for proto, _ in bindings:
         if isinstance(proto, LegacyProtocol):  # last to be undone: an otp pad's exact offsets written

@@ -31,7 +31,14 @@ class Drop(StrEnum):
     HANDSHAKE_DECRYPT = "handshake_decrypt", "initiation or response does not decrypt (wrong key or pre-shared key)"
     UNKNOWN_PEER = "unknown_peer", "initiation from a static key that is not a configured peer"
     STALE_TIMESTAMP = "stale_timestamp", "initiation not newer than the last one accepted from that peer (a replay)"
-    HANDSHAKE_UNDER_LOAD = "handshake_under_load", "over the handshake rate, no valid mac2: answered with a cookie"
+    HANDSHAKE_RATE_LIMITED = (
+        "handshake_rate_limited",
+        "handshake message from a source network (/24, /64) over its handshake_rate: dropped unanswered",
+    )
+    HANDSHAKE_UNDER_LOAD = (
+        "handshake_under_load",
+        "under load (handshake CPU budget spent) and no valid mac2: answered with a cookie",
+    )
     COOKIE_DECRYPT = "cookie_decrypt", "cookie reply that does not decrypt"
     # -- data messages
     UNKNOWN_INDEX = "unknown_index", "receiver index of no session (or a response to no initiation of ours)"
