@@ -365,3 +365,25 @@ def test_a_rekey_from_the_same_address_is_not_a_roam() -> None:
     assert a.p.ports[0].handshakes >= 3
     moves = [e for h in (a, b) for e in h.n.events if isinstance(e, EndpointChanged)]
     assert [(e.peer, e.old) for e in moves] == [("a", None)]  # b discovered a once; nothing else moved
+
+
+def test_a_replayed_initiation_that_never_arrived_does_not_move_the_endpoint() -> None:
+    """An initiation lost on its way can be captured and replayed later from anywhere: its timestamp is newer
+    than any the responder saw, so it is processed (a response, an unconfirmed keypair), but the endpoint
+    stays until the new session's first data message proves the sender has the keys."""
+    net, a, b = pair(b_endpoint=True)
+    lost: list[bytes] = []
+    net.filter = lambda d, src, dst: not (d[0] == W.MSG_INITIATION and src == b.addr and not lost.append(d))
+    net.advance(1)  # b's own initiation is lost; a's goes through: a session
+    net.filter = lambda d, src, dst: True
+    net.send_frame(a, frame(MAC_B, MAC_A, b"x"))
+    net.run()
+    assert lost and b.tap_out and a.p.ports[0].endpoint == b.addr
+    attacker = ("203.0.113.66", 6666)
+    a.p.on_datagram(lost[0], attacker, net.now)
+    assert a.p.ports[0].endpoint == b.addr  # not moved to the attacker
+    assert [dst for _d, dst, _s in a.p.tx] == [attacker]  # the response goes where the initiation came from
+    a.p.tx.clear()
+    net.send_frame(b, frame(MAC_A, MAC_B, b"still here"))
+    net.run()
+    assert a.tap_out[-1].endswith(b"still here") and a.p.ports[0].endpoint == b.addr

@@ -69,7 +69,11 @@ class Responder(NativeBase):
         )
         self.indices[idx] = (peer, kp)
         self.indices.free(peer.install(kp, confirmed=False))
-        if addr != peer.endpoint:  # learnt (discovery) or moved (roaming); a rekey from where it was is neither
+        if peer.endpoint is None:  # discovery: the first authenticated initiation tells us where the peer is
             self._set_endpoint(peer, addr)
+        # A peer we know the address of is not moved by an initiation: a genuine one that never reached us can
+        # be captured and replayed later from anywhere, with a timestamp newer than any we saw. Its response
+        # goes back to where it came from; the new session's first data message (receive.py) proves the sender
+        # holds the keys, and moves the endpoint if the peer really moved (a round trip later).
         self.tx.append((msg, addr, len(msg)))
         self._completed(peer, addr, now, init.caps, initiator=False)
