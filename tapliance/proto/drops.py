@@ -52,7 +52,10 @@ class Drop(StrEnum):
     FRAG_OVERSIZE = "frag_oversize", "fragments add up to more than the largest frame"
     FRAG_EVICTED = "frag_evicted", "partial frame pushed out by the reassembly bounds (64 frames, 4 MiB)"
     FRAG_TIMEOUT = "frag_timeout", "partial frame not completed within 2 s"
-    FRAG_OVERTAKEN = "frag_overtaken", "partial frame given up because a later frame of its session completed"
+    FRAG_OVERTAKEN = (
+        "frag_overtaken",
+        "partial frame given up as lost: later datagrams of its session passed it (by 32 counters, or 5 ms ago)",
+    )
     # -- frames
     RUNT = "runt", "frame from a peer shorter than an Ethernet header"
     TAP_RUNT = "tap_runt", "frame from the TAP shorter than an Ethernet header"

@@ -116,6 +116,13 @@ class NativeBase(DatagramProtocol[Peer]):
         self.drops.count(Drop.HANDSHAKE_UNDER_LOAD)
         return False
 
+    def _deliver_salvaged(self, salvaged: list[tuple[object, list[bytes]]], now: float) -> None:
+        """Segments the reassembler saved out of super-frames that lost a datagram, to the switch."""
+        for owner, segments in salvaged:
+            if isinstance(owner, Peer):
+                for seg in segments:
+                    self._ingress(owner, seg, 0, now)
+
     def _completed(self, peer: Peer, addr: Addr, now: float, caps: int, *, initiator: bool) -> None:
         peer.transition(Input.ESTABLISH_INITIATOR if initiator else Input.ESTABLISH_RESPONDER)
         peer.remote_caps = caps
