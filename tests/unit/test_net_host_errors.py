@@ -53,7 +53,7 @@ def test_failed_address_and_route_dumps_name_what_they_read(monkeypatch: pytest.
 
     monkeypatch.setattr(H, "IPRoute", OnlyLinks)
     h = H.Host()
-    with pytest.raises(NetError, match="^eth0: cannot read the addresses: No buffer space available$"):
+    with pytest.raises(NetError, match=r"^eth0: cannot read the addresses: No buffer space available$"):
         h.addresses("eth0")
-    with pytest.raises(NetError, match="^cannot read the routes: No buffer space available$"):
+    with pytest.raises(NetError, match=r"^cannot read the routes: No buffer space available$"):
         h.routes()
