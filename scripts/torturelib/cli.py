@@ -101,6 +101,8 @@ def run_rows(lab: Lab, rows: list[str], p: dict[str, Any]) -> list[Result]:
             _attempt(results, key, fn)
         if key == "impair" and key in rows:
             results.append(impair.tcp_transport())
+        if key == "kill9" and key in rows:
+            _attempt(results, "kill9-discovery", lambda: heal.kill9_discovery(lab))
     return results
 
 

@@ -94,6 +94,31 @@ def kill9(lab: Lab, bar: float = 5.0) -> Result:
     return r
 
 
+def kill9_discovery(lab: Lab, wait: float = 25.0) -> Result:
+    """Informational: the restarted side was configured without its peer's address, so it cannot initiate;
+    the survivor's dead-peer detection (keepalive + 5 s of silence) starts the new handshake."""
+    r = Result("kill9-discovery", "kill -9 and restart of a side that knows no address for its peer",
+               "none (the other side's dead-peer detection: keepalive 10 s + 5 s)")  # fmt: skip
+    s = open_session(lab, "kill9-discovery", discovery=True)
+    try:
+        watch = Watch(lab, "a")
+        time.sleep(0.5)
+        s.tunnel.stop("b", signal.SIGKILL)
+        started = time.time()
+        s.tunnel.start("b")
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline and s.tunnel.peer("b")["handshakes"] == 0:
+            time.sleep(0.2)
+        time.sleep(1.0)
+        resumed = first_after(watch.replies(), started)
+    finally:
+        s.close()
+    r.details = {"resumed_s": resumed}
+    shown = f"more than {wait:g} s" if resumed is None else f"{resumed:.1f} s"
+    r.measured = f"traffic again after {shown} (the restarted side cannot initiate; the other side's timer does)"
+    return r
+
+
 def roam(lab: Lab, size: int, bar: float = 2.0) -> Result:
     r = Result("roam", "underlay address of a changes mid-transfer", f"traffic again <= {bar:g} s; transfer intact")
     s = open_session(lab, "roam")

@@ -63,8 +63,15 @@ class Session:
 
 
 def open_session(
-    lab: Lab, name: str, *, relay: Impairment | None = None, host_setup: bool = False, keepalive: float = 10
+    lab: Lab,
+    name: str,
+    *,
+    relay: Impairment | None = None,
+    host_setup: bool = False,
+    keepalive: float = 10,
+    discovery: bool = False,
 ) -> Session:
+    """``discovery``: b is configured without a's address and learns it from a's first handshake."""
     t = Tunnel(lab, name)
     s = Session(lab, t)
     try:
@@ -72,6 +79,8 @@ def open_session(
             _start_relay(s, relay)
             for side in ("a", "b"):
                 t.d[side].endpoint = f"{ROUTER[side]}:{RELAY_PORT[side]}"
+        if discovery:
+            t.d["b"].endpoint = ""
         for side in ("b", "a"):
             t.configure(side, keepalive=keepalive, host_setup=host_setup)
             t.start(side)
