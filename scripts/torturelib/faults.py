@@ -183,7 +183,7 @@ def host_setup(lab: Any, writes: bool) -> Any:
     second port, an uplink) and a config that uses every kind of step: bridge, take_over, NAT, a route."""
     from .report import Result
 
-    what = "every netlink/nft write" if writes else "every netlink/nft/sysctl call, reads included"
+    what = "every netlink, nft and sysctl write" if writes else "every netlink, nft and sysctl call (reads too)"
     r = Result("faults", f"host setup with {what} failing in turn", "host never left half-configured")
     ns = f"{lab.prefix}f"
     lab.sh("m", ["true"])  # the lab exists
