@@ -99,16 +99,24 @@ def native_params(tunnel: C.TunnelConfig, offload: bool) -> NativeParams:
         rekey_after_seconds=tunnel.rekey_after_seconds,
         rekey_after_bytes=tunnel.rekey_after_bytes,
         handshake_rate=tunnel.handshake_rate,
+        handshake_cpu=tunnel.handshake_cpu,
         offload=offload,
     )
 
 
 def build_node(
-    cfg: C.Config, keys: Keys, *, tap_vnet: bool, random: Callable[[int], bytes], now: float, unix_offset: float
+    cfg: C.Config,
+    keys: Keys,
+    *,
+    tap_vnet: bool,
+    random: Callable[[int], bytes],
+    now: float,
+    unix_offset: float,
+    cpu_time: Callable[[], float] | None = None,
 ) -> Built:
     """The node of one daemon and the sockets its protocols need (raises ConfigError or KeyFileError
-    before anything is set up)."""
-    ctx = Context(random, unix_offset)
+    before anything is set up). ``cpu_time``: the CPU clock handshakes are metered with."""
+    ctx = Context(random, unix_offset) if cpu_time is None else Context(random, unix_offset, cpu_time=cpu_time)
     bindings: list[Binding] = []
     specs = peer_specs(cfg, keys)
     native = None

@@ -49,6 +49,7 @@ def _load(path: str | Path) -> tuple[C.Config, Keys, list[PeerSpec]]:
 def check(path: str | Path) -> str:
     """Validate config and key files; return a human summary (raises ConfigError/KeyFileError)."""
     cfg, keys, specs = _load(path)
+    _metrics_token(cfg)  # what `up` would refuse, check-config refuses
     lines = [
         f"{cfg.path}: OK",
         f"  interface {cfg.interface.name} mtu {cfg.tap_mtu} "
@@ -81,6 +82,7 @@ def run(path: str | Path, *, apply_net: bool = True, log_format: str | None = No
     cfg, keys, specs = _load(path)  # bad input raises before anything is touched
     token = _metrics_token(cfg)
     logs.setup(cfg.log_level, log_format or cfg.log.format)
+    from tapliance.net.errors import BAD_INPUT, NetError
     from tapliance.runtime import systemd
     from tapliance.runtime.http import HttpError
     from tapliance.runtime.tap import TapError
@@ -96,6 +98,8 @@ def run(path: str | Path, *, apply_net: bool = True, log_format: str | None = No
         return 0
     except (TapError, UdpError, HttpError, StartupError, RuntimeError, OSError) as e:
         msg = getattr(e, "strerror", None) or str(e)
+        if isinstance(e, NetError) and e.exit_code == BAD_INPUT:
+            msg = f"{cfg.path}: {msg}"  # the config asks for what this host cannot do: name the config
         print(f"tapliance: {msg}", file=sys.stderr)
         return getattr(e, "exit_code", 1)
     finally:
@@ -140,7 +144,15 @@ def _start(
     from tapliance.runtime.tap import Tap, stable_mac
 
     now = time.monotonic()
-    built = build_node(cfg, keys, tap_vnet=cfg.tap_offload, random=os.urandom, now=now, unix_offset=time.time() - now)
+    built = build_node(
+        cfg,
+        keys,
+        tap_vnet=cfg.tap_offload,
+        random=os.urandom,
+        now=now,
+        unix_offset=time.time() - now,
+        cpu_time=time.process_time,
+    )
     node, bindings = built.node, built.bindings
     for proto, _ in bindings:
         if isinstance(proto, LegacyProtocol):  # last to be undone: an otp pad's exact offsets written

@@ -132,6 +132,7 @@ def net(args: argparse.Namespace) -> int:
         else:
             print(net.show(cfg))
     except net.NetError as e:
-        print(f"tapliance: {e}", file=sys.stderr)
+        where = f"{cfg.path}: " if e.exit_code == net.BAD_INPUT else ""  # bad input: name the config
+        print(f"tapliance: {where}{e}", file=sys.stderr)
         return e.exit_code
     return 0

@@ -91,7 +91,18 @@ class TunnelConfig:
         1 << 36, "or after this many bytes under one key", kind="int", lo=1 << 16, hi=1 << 60, shown="`2^36`"
     )
     handshake_rate: int = setting(
-        50, "handshakes/s processed before cookie-based rate limiting", kind="int", lo=1, hi=100000
+        50,
+        "handshake messages/s processed from one source network (/24, /64); more are dropped unanswered",
+        kind="int",
+        lo=1,
+        hi=100000,
+    )
+    handshake_cpu: float = setting(
+        0.01,
+        "share of one CPU core handshakes may use (measured); past it every handshake needs a cookie (mac2)",
+        kind="number",
+        lo=0.001,
+        hi=1,
     )
     control_socket: Path | None = setting(
         None, "where `tapliance status` connects", kind="path", shown="`/run/tapliance/<name>.sock`"

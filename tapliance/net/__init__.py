@@ -24,13 +24,13 @@ from tapliance.net import plan as planning
 from tapliance.net import preflight
 from tapliance.net import show as showing
 from tapliance.net.ensure import Ensure
-from tapliance.net.errors import RUNTIME, NetError
+from tapliance.net.errors import BAD_INPUT, RUNTIME, NetError
 from tapliance.net.host import Host
 from tapliance.net.journal import Journal, locked
 from tapliance.net.nftables import Nftables
 from tapliance.net.undo import Undo
 
-__all__ = ["NetError", "apply", "show", "teardown"]
+__all__ = ["BAD_INPUT", "NetError", "apply", "show", "teardown"]
 
 
 class _LazyNft:

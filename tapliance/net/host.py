@@ -1,8 +1,10 @@
 """The host's links, addresses and routes, read and changed over netlink (pyroute2). No subprocesses.
 
 Everything is addressed by interface *name* and resolved to an index per call, so a journal written
-by a process that was killed can be replayed by another one. Netlink errors become :class:`NetError`
-(exit 1) naming the object, e.g. ``route 192.168.1.0/24 via 10.1.2.3 dev tap0: Network is unreachable``.
+by a process that was killed can be replayed by another one. Netlink errors, of changes and of reads
+alike, become :class:`NetError` (exit 1) naming the object, e.g. ``route 192.168.1.0/24 via 10.1.2.3 dev
+tap0: Network is unreachable``: the caller rolls back (apply) or keeps the journal (teardown), never a
+traceback (scripts/torture's fault injection fails every call in turn).
 """
 
 from __future__ import annotations
@@ -104,11 +106,13 @@ class Host:
     # ---- reading -------------------------------------------------------------------------------------
 
     def link(self, name: str) -> Link | None:
-        idx = self.ipr.link_lookup(ifname=name)
-        return self._link(self.ipr.get_links(idx[0])[0]) if idx else None
+        with _netlink(f"{name}: cannot read the link"):
+            idx = self.ipr.link_lookup(ifname=name)
+            return self._link(self.ipr.get_links(idx[0])[0]) if idx else None
 
     def links(self) -> list[Link]:
-        return [self._link(m) for m in self.ipr.get_links()]
+        with _netlink("cannot read the links"):
+            return [self._link(m) for m in self.ipr.get_links()]
 
     def _link(self, m: Any) -> Link:
         info = m.get_attr("IFLA_LINKINFO")
@@ -131,14 +135,17 @@ class Host:
         )
 
     def _name(self, index: int) -> str | None:
-        ms = self.ipr.get_links(index)
+        with _netlink(f"link {index}: cannot read it"):
+            ms = self.ipr.get_links(index)
         return ms[0].get_attr("IFLA_IFNAME") if ms else None
 
     def addresses(self, name: str) -> list[Address]:
         """Global-scope addresses of ``name`` in kernel order (IPv4 primary first); not link-local ones."""
         idx = self._index(name)
         out = []
-        for m in self.ipr.get_addr(index=idx):
+        with _netlink(f"{name}: cannot read the addresses"):
+            msgs = list(self.ipr.get_addr(index=idx))
+        for m in msgs:
             if m["scope"] != RT_SCOPE_UNIVERSE:
                 continue
             local = m.get_attr("IFA_LOCAL") or m.get_attr("IFA_ADDRESS")
@@ -151,7 +158,9 @@ class Host:
         out = []
         names = {ln.index: ln.name for ln in self.links()}
         for family, any_ in ((AF_INET, "0.0.0.0/0"), (AF_INET6, "::/0")):
-            for m in self.ipr.get_routes(family=family, table=MAIN_TABLE):
+            with _netlink("cannot read the routes"):
+                msgs = list(self.ipr.get_routes(family=family, table=MAIN_TABLE))
+            for m in msgs:
                 oif = m.get_attr("RTA_OIF")
                 if m["type"] != RTN_UNICAST or oif not in names:
                     continue
@@ -170,7 +179,8 @@ class Host:
         return out
 
     def _index(self, name: str) -> int:
-        idx = self.ipr.link_lookup(ifname=name)
+        with _netlink(f"{name}: cannot look the link up"):
+            idx = self.ipr.link_lookup(ifname=name)
         if not idx:
             raise NetError(f"{name}: no such device", RUNTIME)
         return int(idx[0])

@@ -31,7 +31,14 @@ class Drop(StrEnum):
     HANDSHAKE_DECRYPT = "handshake_decrypt", "initiation or response does not decrypt (wrong key or pre-shared key)"
     UNKNOWN_PEER = "unknown_peer", "initiation from a static key that is not a configured peer"
     STALE_TIMESTAMP = "stale_timestamp", "initiation not newer than the last one accepted from that peer (a replay)"
-    HANDSHAKE_UNDER_LOAD = "handshake_under_load", "over the handshake rate, no valid mac2: answered with a cookie"
+    HANDSHAKE_RATE_LIMITED = (
+        "handshake_rate_limited",
+        "handshake message from a source network (/24, /64) over its handshake_rate: dropped unanswered",
+    )
+    HANDSHAKE_UNDER_LOAD = (
+        "handshake_under_load",
+        "under load (handshake CPU budget spent) and no valid mac2: answered with a cookie",
+    )
     COOKIE_DECRYPT = "cookie_decrypt", "cookie reply that does not decrypt"
     # -- data messages
     UNKNOWN_INDEX = "unknown_index", "receiver index of no session (or a response to no initiation of ours)"
@@ -45,7 +52,10 @@ class Drop(StrEnum):
     FRAG_OVERSIZE = "frag_oversize", "fragments add up to more than the largest frame"
     FRAG_EVICTED = "frag_evicted", "partial frame pushed out by the reassembly bounds (64 frames, 4 MiB)"
     FRAG_TIMEOUT = "frag_timeout", "partial frame not completed within 2 s"
-    FRAG_OVERTAKEN = "frag_overtaken", "partial frame given up because a later frame of its session completed"
+    FRAG_OVERTAKEN = (
+        "frag_overtaken",
+        "partial frame given up as lost: later datagrams of its session passed it (by 32 counters, or 5 ms ago)",
+    )
     # -- frames
     RUNT = "runt", "frame from a peer shorter than an Ethernet header"
     TAP_RUNT = "tap_runt", "frame from the TAP shorter than an Ethernet header"

@@ -70,6 +70,12 @@ def salvage(chunks: list[bytes | None]) -> list[bytes]:
     """What can still be delivered of a GSO super-frame some of whose chunks were lost: the plain,
     checksummed TCP/UDP segments whose bytes all arrived (headers come from chunk 0; without it,
     nothing). The chunks are a fragmented frame's: all the same size but the last."""
+    return [seg for _, seg in salvage_from(chunks)]
+
+
+def salvage_from(chunks: list[bytes | None], skip: set[int] | frozenset[int] = frozenset()) -> list[tuple[int, bytes]]:
+    """``salvage`` as (where the segment's payload starts in the frame, segment), leaving out the segments
+    starting at an offset in ``skip`` (those delivered already)."""
     first = chunks[0]
     if first is None or len(first) < HDR_LEN + 14:
         return []
@@ -84,10 +90,10 @@ def salvage(chunks: list[bytes | None]) -> list[bytes]:
             frame[i * size : i * size + len(c)] = c
 
     def arrived(start: int, end: int) -> bool:
-        return all(chunks[i] is not None for i in range(start // size, (end - 1) // size + 1))
+        return start not in skip and all(chunks[i] is not None for i in range(start // size, (end - 1) // size + 1))
 
     try:
-        return [seg for _, _, seg in _segments(frame, arrived, header_within=size)]
+        return [(start, seg) for start, _, seg in _segments(frame, arrived, header_within=size)]
     except OffloadError:
         return []
 

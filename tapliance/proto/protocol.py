@@ -29,9 +29,10 @@ Out:
 
 Contract: a call never raises for bad input (a malformed, forged or replayed packet is one counted
 drop and changes no state); it never blocks, sleeps, reads the clock or touches a file descriptor;
-randomness comes from ``ctx.random``. ``flags`` says how a frame is framed: ``VNET`` set means a
-10-byte virtio-net header comes first (TAP offloads, :mod:`tapliance.proto.offload`). A port whose
-``vnet`` is False is only ever given plain Ethernet frames: the switch segments super-frames for it.
+randomness comes from ``ctx.random``, the CPU cost of metered work from ``ctx.cpu_time``. ``flags``
+says how a frame is framed: ``VNET`` set means a 10-byte virtio-net header comes first (TAP offloads,
+:mod:`tapliance.proto.offload`). A port whose ``vnet`` is False is only ever given plain Ethernet
+frames: the switch segments super-frames for it.
 """
 
 from __future__ import annotations
@@ -56,12 +57,18 @@ TransportKind = Literal["datagram", "stream", "none"]  # none: carries nothing i
 @dataclass
 class Context:
     """What every protocol of one daemon shares: the randomness source, the offset from the monotonic
-    clock to Unix time (for wall-clock fields such as TAI64N), the event list and the drop counters."""
+    clock to Unix time (for wall-clock fields such as TAI64N), the event list and the drop counters.
+
+    ``cpu_time``: the process's CPU clock in seconds (the runtime passes ``time.process_time``). It is
+    not a time source: a protocol calls it only around costly work it must meter (the native suite's
+    handshakes, cookie.py) and uses only differences; the default, a clock that never moves, meters
+    nothing (tests use it, or a fake)."""
 
     random: Callable[[int], bytes]
     unix_offset: float
     drops: Drops = field(default_factory=Drops)
     events: list[Event] = field(default_factory=list)
+    cpu_time: Callable[[], float] = field(default=lambda: 0.0)
 
 
 class Port:

@@ -82,6 +82,7 @@ def test_bad_input_is_one_line_exit_2_and_changes_nothing(
     before = snapshot(appliance)
     p = net_cmd(appliance, "apply", cfg)
     assert p.returncode == 2, p.stderr
+    message = message.replace("tapliance: ", f"tapliance: {cfg}: ", 1)  # bad input names its config file
     assert p.stderr.startswith(message) and p.stderr.count("\n") == 1, p.stderr
     assert "Traceback" not in p.stderr and p.stdout == ""
     assert snapshot(appliance) == before
@@ -162,3 +163,25 @@ def test_kill_9_of_the_process_that_applied_then_teardown(appliance: str, tmp_pa
     down = net_cmd(appliance, "teardown", cfg)
     assert down.returncode == 0, down.stderr
     assert snapshot(appliance) == before
+
+
+def test_each_netlink_and_nft_write_failing_in_turn_leaves_the_host_as_it_was(appliance: str, tmp_path: Path) -> None:
+    """Fault injection (scripts/torturelib/faults.py; scripts/torture's `faults` row fails reads too): every
+    change apply and teardown make fails in turn, in-process, at the netlink/libnftables/sysctl call. A failed
+    apply rolls back to exactly the host before; a failed teardown keeps the journal of the rest, and a second
+    teardown restores the host exactly."""
+    from scripts.torturelib import faults
+
+    lan = netns.list_ns(appliance[:-1] + "l")[0]
+    netns.add_veth(appliance, "eth3", lan, "lan2")
+    netns.ns_exec(appliance, ["sysctl", "-qw", "net.ipv4.ip_forward=0"])
+    cfg = tmp_path / "faults.toml"
+    cfg.write_text(
+        BRIDGE.replace('ports = ["eth1"]', 'ports = ["eth2", "eth1"]\ntake_over = "eth1"\naddresses = ["10.50.0.1/24"]')
+        + '[nat]\nuplink = "eth3"\n[[route]]\nto = "10.60.0.0/16"\nvia = "10.50.0.9"\n'
+    )
+    result = faults.sweep(appliance, cfg, tmp_path / "state", lambda: snapshot(appliance), writes=True)
+    assert result["counts"]["apply"] >= 10 and result["counts"]["teardown"] >= 10, result
+    assert result["bad"] == [], result["bad"]
+    kinds = {c.split()[0] + " " + c.split()[1] for c in result["calls"]}
+    assert {"netlink link", "netlink addr", "netlink route", "nft commit", "sysctl write"} <= kinds, kinds

@@ -40,10 +40,12 @@ def build(
     unix_offset: float = 1.7e9,
     *,
     vnet: bool = False,
+    cpu_time: Callable[[], float] | None = None,
     **tunnel: object,
 ) -> Node:
-    """A node with one native protocol; ``tunnel`` overrides TunnelConfig fields (the config's defaults)."""
-    ctx = Context(random, unix_offset)
+    """A node with one native protocol; ``tunnel`` overrides TunnelConfig fields (the config's defaults);
+    ``cpu_time``: a fake CPU clock for the handshake budget (default: one that never moves)."""
+    ctx = Context(random, unix_offset) if cpu_time is None else Context(random, unix_offset, cpu_time=cpu_time)
     params = native_params(TunnelConfig(**tunnel), offload=vnet)  # type: ignore[arg-type]
     proto = NativeProtocol(ctx, params, static_private=private, peers=peers, now=now)
     return Node(ctx, [proto], tap_vnet=vnet)

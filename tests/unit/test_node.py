@@ -6,6 +6,7 @@ import pytest
 
 from tapliance.keyfile import generate_private
 from tapliance.proto.events import EndpointChanged, HandshakeCompleted, PeerDown
+from tapliance.proto.native import constants as K
 from tapliance.proto.native import wire as W
 from tests.unit.pair import BCAST, MAC_A, MAC_B, Host, Net, frame, pair, spec
 
@@ -68,7 +69,9 @@ def test_lost_fragment_costs_only_its_frame() -> None:
     net.send_frame(a, frame(MAC_B, MAC_A, b"y" * 4000))
     net.run()
     assert [f[14] for f in b.tap_out] == [ord("y")]
-    assert b.n.drops == {"frag_overtaken": 1}  # given up as soon as a later frame completed
+    assert b.n.drops == {} and len(b.p.reasm) == 1  # a reordered datagram may still complete it ...
+    net.advance(K.REORDER_TIME, step=K.REORDER_TIME)
+    assert b.n.drops == {"frag_overtaken": 1}  # ... for REORDER_TIME after a later frame arrived
     assert len(b.p.reasm) == 0
 
 
@@ -365,3 +368,25 @@ def test_a_rekey_from_the_same_address_is_not_a_roam() -> None:
     assert a.p.ports[0].handshakes >= 3
     moves = [e for h in (a, b) for e in h.n.events if isinstance(e, EndpointChanged)]
     assert [(e.peer, e.old) for e in moves] == [("a", None)]  # b discovered a once; nothing else moved
+
+
+def test_a_replayed_initiation_that_never_arrived_does_not_move_the_endpoint() -> None:
+    """An initiation lost on its way can be captured and replayed later from anywhere: its timestamp is newer
+    than any the responder saw, so it is processed (a response, an unconfirmed keypair), but the endpoint
+    stays until the new session's first data message proves the sender has the keys."""
+    net, a, b = pair(b_endpoint=True)
+    lost: list[bytes] = []
+    net.filter = lambda d, src, dst: not (d[0] == W.MSG_INITIATION and src == b.addr and not lost.append(d))
+    net.advance(1)  # b's own initiation is lost; a's goes through: a session
+    net.filter = lambda d, src, dst: True
+    net.send_frame(a, frame(MAC_B, MAC_A, b"x"))
+    net.run()
+    assert lost and b.tap_out and a.p.ports[0].endpoint == b.addr
+    attacker = ("203.0.113.66", 6666)
+    a.p.on_datagram(lost[0], attacker, net.now)
+    assert a.p.ports[0].endpoint == b.addr  # not moved to the attacker
+    assert [dst for _d, dst, _s in a.p.tx] == [attacker]  # the response goes where the initiation came from
+    a.p.tx.clear()
+    net.send_frame(b, frame(MAC_A, MAC_B, b"still here"))
+    net.run()
+    assert a.tap_out[-1].endswith(b"still here") and a.p.ports[0].endpoint == b.addr

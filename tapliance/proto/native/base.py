@@ -36,7 +36,8 @@ class NativeParams:
     ipv6: bool  # the underlay is IPv6 (48 bytes of IP/UDP headers instead of 28)
     rekey_after_seconds: float
     rekey_after_bytes: int
-    handshake_rate: int  # handshake messages per second before cookies are required
+    handshake_rate: int  # handshake messages per second per source network (/24, /64)
+    handshake_cpu: float  # share of one core handshake processing may use before cookies are required
     offload: bool  # our TAP has offloads: we announce CAP_VNET and take virtio-net headers and super-frames
 
 
@@ -47,6 +48,7 @@ class NativeBase(DatagramProtocol[Peer]):
     suite_id: int
     my_mac1_key: bytes
     random: Callable[[int], bytes]
+    cpu_time: Callable[[], float]
     unix_offset: float
     rekey_after: float
     rekey_after_bytes: int
@@ -104,15 +106,25 @@ class NativeBase(DatagramProtocol[Peer]):
         peer.endpoint = addr
         peer.endpoint_changes += 1
 
-    def _under_load(self, data: bytes, mac2_off: int, sender: int, addr: Addr, now: float) -> bool:
-        """True (and a cookie reply queued, the message counted as dropped) when we are over the
-        handshake rate and the message's mac2 does not prove its source address."""
-        reply = self.cookies.reply_if_under_load(data, mac2_off, sender, addr, now)
-        if reply is None:
+    def _admit(self, data: bytes, mac2_off: int, sender: int, addr: Addr, now: float) -> bool:
+        """May this mac1-valid handshake message be processed (cookie.py)? If not, it is counted as
+        dropped, and under load answered with a cookie reply."""
+        verdict = self.cookies.admit(data, mac2_off, sender, addr, now)
+        if verdict is None:
+            return True
+        if isinstance(verdict, Drop):
+            self.drops.count(verdict)
             return False
-        self.tx.append((reply, addr, len(reply)))
+        self.tx.append((verdict, addr, len(verdict)))
         self.drops.count(Drop.HANDSHAKE_UNDER_LOAD)
-        return True
+        return False
+
+    def _deliver_salvaged(self, salvaged: list[tuple[object, list[bytes]]], now: float) -> None:
+        """Segments the reassembler saved out of super-frames that lost a datagram, to the switch."""
+        for owner, segments in salvaged:
+            if isinstance(owner, Peer):
+                for seg in segments:
+                    self._ingress(owner, seg, 0, now)
 
     def _completed(self, peer: Peer, addr: Addr, now: float, caps: int, *, initiator: bool) -> None:
         peer.transition(Input.ESTABLISH_INITIATOR if initiator else Input.ESTABLISH_RESPONDER)

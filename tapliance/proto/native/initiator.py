@@ -63,8 +63,9 @@ class Initiator(NativeBase):
             return
         peer = entry[0]
         sender = int.from_bytes(data[4:8], "little")
-        if self._under_load(data, W.RESP_MAC2_OFF, sender, addr, now):
+        if not self._admit(data, W.RESP_MAC2_OFF, sender, addr, now):
             return
+        start = self.cpu_time()
         try:
             remote, keys, caps = hs.consume_response(
                 data, st, static_private=self.static_private, my_mac1_key=self.my_mac1_key, psk=peer.psk
@@ -72,6 +73,8 @@ class Initiator(NativeBase):
         except hs.HandshakeError as e:
             self.drops.count(e.reason)
             return
+        finally:
+            self.cookies.charge(self.cpu_time() - start, now)
         kp = Keypair(keys, self.params.suite, local_index=receiver, remote_index=remote, initiator=True, created=now)
         self.indices[receiver] = (peer, kp)
         peer.handshake = None

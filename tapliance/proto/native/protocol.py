@@ -46,6 +46,7 @@ class NativeProtocol(Receive, Send, Control, Initiator, Responder, Timers):
         self.static_private = static_private
         self.static_public = P.dh_public(static_private)
         self.random = ctx.random
+        self.cpu_time = ctx.cpu_time
         self.unix_offset = ctx.unix_offset
         self.suite_id = suite_id(params.suite)
         self.my_mac1_key = mac1_key(self.static_public)
@@ -57,7 +58,7 @@ class NativeProtocol(Receive, Send, Control, Initiator, Responder, Timers):
         self.ports = list(self.peers.values())
         self.indices = IndexTable()
         self.reasm = Reassembler(self.drops)
-        self.cookies = CookieChecker(self.static_public, params.handshake_rate, ctx.random, now)
+        self.cookies = CookieChecker(self.static_public, params.handshake_rate, params.handshake_cpu, ctx.random, now)
         self.caps = W.CAP_VNET if params.offload else 0  # and per peer: Peer.caps
 
     def status(self, now: float) -> dict[str, Any]:
@@ -65,7 +66,11 @@ class NativeProtocol(Receive, Send, Control, Initiator, Responder, Timers):
             "public_key": base64.b64encode(self.static_public).decode(),
             "suite": self.params.suite,
             "reassembly_pending": len(self.reasm),
+            "reassembly_bytes": self.reasm.buffered,
             "reassembly_salvaged": self.reasm.salvaged,
+            "handshake_cpu_s": round(self.cookies.budget.spent, 6),
+            "under_load": self.cookies.under_load(now),
+            "handshake_sources": len(self.cookies.sources),
         }
 
     def port_status(self, port: Peer, now: float) -> dict[str, Any]:

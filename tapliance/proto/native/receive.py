@@ -119,19 +119,22 @@ class Receive(NativeBase):
         kp.replay.commit_run(counter, fcnt)
         peer = self.indices[receiver][0]
         self._authenticated(peer, kp, addr, now)
-        self._salvage((kp.local_index << 64) | counter, now)
+        if self.reasm.pending:
+            self._salvage((kp.local_index << 64) | (counter + fcnt - 1), now, delivering=True)
         if flags & W.FLAG_CONTROL:
             self._control_in(peer, frame, flags, now)
             return True
         self._ingress(peer, frame, flags, now)
         return True
 
-    def _salvage(self, frame_id: int, now: float) -> None:
-        """A frame completed: deliver what can be saved of older ones of its session that lost a datagram."""
-        for owner, segments in self.reasm.overtaken(frame_id):
-            if isinstance(owner, Peer):
-                for seg in segments:
-                    self._ingress(owner, seg, 0, now)
+    def _salvage(self, key: int, now: float, *, delivering: bool) -> None:
+        """Datagram ``key`` (session and counter) arrived: deliver what can be saved of the session's partial
+        frames it overtook, and, when it completes a frame (``delivering``), what has arrived whole of the
+        older ones (fragments.py): older than what it brings, so first."""
+        out = self.reasm.overtaken(key, now)
+        if delivering:
+            out += self.reasm.early(key)
+        self._deliver_salvaged(out, now)
 
     def _on_data(self, data: bytes | memoryview, addr: Addr, now: float) -> None:
         _, flags, fidx, fcnt, receiver, counter = _unpack_data(data)
@@ -160,15 +163,22 @@ class Receive(NativeBase):
             return
         self._authenticated(peer, kp, addr, now)
         if fcnt == 1:
+            if self.reasm.pending:
+                self._salvage((kp.local_index << 64) | counter, now, delivering=bool(chunk))
             if not chunk:
                 return  # keepalive
             frame = chunk
         else:
             key = (kp.local_index << 64) | counter
             whole = self.reasm.add(key, fidx, fcnt, chunk, now, peer, flags)
+            if self.reasm.pending:
+                self._salvage(key, now, delivering=whole is not None)
             if whole is None:
                 return
-            self._salvage(key - fidx, now)
+            if isinstance(whole, list):  # the rest of a super-frame whose first segments went early
+                for seg in whole:
+                    self._ingress(peer, seg, 0, now)
+                return
             frame = whole
         if flags & W.FLAG_CONTROL:
             self._control_in(peer, frame, flags, now)

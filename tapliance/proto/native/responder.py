@@ -1,7 +1,8 @@
 """The responder's side of the handshake: an initiation in, a response and a fresh keypair out.
 
-Cost of an unauthenticated initiation: one BLAKE2s (mac1), then, within the handshake rate or with a
-valid mac2, one X25519 and one AEAD open to learn who claims to be calling. It creates no state until
+Cost of an unauthenticated initiation: one BLAKE2s (mac1), then, admitted by cookie.py (within its
+network's rate, and with a valid mac2 when under load), one X25519 and one AEAD open to learn who claims
+to be calling; the CPU time of that work is measured and charged to the handshake budget. It creates no state until
 the initiation authenticated as a configured peer's with a timestamp newer than the last one accepted
 from that peer. The new keypair waits in the peer's ``next`` slot until the initiator's first data
 message confirms it (receive.py).
@@ -27,8 +28,15 @@ class Responder(NativeBase):
             self.drops.count(Drop.BAD_MAC1)
             return
         sender = int.from_bytes(data[4:8], "little")
-        if self._under_load(data, W.INIT_MAC2_OFF, sender, addr, now):
+        if not self._admit(data, W.INIT_MAC2_OFF, sender, addr, now):
             return
+        cpu = self.cpu_time
+        start = cpu()
+        self._respond(data, addr, now)
+        self.cookies.charge(cpu() - start, now)
+
+    def _respond(self, data: bytes, addr: Addr, now: float) -> None:
+        """The admitted initiation's DH work: consume it, answer it, install the new keypair."""
         try:
             init = hs.consume_initiation(
                 data,
@@ -61,7 +69,11 @@ class Responder(NativeBase):
         )
         self.indices[idx] = (peer, kp)
         self.indices.free(peer.install(kp, confirmed=False))
-        if addr != peer.endpoint:  # learnt (discovery) or moved (roaming); a rekey from where it was is neither
+        if peer.endpoint is None:  # discovery: the first authenticated initiation tells us where the peer is
             self._set_endpoint(peer, addr)
+        # A peer we know the address of is not moved by an initiation: a genuine one that never reached us can
+        # be captured and replayed later from anywhere, with a timestamp newer than any we saw. Its response
+        # goes back to where it came from; the new session's first data message (receive.py) proves the sender
+        # holds the keys, and moves the endpoint if the peer really moved (a round trip later).
         self.tx.append((msg, addr, len(msg)))
         self._completed(peer, addr, now, init.caps, initiator=False)

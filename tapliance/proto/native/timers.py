@@ -23,8 +23,8 @@ from tapliance.proto.native.state import Input
 
 class Timers(NativeBase):
     def on_timer(self, now: float) -> float:
-        self.reasm.expire(now)
-        deadline = now + 1.0
+        self._deliver_salvaged(self.reasm.expire(now), now)
+        deadline = min(now + 1.0, self.reasm.deadline)
         for peer in self.ports:
             deadline = min(deadline, self._peer_timers(peer, now))
         return deadline
