@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from tapliance import config as C
 from tapliance import keyfile, logs
-from tapliance.assembly import Keys, build_node, peer_specs
+from tapliance.assembly import Built, Keys, build_node, peer_specs
 from tapliance.hub.service import hub_side
 from tapliance.proto.native.peer import PeerSpec
 from tapliance.suites import REGISTRY
@@ -180,10 +180,22 @@ def _start(
     handout(cfg, rt, undo)
     _status_side(cfg, rt, undo, token)
     if cfg.pool is not None:
-        hub_side(cfg, rt, node.switch.ports)
+        rt.hub = hub_side(cfg, rt, node.switch)
     control = ControlServer(cfg.control_socket, rt.snapshot)
+    _reloads(cfg, keys, built, rt, control)
     undo.append(("control socket", control.close))
     return rt, control
+
+
+def _reloads(cfg: C.Config, keys: Keys, built: Built, rt: Runtime, control: ControlServer) -> None:
+    """``tapliance reload`` (the control socket's ``reload``) and SIGHUP apply peer changes (reload.py)."""
+    from tapliance.reload import Reloader
+
+    hub = getattr(rt, "hub", None)
+    reloader = Reloader(cfg.path, cfg, keys, built, on_peers=hub.update if hub is not None else None)
+
+    control.actions[b"reload"] = reloader.reload
+    rt.on_reload = reloader.reload
 
 
 def _status_side(cfg: C.Config, rt: Runtime, undo: list[tuple[str, Callable[[], object]]], token: bytes | None) -> None:

@@ -26,7 +26,7 @@ from .lab import Lab, LabError
 from .report import Result, document, table
 
 REPO = Path(__file__).resolve().parents[2]
-ROWS = ("replay", "fuzz", "impair", "kill9", "roam", "flood", "reasm", "configs", "faults")
+ROWS = ("replay", "fuzz", "impair", "impair-tcp", "kill9", "roam", "flood", "reasm", "configs", "faults")
 FULL = {"fuzz": 1_000_000, "capture": 4 << 20, "impair": 64 << 20, "roam": 32 << 20, "flood_s": 5.0,
         "flood_rounds": 3, "frames": 160, "macs": 20_000, "writes_only": False}  # fmt: skip
 QUICK = {"fuzz": 20_000, "capture": 1 << 20, "impair": 4 << 20, "roam": 8 << 20, "flood_s": 3.0,
@@ -89,6 +89,7 @@ def run_rows(lab: Lab, rows: list[str], p: dict[str, Any]) -> list[Result]:
                 session.close()
     steps: dict[str, Callable[[], Result]] = {
         "impair": lambda: impair.impaired_transfer(lab, p["impair"]),
+        "impair-tcp": lambda: impair.tcp_transport(lab, p["impair"]),
         "kill9": lambda: heal.kill9(lab),
         "roam": lambda: heal.roam(lab, p["roam"]),
         "flood": lambda: flood.handshake_flood(lab, p["flood_s"], p["flood_rounds"]),
@@ -99,8 +100,6 @@ def run_rows(lab: Lab, rows: list[str], p: dict[str, Any]) -> list[Result]:
     for key, fn in steps.items():
         if key in rows:
             _attempt(results, key, fn)
-        if key == "impair" and key in rows:
-            results.append(impair.tcp_transport())
         if key == "kill9" and key in rows:
             _attempt(results, "kill9-discovery", lambda: heal.kill9_discovery(lab))
     return results

@@ -70,8 +70,10 @@ def open_session(
     host_setup: bool = False,
     keepalive: float = 10,
     discovery: bool = False,
+    tcp: bool = False,
 ) -> Session:
-    """``discovery``: b is configured without a's address and learns it from a's first handshake."""
+    """``discovery``: b is configured without a's address and learns it from a's first handshake;
+    ``tcp``: over tapliance's TCP transport (routed through m, no relay)."""
     t = Tunnel(lab, name)
     s = Session(lab, t)
     try:
@@ -82,7 +84,7 @@ def open_session(
         if discovery:
             t.d["b"].endpoint = ""
         for side in ("b", "a"):
-            t.configure(side, keepalive=keepalive, host_setup=host_setup)
+            t.configure(side, keepalive=keepalive, host_setup=host_setup, tcp=tcp)
             t.start(side)
         t.wait_ping("a", timeout=20)
         static_arp(lab)

@@ -23,6 +23,7 @@ from tapliance.control.client import ControlError, fetch
 from .lab import ADDR, LAN, OVERLAY, Lab, LabError
 
 PORT = 9123
+TCP_PORT = 8443
 TAPLIANCE = [sys.executable, "-m", "tapliance.cli"]
 OTHER = {"a": "b", "b": "a"}
 
@@ -71,8 +72,13 @@ class Tunnel:
             kf.write_text(keyfile.encode(d.key) + "\n")
             kf.chmod(0o600)
 
-    def configure(self, side: str, *, keepalive: float = 10, host_setup: bool = False, tunnel_extra: str = "") -> None:
+    def configure(
+        self, side: str, *, keepalive: float = 10, host_setup: bool = False, tunnel_extra: str = "", tcp: bool = False
+    ) -> None:
+        """``tcp``: the peer over tapliance's TCP transport (a dials b's ``TCP_PORT``)."""
         d, o = self.d[side], self.d[OTHER[side]]
+        if tcp:
+            tunnel_extra += f'tcp_listen = "0.0.0.0:{TCP_PORT}"\n' if side == "b" else ""
         peers = [(OTHER[side], o.public, d.endpoint), *((n, k, "") for n, k in d.extra_peers)]
         text = (
             f'[interface]\nname = "tl0"\naddresses = ["{OVERLAY[side]}/24"]\n\n'
@@ -81,7 +87,11 @@ class Tunnel:
         )
         for name, pub, ep in peers:
             text += f'[[peer]]\nname = "{name}"\npublic_key = "{keyfile.encode(pub)}"\n'
-            text += f'endpoint = "{ep}"\n\n' if ep else "\n"
+            where = ep
+            if tcp:
+                text += 'transport = "tcp"\n'
+                where = f"{ADDR['b']}:{TCP_PORT}" if side == "a" else ""
+            text += f'endpoint = "{where}"\n\n' if where else "\n"
         if host_setup and side == "b":
             text += '[nat]\nuplink = "lan0"\n\n'
         if host_setup and side == "a":

@@ -52,4 +52,8 @@ def _dispatch(args: argparse.Namespace) -> int | None:
         return commands.import_(args)
     if args.cmd == "pad":
         return commands.pad(args)
+    if args.cmd in ("reload", "peer"):
+        from tapliance.cli import peers
+
+        return peers.dispatch(args)
     raise UsageError(f"unknown command {args.cmd}")

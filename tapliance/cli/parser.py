@@ -21,6 +21,8 @@ examples:
   tapliance net show -c /etc/tapliance/tapliance.toml
   tapliance import tappet tappet0 ~/nonce ~/X.key ~/Y.pub 192.0.2.34 11011 > tapliance.toml
   tapliance pad generate --size 1G -o /etc/tapliance/otp.pad   # a one-time pad: see `tapliance pad -h`
+  tapliance peer add site-c PUBKEY --endpoint 192.0.2.7:9123   # writes peers.d/site-c.toml, reloads
+  tapliance reload                               # apply [[peer]] changes (or: kill -HUP the daemon)
 
 exit codes: 0 ok, 1 runtime failure, 2 bad input (usage, config, key file)
 """
@@ -103,6 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
     n.add_argument("action", choices=("apply", "show", "teardown"))
     n.add_argument("-c", "--config", default=DEFAULT_CONFIG, help=cfg_help)
     _import_parser(sub)
+    from tapliance.cli.peers import add_parsers
+
+    add_parsers(sub, cfg_help, DEFAULT_CONFIG)
     return p
 
 

@@ -30,6 +30,7 @@ from tapliance.config.model import (
     TunnelConfig,
 )
 from tapliance.config.peer import PeerConfig
+from tapliance.config.peersd import PeerReader, check_names, peer_files, read_peer_file
 from tapliance.config.pool import PoolConfig, check_pool
 from tapliance.config.reader import ConfigError, Reader, parse_public_key, read_section
 from tapliance.config.tcpchecks import check_tcp_tunnel
@@ -69,15 +70,22 @@ def load(path: str | Path) -> Config:
         raise ConfigError(f"{path}: not UTF-8 text") from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: TOML syntax error: {e}") from None
-    return parse(data, path)
+    return parse(data, path, files=True)
 
 
-def parse(data: dict[str, Any], path: Path = Path("<config>")) -> Config:
+def parse(data: dict[str, Any], path: Path = Path("<config>"), *, files: bool = False) -> Config:
+    """``files``: also read the peers directory (``load`` does; a config given as data has none)."""
     r = Reader(path)
     r.only(data, "", set(SECTIONS))
     interface = InterfaceConfig(**read_section(r, r.table(data, "interface"), "interface", InterfaceConfig))
     tunnel = TunnelConfig(**read_section(r, r.table(data, "tunnel"), "tunnel", TunnelConfig))
-    peers = tuple(read_peer(r, t, f"peer[{i}]") for i, t in enumerate(r.array_of_tables(data, "peer")))
+    tables = [(path, i, t) for i, t in enumerate(r.array_of_tables(data, "peer"))]
+    if files:
+        for f in peer_files(path, tunnel.peers_dir):
+            tables += [(f, i, t) for i, t in enumerate(read_peer_file(f))]
+    peers = tuple(read_peer(Reader(f), t, f"peer[{i}]") for f, i, t in tables)
+    r = PeerReader(path, [(f, i) for f, i, _ in tables])
+    check_names(r, peers)
     check_peers(r, peers, tunnel.listen)
     check_tcp_tunnel(r, peers, tunnel.tcp_listen, tunnel.tcp_share_backend, tunnel.tcp_proxy_protocol)
     bridge = _bridge(r, r.table(data, "bridge")) if "bridge" in data else None

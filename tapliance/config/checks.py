@@ -12,6 +12,7 @@ from typing import Any
 
 from tapliance.config.fields import Endpoint
 from tapliance.config.peer import PeerConfig
+from tapliance.config.peersd import PeerReader
 from tapliance.config.reader import Reader, read_section
 from tapliance.config.tcpchecks import check_tcp_peer
 from tapliance.suites import REGISTRY
@@ -82,12 +83,13 @@ def _clash(a: Endpoint, b: Endpoint) -> bool:
 
 def check_peers(r: Reader, peers: tuple[PeerConfig, ...], tunnel_listen: Endpoint) -> None:
     """Across peers: native keys are unique; no two otp peers share a pad; no two sockets claim one port."""
-    seen: list[bytes] = []
+    seen: dict[bytes, int] = {}
     for i, p in enumerate(peers):
         if not p.legacy and p.public_key is not None:
             if p.public_key in seen:
-                raise r.error(f"peer[{i}].public_key", "duplicate: the same public key is listed twice")
-            seen.append(p.public_key)
+                where = r.where(seen[p.public_key]) if isinstance(r, PeerReader) else "listed before"
+                raise r.error(f"peer[{i}].public_key", f"duplicate: the same public key is also {where}")
+            seen[p.public_key] = i
     pads: dict[object, int] = {}
     for i, p in enumerate(peers):
         if p.suite == "otp" and p.pad_file is not None:

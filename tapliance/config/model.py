@@ -107,6 +107,13 @@ class TunnelConfig:
     control_socket: Path | None = setting(
         None, "where `tapliance status` connects", kind="path", shown="`/run/tapliance/<name>.sock`"
     )
+    peers_dir: Path | None = setting(
+        None,
+        "more `[[peer]]` tables, one or more per `*.toml` file (what `tapliance peer add` writes; `tapliance "
+        "reload` applies changes)",
+        kind="path",
+        shown="`peers.d` beside the config, if it exists",
+    )
     tcp_listen: Endpoint | None = setting(
         None,
         'TCP address for peers with `transport = "tcp"`/`"auto"` that dial us, e.g. `":443"`',

@@ -1,6 +1,7 @@
 """Server side of the control socket: a unix stream socket answering one JSON snapshot per request.
 
-Requests are one line: ``status``. The socket is 0600 in a 0755 directory: only root (or the
+Requests are one line: ``status``, or an action the daemon registered
+(``reload``). The socket is 0600 in a 0755 directory: only root (or the
 daemon's user) may read the counters and peer list.
 """
 
@@ -21,6 +22,7 @@ class ControlServer:
     def __init__(self, path: Path, snapshot: Callable[[], dict[str, Any]]) -> None:
         self.path = path
         self.snapshot = snapshot
+        self.actions: dict[bytes, Callable[[], dict[str, Any]]] = {}
         path.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
         if path.exists() or path.is_symlink():
             _refuse_if_live(path)
@@ -49,6 +51,9 @@ class ControlServer:
                 req = conn.recv(256).strip()
                 if req == b"status":
                     reply: dict[str, Any] = self.snapshot()
+                elif req in self.actions:
+                    conn.settimeout(10)
+                    reply = self.actions[req]()
                 else:
                     reply = {"error": f"unknown request {req[:32]!r}; try 'status'"}
                 conn.sendall(json.dumps(reply).encode())

@@ -26,11 +26,23 @@ def port_key(port: Any) -> bytes | None:
 
 
 class Handout:
-    def __init__(self, leases: Leases, path: Path, ports: list[Port]) -> None:
+    def __init__(self, leases: Leases, path: Path, switch: Any) -> None:
         self.leases = leases
         self.path = path
-        self.ports = {p.name: p for p in ports}
+        self.switch = switch
         self.leases.load(read_file(path))
+
+    @property
+    def ports(self) -> dict[str, Port]:
+        return {p.name: p for p in self.switch.ports}
+
+    def update(self, cfg: Any) -> None:
+        """The peers changed (a reload): who takes which lease is recomputed, the leases kept."""
+        old = self.leases
+        self.leases = Leases(cfg.pool, _own(cfg), _peers(cfg))
+        self.leases.load(old.dump())
+        self.leases.dirty = old.dirty or len(self.leases.leases) != len(old.leases)
+        self.save()
 
     def on_event(self, ev: Event, now: float) -> None:
         if isinstance(ev, HandshakeCompleted) or (isinstance(ev, ConnectionChanged) and ev.up):
@@ -64,20 +76,24 @@ class Handout:
         return self.leases.status()
 
 
-def hub_side(cfg: Any, rt: Any, ports: list[Port]) -> Handout:
+def _own(cfg: Any) -> Any:
+    return cfg.interface.addresses + (cfg.bridge.addresses if cfg.bridge else ())
+
+
+def _peers(cfg: Any) -> list[tuple[bytes, str, Any, bool]]:
+    from tapliance.tcpassembly import peer_name
+
+    return [(p.public_key, peer_name(p, i), p.reserve, p.lease) for i, p in enumerate(cfg.peers)
+            if not p.legacy and p.public_key is not None]  # fmt: skip
+
+
+def hub_side(cfg: Any, rt: Any, switch: Any) -> Handout:
     """The daemon's hub: leases of ``cfg.pool`` handed to its clients (a listener on the runtime's events,
     a refresh ticker) and shown in status (``leases``)."""
     import time
 
-    from tapliance.tcpassembly import peer_name
-
-    peers = [
-        (p.public_key, peer_name(p, i), p.reserve, p.lease)
-        for i, p in enumerate(cfg.peers)
-        if not p.legacy and p.public_key is not None
-    ]
-    own = cfg.interface.addresses + (cfg.bridge.addresses if cfg.bridge else ())
-    handout = Handout(Leases(cfg.pool, own, peers), cfg.leases_file, ports)
+    peers = _peers(cfg)
+    handout = Handout(Leases(cfg.pool, _own(cfg), peers), cfg.leases_file, switch)
     rt.listeners.append(lambda ev: handout.on_event(ev, time.monotonic()))
     rt.every(REFRESH, handout.refresh)
     before = rt.enrich

@@ -81,6 +81,9 @@ class Runtime:
         self._tickers: list[list[Any]] = []  # [next due, interval, fn(now)]: housekeeping off the data path
         self.enrich: Callable[[dict[str, Any]], None] | None = None  # adds what the control side derives
         self.listeners: list[Callable[[Event], None]] = []  # called with every event after it is logged
+        self.on_reload: Callable[[], object] | None = None  # SIGHUP
+        self.hub: Any = None  # the hub's address handout (tapliance/hub/service.py), if any
+        self._reload = False
 
     def register(self, fd: int, handler: Handler) -> None:
         self._handlers[fd] = handler
@@ -151,7 +154,7 @@ class Runtime:
         wake_r.setblocking(False)
         wake_w.setblocking(False)
         old_wakeup = signal.set_wakeup_fd(wake_w.fileno())
-        old_handlers = {s: signal.signal(s, self._on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+        old_handlers = {s: signal.signal(s, self._on_signal) for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
         self._ep = ep = select.epoll()
         self.register(self.tap_fd, self._read_tap)
         for t in self.transports:
@@ -187,6 +190,11 @@ class Runtime:
                 except Exception:  # a bug must cost a counted drop and a log line, not the tunnel
                     self.drops.count(Drop.INTERNAL_ERROR)
                     log.exception("internal error (dropped what was being processed)")
+            if self._reload:
+                self._reload = False
+                if self.on_reload is not None:
+                    self.on_reload()
+                    self._flush()
             now = monotonic()
             if now >= deadline:
                 deadline = self.node.on_timer(now)
@@ -197,6 +205,10 @@ class Runtime:
                     t[2](now)
 
     def _on_signal(self, signum: int, _frame: object) -> None:
+        if signum == signal.SIGHUP:
+            log.info("received SIGHUP: reloading the peers")
+            self._reload = True
+            return
         log.info("received %s, shutting down", signal.Signals(signum).name)
         self.stopping = True
 

@@ -18,7 +18,7 @@ from tapliance.cli.man import main as man_main
 from tapliance.cli.man import tapliance_8, tapliance_toml_5
 from tapliance.config.reference import rows
 
-COMMANDS = ["genkey", "pubkey", "up", "check-config", "status", "pad", "net", "import"]
+COMMANDS = ["genkey", "pubkey", "up", "check-config", "status", "pad", "net", "import", "reload", "peer"]
 OPTION = re.compile(r"(?<![\w-])(--?[A-Za-z][\w-]*)")
 
 

@@ -61,6 +61,23 @@ class NativeProtocol(Receive, Send, Control, Initiator, Responder, Timers):
         self.cookies = CookieChecker(self.static_public, params.handshake_rate, params.handshake_cpu, ctx.random, now)
         self.caps = W.CAP_VNET if params.offload else 0  # and per peer: Peer.caps
 
+    def add_peer(self, spec: PeerSpec) -> Peer:
+        """A peer added at a reload: it starts like one configured at start-up."""
+        peer = Peer(spec, P.dh(self.static_private, spec.public_key), self)
+        self.peers[spec.public_key] = peer
+        self.ports.append(peer)
+        return peer
+
+    def remove_peer(self, public_key: bytes) -> None:
+        """A peer removed at a reload: its session keys are erased and its indices freed at once."""
+        peer = self.peers.pop(public_key)
+        self.ports.remove(peer)
+        self.indices.free(peer.erase())
+        for idx in [i for i, (p, _) in self.indices.items() if p is peer]:  # a pending initiation's
+            del self.indices[idx]
+        peer.handshake = None
+        peer.queue.clear()
+
     def status(self, now: float) -> dict[str, Any]:
         return {
             "public_key": base64.b64encode(self.static_public).decode(),

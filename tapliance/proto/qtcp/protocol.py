@@ -24,7 +24,9 @@ from tapliance.proto.qtcp import wire as Q
 from tapliance.proto.qtcp.crypto import KeyPair
 from tapliance.proto.qtcp.directory import Directory
 from tapliance.proto.qtcp.policy import Policy
+from tapliance.proto.qtcp.reconfig import Reconfigure
 from tapliance.proto.qtcp.session import Closed, Connection
+from tapliance.proto.qtcp.show import show
 
 ACCEPTED = 1 << 32  # handles at or above this are the transport's (accepted connections)
 BACKOFF_MAX = 30.0
@@ -59,7 +61,7 @@ class TcpPeer(Port):
         self.reason = "not connected yet"
 
 
-class QtcpProtocol(StreamProtocol[TcpPeer]):
+class QtcpProtocol(Reconfigure, StreamProtocol[TcpPeer]):
     def __init__(self, ctx: Context, static: KeyPair, peers: Sequence[TcpPeerSpec]) -> None:
         super().__init__(ctx)
         self.static = static
@@ -272,24 +274,4 @@ class QtcpProtocol(StreamProtocol[TcpPeer]):
         return {}
 
     def port_status(self, port: TcpPeer, now: float) -> dict[str, Any]:
-        c = port.conn
-        state = "up" if c is not None and c.enabled else "handshaking" if c is not None or port.dialling else "down"
-        return {
-            "name": port.name,
-            "suite": "quicktun-tcp",
-            "transport": "tcp",
-            "public_key": port.spec.public_key.hex() if port.spec.public_key else None,
-            "endpoint": f"{port.endpoint[0]}:{port.endpoint[1]}" if port.endpoint else None,
-            "state": state,
-            "rtt": round(c.rtt, 6) if c is not None and c.rtt is not None else None,
-            "queued_frames": len(c.frames) if c is not None else 0,
-            "queue_drops": c.queue_drops if c is not None else 0,
-            "encrypted": bool(c is not None and c.send.encrypted and c.recv.encrypted),
-            "last_received_ago": round(now - c.last_rx, 1) if c is not None else None,
-            "why": None if state == "up" else port.reason,
-            "rx_bytes": port.rx_bytes,
-            "tx_bytes": port.tx_bytes,
-            "rx_frames": port.rx_frames,
-            "tx_frames": port.tx_frames,
-            "endpoint_changes": port.endpoint_changes,
-        }
+        return show(port, now)
