@@ -65,6 +65,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--no-install", action="store_true", help="do not apt-get/pip install anything")
     p.add_argument(
+        "--hub",
+        action="store_true",
+        help="instead of the tunnel table: the hub at scale (200 clients, 10,000 configured peers, client-to-client "
+        "TCP through the hub against OpenVPN --server-bridge --client-to-client)",
+    )
+    p.add_argument(
         "--metrics",
         action="store_true",
         help="also run tapliance (default suite) with [metrics] on and a scraper reading /metrics and /api/status "
@@ -112,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
     if os.geteuid() != 0:
         log("bench: needs root (network namespaces, TAP devices): run sudo scripts/bench")
         return 2
+    if args.hub:
+        return _hub(args)
     if not args.no_install:
         install.ensure_debs(p for t in args.tunnels for p in t.packages)
     can_plot = install.ensure_matplotlib() if not args.no_install else _has_matplotlib()
@@ -185,6 +193,25 @@ def main(argv: list[str] | None = None) -> int:
         print("\n".join(report.legacy_target(rows, s, o) for s, o in tunnels.LEGACY_PAIRS))
     print(report.ratio_line(value), flush=True)
     return 0
+
+
+def _hub(args: argparse.Namespace) -> int:
+    from . import hubbench
+
+    if not args.no_install:
+        install.ensure_debs(["openvpn", "iperf3"])
+    work = args.results_dir / "hub-work"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    log("bench --hub: 200 clients, 10,000 configured peers, client-to-client through a hub")
+    figures = hubbench.run(work, args.duration)
+    doc = [{"figure": f.what, "bar": f.bar, "measured": f.measured, "passed": f.passed, "details": f.details}
+           for f in figures]  # fmt: skip
+    (args.results_dir / "hub.json").write_text(json.dumps({"meta": _meta(args), "figures": doc}, indent=2) + "\n")
+    print(hubbench.table(figures))
+    ok = all(f.passed for f in figures)
+    print(f"hub: {'PASS' if ok else 'FAIL'}; results: {args.results_dir / 'hub.json'}", flush=True)
+    return 0 if ok else 1
 
 
 def _visit(lab: Lab, runner: Runner, t: Tunnel, row: Row, rnd: int, args: argparse.Namespace) -> None:
