@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tapliance import config as C
-from tapliance import keyfile
+from tapliance import fastpath, keyfile
 from tapliance.compat.build import legacy_protocol, listen_address
 from tapliance.proto import failover as FO
 from tapliance.proto.hubpolicy import PortPolicy
@@ -101,7 +101,16 @@ def native_params(tunnel: C.TunnelConfig, offload: bool) -> NativeParams:
         handshake_rate=tunnel.handshake_rate,
         handshake_cpu=tunnel.handshake_cpu,
         offload=offload,
+        fastpath=fastpath_wanted(tunnel.fastpath),
     )
+
+
+def fastpath_wanted(configured: bool) -> bool:
+    """``tunnel.fastpath``, or TAPLIANCE_FASTPATH where it is set (tapliance.fastpath)."""
+    try:
+        return fastpath.wanted(configured)
+    except ValueError as e:
+        raise C.ConfigError(str(e)) from None
 
 
 def build_node(

@@ -34,6 +34,7 @@ PARAMS = NativeParams(
     handshake_rate=50,
     handshake_cpu=0.01,
     offload=False,
+    fastpath=False,
 )
 QUEUE_LIMIT = 1 << 20
 

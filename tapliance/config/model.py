@@ -130,6 +130,12 @@ class TunnelConfig:
     tcp_proxy_protocol: bool = setting(
         False, "port sharing: send the backend a PROXY protocol v2 header (the real client address)", kind="bool"
     )
+    fastpath: bool = setting(
+        False,
+        "seal and open data through the compiled data path where it is built (the Python path where it is not); "
+        "`TAPLIANCE_FASTPATH=1`/`0` in the environment overrides",
+        kind="bool",
+    )
 
 
 @dataclass(frozen=True)

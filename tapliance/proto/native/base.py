@@ -14,6 +14,7 @@ from __future__ import annotations
 from abc import abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import ModuleType
 
 from tapliance.proto.drops import Drop
 from tapliance.proto.events import Addr, EndpointChanged, HandshakeCompleted
@@ -39,6 +40,7 @@ class NativeParams:
     handshake_rate: int  # handshake messages per second per source network (/24, /64)
     handshake_cpu: float  # share of one core handshake processing may use before cookies are required
     offload: bool  # our TAP has offloads: we announce CAP_VNET and take virtio-net headers and super-frames
+    fastpath: bool  # seal and open data through the compiled data path (tapliance.fastpath), where it is built
 
 
 class NativeBase(DatagramProtocol[Peer]):
@@ -59,6 +61,7 @@ class NativeBase(DatagramProtocol[Peer]):
     reasm: Reassembler
     cookies: CookieChecker
     caps: int  # what we announce in our handshake messages (wire.CAP_*)
+    fast: ModuleType | None  # the compiled data path's module, when it runs (keypairs get a session of it)
 
     # -- provided by the parts -----------------------------------------------------------------------
 

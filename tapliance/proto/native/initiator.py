@@ -75,7 +75,15 @@ class Initiator(NativeBase):
             return
         finally:
             self.cookies.charge(self.cpu_time() - start, now)
-        kp = Keypair(keys, self.params.suite, local_index=receiver, remote_index=remote, initiator=True, created=now)
+        kp = Keypair(
+            keys,
+            self.params.suite,
+            local_index=receiver,
+            remote_index=remote,
+            initiator=True,
+            created=now,
+            fast=self.fast,
+        )
         self.indices[receiver] = (peer, kp)
         peer.handshake = None
         self.indices.free(peer.install(kp, confirmed=True))

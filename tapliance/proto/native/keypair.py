@@ -11,16 +11,23 @@ before 2^64 - 2^13 messages).
 Receive contract: the caller parses the header, checks ``replay.check(counter)``, opens the datagram
 with ``decrypt`` / ``decrypt_into`` (nonce from the counter, the header as associated data), and only
 then calls ``replay.commit(counter)``.
+
+With the compiled data path (tapliance/fastpath), ``fast`` is the keypair's compiled session: the same keys
+in OpenSSL EVP contexts, and ``replay`` is its window (the compiled twin of ReplayWindow, one window either
+way). ``seal_frame`` then seals the whole frame in one call, and the receive path opens through ``fast``.
 """
 
 from __future__ import annotations
+
+from types import ModuleType
+from typing import Any
 
 from tapliance.proto.native import wire as W
 from tapliance.proto.native.fragments import layout
 from tapliance.proto.native.handshake import Keys
 from tapliance.proto.protocol import Frame
 from tapliance.proto.replay import ReplayWindow
-from tapliance.suites import make_aead
+from tapliance.suites import make_aead, suite_id
 
 _pack_into = W.DATA_HEADER.pack_into
 _nonce = W.nonce96
@@ -34,6 +41,7 @@ class Keypair:
         "created",
         "decrypt",
         "decrypt_into",
+        "fast",
         "initiator",
         "local_index",
         "remote_index",
@@ -42,7 +50,15 @@ class Keypair:
     )
 
     def __init__(
-        self, keys: Keys, suite: str, *, local_index: int, remote_index: int, initiator: bool, created: float
+        self,
+        keys: Keys,
+        suite: str,
+        *,
+        local_index: int,
+        remote_index: int,
+        initiator: bool,
+        created: float,
+        fast: ModuleType | None = None,
     ) -> None:
         self._send = make_aead(suite, keys.send)
         self._recv = make_aead(suite, keys.recv)
@@ -54,13 +70,19 @@ class Keypair:
         self.created = created
         self.counter = 0  # next send counter
         self.sent_bytes = 0
-        self.replay = ReplayWindow()
+        self.replay: ReplayWindow = ReplayWindow() if fast is None else fast.ReplayWindow()
+        self.fast: Any = None if fast is None else fast.Session(suite_id(suite), keys.send, keys.recv, self.replay)
 
     def seal_frame(self, frame: Frame, max_chunk: int, flags: int = 0) -> tuple[bytearray, int]:
         """Seal ``frame`` into datagrams laid out back to back in one buffer, every one ``seg`` bytes
         but the last (possibly shorter): exactly the layout UDP GSO sends with one syscall.
         An empty frame is a keepalive (one datagram, no payload). Returns (buffer, seg)."""
         n = len(frame)
+        if self.fast is not None:
+            buf, seg, count = self.fast.seal(frame, max_chunk, flags, self.remote_index, self.counter)
+            self.counter += count
+            self.sent_bytes += n
+            return buf, seg
         # One datagram (most frames) needs no call; tests/unit/test_fragments.py holds this to layout().
         count, size = (1, n) if n <= max_chunk else layout(n, max_chunk)
         seg = size + W.DATA_OVERHEAD

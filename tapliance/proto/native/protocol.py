@@ -18,6 +18,7 @@ import base64
 from collections.abc import Sequence
 from typing import Any
 
+from tapliance import fastpath
 from tapliance.proto.native import primitives as P
 from tapliance.proto.native import wire as W
 from tapliance.proto.native.base import NativeParams
@@ -60,6 +61,7 @@ class NativeProtocol(Receive, Send, Control, Initiator, Responder, Timers):
         self.reasm = Reassembler(self.drops)
         self.cookies = CookieChecker(self.static_public, params.handshake_rate, params.handshake_cpu, ctx.random, now)
         self.caps = W.CAP_VNET if params.offload else 0  # and per peer: Peer.caps
+        self.fast = fastpath.module(params.fastpath)
 
     def add_peer(self, spec: PeerSpec) -> Peer:
         """A peer added at a reload: it starts like one configured at start-up."""
@@ -82,6 +84,7 @@ class NativeProtocol(Receive, Send, Control, Initiator, Responder, Timers):
         return {
             "public_key": base64.b64encode(self.static_public).decode(),
             "suite": self.params.suite,
+            "data_path": "compiled" if self.fast is not None else "python",
             "reassembly_pending": len(self.reasm),
             "reassembly_bytes": self.reasm.buffered,
             "reassembly_salvaged": self.reasm.salvaged,

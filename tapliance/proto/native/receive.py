@@ -25,6 +25,8 @@ from tapliance.proto.native.state import Input
 
 _unpack_data = W.DATA_HEADER.unpack_from
 _nonce = W.nonce96
+# what a compiled session's open() returns instead of a chunk (tl_verdict in tapliance/fastpath/core.h)
+FAST_DROPS = {1: Drop.REPLAY, 2: Drop.EXPIRED_KEY, 3: Drop.DECRYPT}
 
 
 class Receive(NativeBase):
@@ -98,25 +100,14 @@ class Receive(NativeBase):
         authenticates only if the peer sealed exactly that header under that counter, and a peer seals
         a frame's fragments under consecutive counters with one flags, count and receiver value (a
         datagram of another frame or session fails its tag and the run takes the general path)."""
-        h = _unpack_data(view, off + (fcnt - 1) * seg)
-        if h[1] != flags or h[2] != fcnt - 1 or h[3] != fcnt or h[4] != receiver or h[5] != counter + fcnt - 1:
-            return False
-        if not kp.replay.check_run(counter, fcnt):
-            return False
-        size = seg - W.DATA_OVERHEAD
-        last = end - (off + (fcnt - 1) * seg) - W.DATA_OVERHEAD
-        frame = bytearray(size * (fcnt - 1) + last)
-        out = memoryview(frame)
-        dec, nonce, H = kp.decrypt_into, W.nonce96, W.DATA_HEADER_LEN
-        o = off
-        try:
-            for i in range(fcnt - 1):
-                dec(nonce(counter + i), view[o + H : o + seg], view[o : o + H], out[i * size : (i + 1) * size])
-                o += seg
-            dec(nonce(counter + fcnt - 1), view[o + H : end], view[o : o + H], out[(fcnt - 1) * size :])
-        except InvalidTag:
+        fast = kp.fast
+        frame = (
+            _open_frames(view, off, seg, end, fcnt, receiver, counter, flags, kp)
+            if fast is None
+            else fast.open_run(view, off, seg)  # the same checks, in C (tapliance/fastpath/core.c)
+        )
+        if frame is None:
             return False  # let the per-datagram path find and count the bad one
-        kp.replay.commit_run(counter, fcnt)
         peer = self.indices[receiver][0]
         self._authenticated(peer, kp, addr, now)
         if self.reasm.pending:
@@ -147,20 +138,27 @@ class Receive(NativeBase):
         if fidx >= fcnt or flags & ~W.FLAGS_KNOWN:
             self.drops.count(Drop.BAD_HEADER)
             return
-        if not kp.replay.check(counter):
-            self.drops.count(Drop.REPLAY)
-            return
-        if now - kp.created >= self.reject_after:
-            self.drops.count(Drop.EXPIRED_KEY)
-            return
-        try:
-            chunk = kp.decrypt(_nonce(counter), data[W.DATA_HEADER_LEN :], data[: W.DATA_HEADER_LEN])
-        except InvalidTag:
-            self.drops.count(Drop.DECRYPT)
-            return
-        if not kp.replay.commit(counter):
-            self.drops.count(Drop.REPLAY)
-            return
+        fast = kp.fast
+        if fast is not None:  # replay check, expiry, open, commit in one call: the same checks, in C
+            chunk = fast.open(data, now - kp.created >= self.reject_after)
+            if chunk.__class__ is int:
+                self.drops.count(FAST_DROPS[chunk])
+                return
+        else:
+            if not kp.replay.check(counter):
+                self.drops.count(Drop.REPLAY)
+                return
+            if now - kp.created >= self.reject_after:
+                self.drops.count(Drop.EXPIRED_KEY)
+                return
+            try:
+                chunk = kp.decrypt(_nonce(counter), data[W.DATA_HEADER_LEN :], data[: W.DATA_HEADER_LEN])
+            except InvalidTag:
+                self.drops.count(Drop.DECRYPT)
+                return
+            if not kp.replay.commit(counter):
+                self.drops.count(Drop.REPLAY)
+                return
         self._authenticated(peer, kp, addr, now)
         if fcnt == 1:
             if self.reasm.pending:
@@ -195,3 +193,39 @@ class Receive(NativeBase):
         peer.awaiting_reply_since = None
         if addr != peer.endpoint:
             self._set_endpoint(peer, addr)
+
+
+def _open_frames(
+    view: memoryview,
+    off: int,
+    seg: int,
+    end: int,
+    fcnt: int,
+    receiver: int,
+    counter: int,
+    flags: int,
+    kp: Keypair,
+) -> bytearray | None:
+    """The Python path of ``_open_run``: the frame, or None with nothing changed."""
+    o = off + (fcnt - 1) * seg
+    if end - o < W.DATA_OVERHEAD:
+        return None  # the batch's last datagram is too short to be the frame's last fragment
+    h = _unpack_data(view, o)
+    if h[1] != flags or h[2] != fcnt - 1 or h[3] != fcnt or h[4] != receiver or h[5] != counter + fcnt - 1:
+        return None
+    if not kp.replay.check_run(counter, fcnt):
+        return None
+    size = seg - W.DATA_OVERHEAD
+    frame = bytearray(size * (fcnt - 1) + end - o - W.DATA_OVERHEAD)
+    out = memoryview(frame)
+    dec, nonce, H = kp.decrypt_into, W.nonce96, W.DATA_HEADER_LEN
+    o = off
+    try:
+        for i in range(fcnt - 1):
+            dec(nonce(counter + i), view[o + H : o + seg], view[o : o + H], out[i * size : (i + 1) * size])
+            o += seg
+        dec(nonce(counter + fcnt - 1), view[o + H : end], view[o : o + H], out[(fcnt - 1) * size :])
+    except InvalidTag:
+        return None
+    kp.replay.commit_run(counter, fcnt)
+    return frame

@@ -65,7 +65,13 @@ class Responder(NativeBase):
             caps=self.caps | peer.caps,
         )
         kp = Keypair(
-            keys, self.params.suite, local_index=idx, remote_index=init.sender_index, initiator=False, created=now
+            keys,
+            self.params.suite,
+            local_index=idx,
+            remote_index=init.sender_index,
+            initiator=False,
+            created=now,
+            fast=self.fast,
         )
         self.indices[idx] = (peer, kp)
         self.indices.free(peer.install(kp, confirmed=False))
