@@ -99,7 +99,8 @@ def render(s: dict[str, Any], detail: bool = False) -> str:
     native = f"  listen: {s.get('listen')}  suite: {s.get('suite')}" if s.get("public_key") else ""
     lines = [f"interface: {s.get('interface')}{native}  mode: {'hub' if s.get('hub') else 'point-to-point'}"]
     if s.get("public_key"):
-        lines.append(f"  public key: {s.get('public_key')}")
+        path = f"  data path: {s['data_path']}" if s.get("data_path") else ""
+        lines.append(f"  public key: {s.get('public_key')}{path}")
     lines.append(f"  uptime: {s.get('uptime', 0):.0f} s  pid: {s.get('pid')}")
     for p in s.get("peers", []):
         lines += _peer_lines(p, detail)

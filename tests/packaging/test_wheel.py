@@ -35,7 +35,7 @@ def test_build_sdist_and_wheel_then_install_the_wheel_in_a_clean_venv(
     run(sys.executable, "-m", "build", "--outdir", str(tmp_path / "dist"), str(clone))
     t_build = time.monotonic() - t0
     (sdist,) = (tmp_path / "dist").glob("tapliance-*.tar.gz")
-    (wheel,) = (tmp_path / "dist").glob("tapliance-*-py3-none-any.whl")
+    (wheel,) = (tmp_path / "dist").glob("tapliance-*.whl")  # cp311-...-linux_*: with the compiled data path
 
     # the sdist: every tracked file (a symlinked directory arrives as the directory), and tests/unit passes in it
     top = sdist.name.removesuffix(".tar.gz")
@@ -68,6 +68,8 @@ def test_build_sdist_and_wheel_then_install_the_wheel_in_a_clean_venv(
     code = "import tapliance.control as c, pathlib; print(pathlib.Path(c.__file__).parent / 'web/index.html')"
     web = run(str(venv / "bin" / "python"), "-c", code, cwd=tmp_path)
     assert Path(web.strip()).is_file() and str(venv) in web
+    fast = run(str(venv / "bin" / "python"), "-c", "import tapliance.fastpath as f; print(f.fast is not None)")
+    assert fast.strip() == "True", "the wheel should carry the compiled data path (gcc, python3-dev, libssl-dev here)"
     with capsys.disabled():
         print(
             f"\n{sdist.name} + {wheel.name}: python -m build {t_build:.0f} s, tests/unit from the sdist "
