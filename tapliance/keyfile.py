@@ -55,8 +55,8 @@ def check_mode(mode: int, path: object, what: str = "private key") -> None:
         )
 
 
-def check_secret_file(path: Path, what: str, hint: str = "") -> None:
-    """A secret file must exist, be a regular file, and be readable by its owner only."""
+def check_secret_file(path: Path, what: str, hint: str = "") -> os.stat_result:
+    """A secret file must exist, be a regular file, and be readable by its owner only; its stat."""
     try:
         st = os.stat(path)
     except FileNotFoundError:
@@ -66,6 +66,7 @@ def check_secret_file(path: Path, what: str, hint: str = "") -> None:
     if not stat.S_ISREG(st.st_mode):
         raise KeyFileError(f"{path}: {what} file is not a regular file")
     check_mode(st.st_mode, path, what)
+    return st
 
 
 def read(path: Path, what: str = "private key") -> bytes:
