@@ -90,9 +90,13 @@ class TcpTransport:
         self.conns: dict[int, Conn] = {}
         self.poller: Poller | None = None
         self.resolver = Resolver()
-        self.sharer = Sharer(share, proxy_v2, self) if share is not None else None
+        self.sharer = Sharer(share, proxy_v2, self.adopt, self._attached) if share is not None else None
         self._next = ACCEPTED
         self.accepted = self.refused = self.dialled = 0
+
+    def _attached(self) -> Poller:
+        assert self.poller is not None
+        return self.poller
 
     # -- the loop's side ---------------------------------------------------------------------------------
 
