@@ -63,10 +63,8 @@ def check(path: str | Path) -> str:
         ep = f"{s.endpoint[0]}:{s.endpoint[1]}" if s.endpoint else "learned from its first packet"
         if s.public_key in named:
             ep = f"{named[s.public_key]} (a DNS name, resolved at start)"
-        lines.append(
-            f"  peer {s.name or '(unnamed)'} {base64.b64encode(s.public_key).decode()} endpoint {ep}"
-            f"{' psk' if s.psk else ''}"
-        )
+        who = "known by a passphrase (pairs by SPAKE2)" if s.passphrase else base64.b64encode(s.public_key).decode()
+        lines.append(f"  peer {s.name or '(unnamed)'} {who} endpoint {ep}{' psk' if s.psk else ''}")
     lines += legacy_lines(cfg, keys) + tcp_lines(cfg)
     if cfg.bridge:
         lines.append(f"  bridge {cfg.bridge.name} ports {', '.join((cfg.interface.name, *cfg.bridge.ports))}")

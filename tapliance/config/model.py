@@ -93,6 +93,14 @@ class TunnelConfig:
     handshake_rate: int = setting(
         50, "handshakes/s processed before cookie-based rate limiting", kind="int", lo=1, hi=100000
     )
+    passphrase_guesses: int = setting(
+        10,
+        "shared-secret mode: pairing runs (each tests one passphrase guess) per minute in all, answered or "
+        "started; from one /24 or /64 at most 3, then a quarter of the rate",
+        kind="int",
+        lo=1,
+        hi=600,
+    )
     control_socket: Path | None = setting(
         None, "where `tapliance status` connects", kind="path", shown="`/run/tapliance/<name>.sock`"
     )
