@@ -142,3 +142,27 @@ def test_replayed_pairing_messages_pair_nobody() -> None:
     net.run()
     assert (a.p.ports[0].pairings, b.p.ports[0].pairings) == pairings
     assert b.n.drops.get(Drop.UNKNOWN_INDEX, 0) >= 1 and a.n.drops.get(Drop.UNKNOWN_INDEX, 0) >= 1
+
+
+def test_a_tampered_reply_or_confirm_completes_nothing() -> None:
+    """Every clear byte of a reply is in the transcript T; the confirm is bound to T and the reply."""
+    for where in (1, 4, 12, 50, 91):
+        net, a, b = shared_pair()
+        net.filter = lambda d, s, t, w=where, n=net: not (d[0] == W.MSG_PAIR_REPLY and _tamper(n, d, s, t, w))
+        net.advance(3)
+        assert a.p.ports[0].pairings == b.p.ports[0].pairings == 0, where
+        assert a.n.drops.get(Drop.PAIR_FAILED, 0) >= 1, where
+    net, a, b = shared_pair()
+    net.filter = lambda d, s, t: not (d[0] == W.MSG_PAIR_CONFIRM and _tamper(net, d, s, t, 30))
+    net.advance(3)
+    assert b.p.ports[0].pairings == 0 and b.n.drops.get(Drop.PAIR_FAILED, 0) >= 1
+
+
+def _tamper(net: object, d: bytes, src: object, dst: object, where: int) -> bool:
+    """Deliver ``d`` with one byte flipped instead of the original (the filter then drops the original)."""
+    bad = bytearray(d)
+    bad[where] ^= 0x01
+    host = net.hosts[dst]  # type: ignore[attr-defined, index]
+    host.p.on_datagram(bytes(bad), src, net.now)  # type: ignore[attr-defined]
+    net.collect(host)  # type: ignore[attr-defined]
+    return True
