@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tapliance import config as C
-from tapliance import keyfile, logs
+from tapliance import keyfile, logs, privileges
 from tapliance.assembly import Keys, build_node, peer_specs
 from tapliance.hub.service import hub_side
 from tapliance.proto.native.peer import PeerSpec
@@ -78,6 +78,7 @@ def check(path: str | Path) -> str:
 def run(path: str | Path, *, apply_net: bool = True, log_format: str | None = None) -> int:
     cfg, keys, specs = _load(path)  # bad input raises before anything is touched
     token = _metrics_token(cfg)
+    user = privileges.resolve(cfg)
     logs.setup(cfg.log_level, log_format or cfg.log.format)
     from tapliance.runtime import systemd
     from tapliance.runtime.http import HttpError
@@ -87,6 +88,7 @@ def run(path: str | Path, *, apply_net: bool = True, log_format: str | None = No
     undo: list[tuple[str, Callable[[], object]]] = []
     try:
         rt, control = _start(cfg, keys, undo, apply_net, token)
+        privileges.apply(cfg, user)  # from here on: the daemon's user, CAP_NET_ADMIN only
         _log_up(cfg, keys, specs)
         _tell_systemd(rt, cfg, len(cfg.peers))
         rt.run(control)

@@ -22,6 +22,7 @@ from tapliance.config.model import (
     SECTIONS,
     BridgeConfig,
     Config,
+    DaemonConfig,
     InterfaceConfig,
     LogConfig,
     MetricsConfig,
@@ -39,6 +40,7 @@ __all__ = [
     "BridgeConfig",
     "Config",
     "ConfigError",
+    "DaemonConfig",
     "Endpoint",
     "IPAddress",
     "IPInterface",
@@ -94,6 +96,7 @@ def parse(data: dict[str, Any], path: Path = Path("<config>")) -> Config:
         LogConfig(**read_section(r, r.table(data, "log"), "log", LogConfig)),
         MetricsConfig(**read_section(r, r.table(data, "metrics"), "metrics", MetricsConfig)),
         pool,
+        DaemonConfig(**read_section(r, r.table(data, "daemon"), "daemon", DaemonConfig)),
     )
 
 

@@ -194,6 +194,20 @@ class MetricsConfig:
 
 
 @dataclass(frozen=True)
+class DaemonConfig:
+    user: str | None = setting(
+        None,
+        "once the TAP, sockets and host setup exist, run as this user keeping only CAP_NET_ADMIN "
+        '(docs/security.md); `""`: stay as started; a daemon started unprivileged is left as it is',
+        kind="str",
+        shown="`tapliance` where that user exists",
+    )
+    group: str | None = setting(
+        None, "the group to run as; the control socket is readable by root and it", kind="str", shown="the user's"
+    )
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path
     interface: InterfaceConfig = field(default_factory=InterfaceConfig)
@@ -205,6 +219,7 @@ class Config:
     log: LogConfig = field(default_factory=LogConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     pool: PoolConfig | None = None
+    daemon: DaemonConfig = field(default_factory=DaemonConfig)
 
     @property
     def log_level(self) -> str:
@@ -252,4 +267,5 @@ SECTIONS: dict[str, tuple[type, str]] = {
     "log": (LogConfig, "table"),
     "metrics": (MetricsConfig, "table"),
     "pool": (PoolConfig, "table"),
+    "daemon": (DaemonConfig, "table"),
 }
