@@ -23,7 +23,7 @@ from tapliance.hub.service import hub_side
 from tapliance.proto.native.peer import PeerSpec
 from tapliance.suites import REGISTRY
 from tapliance.summary import legacy_lines, tcp_lines
-from tapliance.tcpdaemon import handout, tcp_side
+from tapliance.tcpdaemon import handout, remember_endpoints, tcp_side
 
 if TYPE_CHECKING:
     from tapliance.control.server import ControlServer
@@ -178,6 +178,7 @@ def _start(
         _apply_net(cfg, undo)
     rt = Runtime(node, tap.fd, transports, ifname=cfg.interface.name, listen=str(cfg.tunnel.listen))
     handout(cfg, rt, undo)
+    remember_endpoints(cfg, built, rt)
     _status_side(cfg, rt, undo, token)
     if cfg.pool is not None:
         rt.hub = hub_side(cfg, rt, node.switch)
