@@ -1,7 +1,7 @@
 """Endpoints learnt at run time, remembered across restarts: a native peer configured without an address
 (it dials us) is known only once it has sent; after a crash and restart the far end would wait for its
 dead-peer rule (keepalive + 5 s) before it initiates again. So every learnt or roamed endpoint is written
-to ``$TAPLIANCE_STATE_DIR/<interface>.endpoints.json`` (atomically), and at start a peer without a
+to ``$TAPLIANCE_STATE_DIR/<interface>[@<netns>].endpoints.json`` (atomically), and at start a peer without a
 configured endpoint gets its remembered one: it initiates at once, and if the address is stale its
 handshake simply goes unanswered until the peer speaks from where it is."""
 
@@ -14,14 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from tapliance.atomic import write_atomic
-from tapliance.net.journal import state_dir
+from tapliance.net.journal import netns_tag, state_dir
 from tapliance.proto.events import EndpointChanged, Event
 
 log = logging.getLogger("tapliance")
 
 
 def path_for(interface: str) -> Path:
-    return state_dir() / f"{interface}.endpoints.json"
+    return state_dir() / f"{interface}{netns_tag()}.endpoints.json"
 
 
 class Endpoints:
