@@ -29,6 +29,7 @@ from tapliance.proto.qtcp.crypto import KeyPair
 from tapliance.proto.qtcp.protocol import QtcpProtocol
 from tapliance.tcpassembly import peer_name, tcp_specs
 
+MIN_PASSPHRASE = 8  # bytes; the pairing resists offline guessing, but online guesses still add up
 Binding = tuple[DatagramProtocol[Any], C.Endpoint]  # a protocol and the UDP address it listens on
 
 
@@ -66,7 +67,8 @@ def peer_specs(cfg: C.Config, keys: Keys) -> list[PeerSpec]:
     for i, p in enumerate(cfg.peers):
         if not p.udp:
             continue
-        assert p.public_key is not None
+        passphrase = _passphrase(p) if p.passphrase_file else None
+        assert p.public_key is not None or passphrase is not None
         psk = keyfile.read(p.preshared_key_file, "pre-shared key") if p.preshared_key_file else None
         if p.public_key == keys.public():
             raise C.ConfigError(f"{cfg.path}: peer[{i}].public_key: this is our own public key")
@@ -78,17 +80,28 @@ def peer_specs(cfg: C.Config, keys: Keys) -> list[PeerSpec]:
         name = peer_name(p, i) if auto else p.name
         specs.append(
             PeerSpec(
-                p.public_key,
-                name,
+                p.public_key or bytes(32),
+                name or ("passphrase" if passphrase else ""),
                 ep,
                 psk,
                 keepalive,
                 mirror=auto and p.endpoint is None,
                 accept_addresses=p.accept_addresses,
                 accept_routes=p.accept_routes,
+                passphrase=passphrase,
             )
         )
     return specs
+
+
+def _passphrase(p: C.PeerConfig) -> bytes:
+    assert p.passphrase_file is not None
+    text = keyfile.read_password(p.passphrase_file)
+    if len(text) < MIN_PASSPHRASE:
+        raise keyfile.KeyFileError(
+            f"{p.passphrase_file}: passphrase too short: at least {MIN_PASSPHRASE} characters (better: 4+ random words)"
+        )
+    return text
 
 
 def native_params(tunnel: C.TunnelConfig, offload: bool) -> NativeParams:
@@ -100,6 +113,7 @@ def native_params(tunnel: C.TunnelConfig, offload: bool) -> NativeParams:
         rekey_after_bytes=tunnel.rekey_after_bytes,
         handshake_rate=tunnel.handshake_rate,
         handshake_cpu=tunnel.handshake_cpu,
+        passphrase_guesses=tunnel.passphrase_guesses,
         offload=offload,
         fastpath=fastpath_wanted(tunnel.fastpath),
     )

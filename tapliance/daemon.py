@@ -17,13 +17,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tapliance import config as C
-from tapliance import keyfile, logs
+from tapliance import keyfile, logs, privileges
 from tapliance.assembly import Built, Keys, build_node, peer_specs
 from tapliance.hub.service import hub_side
 from tapliance.proto.native.peer import PeerSpec
 from tapliance.suites import REGISTRY
 from tapliance.summary import legacy_lines, tcp_lines
-from tapliance.tcpdaemon import handout, tcp_side
+from tapliance.tcpdaemon import handout, remember_endpoints, tcp_side
 
 if TYPE_CHECKING:
     from tapliance.control.server import ControlServer
@@ -64,10 +64,8 @@ def check(path: str | Path) -> str:
         ep = f"{s.endpoint[0]}:{s.endpoint[1]}" if s.endpoint else "learned from its first packet"
         if s.public_key in named:
             ep = f"{named[s.public_key]} (a DNS name, resolved at start)"
-        lines.append(
-            f"  peer {s.name or '(unnamed)'} {base64.b64encode(s.public_key).decode()} endpoint {ep}"
-            f"{' psk' if s.psk else ''}"
-        )
+        who = "known by a passphrase (pairs by SPAKE2)" if s.passphrase else base64.b64encode(s.public_key).decode()
+        lines.append(f"  peer {s.name or '(unnamed)'} {who} endpoint {ep}{' psk' if s.psk else ''}")
     lines += legacy_lines(cfg, keys) + tcp_lines(cfg)
     if cfg.bridge:
         lines.append(f"  bridge {cfg.bridge.name} ports {', '.join((cfg.interface.name, *cfg.bridge.ports))}")
@@ -81,6 +79,7 @@ def check(path: str | Path) -> str:
 def run(path: str | Path, *, apply_net: bool = True, log_format: str | None = None) -> int:
     cfg, keys, specs = _load(path)  # bad input raises before anything is touched
     token = _metrics_token(cfg)
+    user = privileges.resolve(cfg)
     logs.setup(cfg.log_level, log_format or cfg.log.format)
     from tapliance.net.errors import BAD_INPUT, NetError
     from tapliance.runtime import systemd
@@ -91,6 +90,7 @@ def run(path: str | Path, *, apply_net: bool = True, log_format: str | None = No
     undo: list[tuple[str, Callable[[], object]]] = []
     try:
         rt, control = _start(cfg, keys, undo, apply_net, token)
+        privileges.apply(cfg, user)  # from here on: the daemon's user, CAP_NET_ADMIN only
         _log_up(cfg, keys, specs)
         _tell_systemd(rt, cfg, len(cfg.peers))
         rt.run(control)
@@ -178,6 +178,7 @@ def _start(
         _apply_net(cfg, undo)
     rt = Runtime(node, tap.fd, transports, ifname=cfg.interface.name, listen=str(cfg.tunnel.listen))
     handout(cfg, rt, undo)
+    remember_endpoints(cfg, built, rt)
     _status_side(cfg, rt, undo, token)
     if cfg.pool is not None:
         rt.hub = hub_side(cfg, rt, node.switch)

@@ -55,17 +55,23 @@ def check_mode(mode: int, path: object, what: str = "private key") -> None:
         )
 
 
-def read(path: Path, what: str = "private key") -> bytes:
-    """Read a secret key file, refusing files other users could read."""
+def check_secret_file(path: Path, what: str, hint: str = "") -> os.stat_result:
+    """A secret file must exist, be a regular file, and be readable by its owner only; its stat."""
     try:
         st = os.stat(path)
     except FileNotFoundError:
-        raise KeyFileError(f"{path}: {what} file does not exist (create it with `tapliance genkey`)") from None
+        raise KeyFileError(f"{path}: {what} file does not exist{hint}") from None
     except OSError as e:
         raise KeyFileError(f"{path}: cannot access {what} file: {e.strerror}") from None
     if not stat.S_ISREG(st.st_mode):
         raise KeyFileError(f"{path}: {what} file is not a regular file")
     check_mode(st.st_mode, path, what)
+    return st
+
+
+def read(path: Path, what: str = "private key") -> bytes:
+    """Read a secret key file, refusing files other users could read."""
+    check_secret_file(path, what, " (create it with `tapliance genkey`)")
     try:
         text = path.read_text(encoding="ascii")
     except (OSError, UnicodeDecodeError) as e:
@@ -85,15 +91,7 @@ def write_new(path: Path, key: bytes) -> None:
 
 def read_password(path: Path) -> bytes:
     """A password file's first line (UTF-8, without its line end), refusing files others could read."""
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        raise KeyFileError(f"{path}: password file does not exist") from None
-    except OSError as e:
-        raise KeyFileError(f"{path}: cannot access password file: {e.strerror}") from None
-    if not stat.S_ISREG(st.st_mode):
-        raise KeyFileError(f"{path}: password file is not a regular file")
-    check_mode(st.st_mode, path, "password")
+    check_secret_file(path, "password")
     try:
         line = path.read_bytes().split(b"\n", 1)[0].rstrip(b"\r")
         line.decode("utf-8")

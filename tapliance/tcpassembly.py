@@ -10,8 +10,8 @@ from tapliance import config as C
 from tapliance import keyfile
 from tapliance.proto.events import Addr
 from tapliance.proto.qtcp import wire as Q
+from tapliance.proto.qtcp.peer import TcpPeerSpec
 from tapliance.proto.qtcp.policy import Policy
-from tapliance.proto.qtcp.protocol import TcpPeerSpec
 
 
 def peer_name(p: C.PeerConfig, i: int) -> str:

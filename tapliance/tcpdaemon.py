@@ -66,3 +66,14 @@ def handout(cfg: C.Config, rt: Runtime, undo: list[tuple[str, Callable[[], objec
                 h.route(ev.peer, net, ev.config.valid, gateways.get((ev.peer, net.version)))
 
     rt.listeners.append(on_event)
+
+
+def remember_endpoints(cfg: C.Config, built: Built, rt: Runtime) -> None:
+    """Learnt endpoints survive a restart (runtime/endpoints.py)."""
+    from tapliance.runtime.endpoints import Endpoints, path_for
+
+    if built.native is None:
+        return
+    eps = Endpoints(path_for(cfg.interface.name), built.native)
+    eps.restore({p.public_key for p in cfg.peers if p.udp and p.public_key is not None and p.endpoint is not None})
+    rt.listeners.append(eps.on_event)

@@ -9,10 +9,10 @@ import secrets
 import subprocess
 import time
 from pathlib import Path
-from typing import Any
 
 from tapliance import keyfile
 
+from .figure import Figure
 from .lab import BenchError, one_line, run
 from .tunnels.openvpn import self_signed
 
@@ -143,9 +143,7 @@ def _wait_dev(lab: Lab3, n: str, timeout: float = 30) -> None:
     raise BenchError(f"openvpn on {n}: no ovpn0: {one_line((lab.work / f'ov-{n}.log').read_text())}")
 
 
-def client_to_client(work: Path, duration: float) -> Any:
-    from .hubbench import Figure
-
+def client_to_client(work: Path, duration: float) -> Figure:
     f = Figure("client-to-client single-stream TCP through the hub", ">= 3x OpenVPN --server-bridge --client-to-client")
     lab = Lab3(work)
     try:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ from tapliance.control.client import ControlError, fetch
 
 from . import procstat
 from .c2c import client_to_client
+from .figure import Figure
 from .lab import UNDERLAY, BenchError, Lab
 
 REPO = Path(__file__).resolve().parents[2]
@@ -31,15 +31,6 @@ PYTHON = REPO / ".venv" / "bin" / "python"
 TAPLIANCE = REPO / ".venv" / "bin" / "tapliance"
 KEEP_S = 30.0
 PORT = 9123
-
-
-@dataclass
-class Figure:
-    what: str
-    bar: str
-    measured: str = ""
-    passed: bool | None = None
-    details: dict[str, Any] | None = None
 
 
 def _keys(n: int) -> tuple[list[str], list[str]]:

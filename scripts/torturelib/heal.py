@@ -37,8 +37,24 @@ def host_state(lab: Lab, sides: tuple[str, ...] = ("a", "b")) -> str:
     out = []
     for s in sides:
         for c in cmds:
-            out.append(f"## {s}: {' '.join(c)}\n" + lab.sh(s, c, check=False).stdout.decode())
+            text = lab.sh(s, c, check=False).stdout.decode()
+            if c[0] == "ip" and "-br" in c:
+                text = _configuration(text)
+            out.append(f"## {s}: {' '.join(c)}\n" + text)
     return "\n".join(out)
+
+
+def _configuration(brief: str) -> str:
+    """``ip -br`` output without the carrier state (UP/DOWN, NO-CARRIER, LOWER_UP), which a veth's far end
+    changes on its own: what is compared is what tapliance configures."""
+    lines = []
+    for line in brief.splitlines():
+        f = line.split()
+        if len(f) >= 2:
+            f[1] = "-"
+        lines.append(" ".join(x for x in f if x not in ("NO-CARRIER,", "LOWER_UP")).replace(",LOWER_UP", "")
+                     .replace("NO-CARRIER,", ""))  # fmt: skip
+    return "\n".join(lines)
 
 
 def diff(before: str, after: str) -> list[str]:
@@ -94,11 +110,12 @@ def kill9(lab: Lab, bar: float = 5.0) -> Result:
     return r
 
 
-def kill9_discovery(lab: Lab, wait: float = 25.0) -> Result:
-    """Informational: the restarted side was configured without its peer's address, so it cannot initiate;
-    the survivor's dead-peer detection (keepalive + 5 s of silence) starts the new handshake."""
-    r = Result("kill9-discovery", "kill -9 and restart of a side that knows no address for its peer",
-               "none (the other side's dead-peer detection: keepalive 10 s + 5 s)")  # fmt: skip
+def kill9_discovery(lab: Lab, wait: float = 25.0, bar: float = 5.0) -> Result:
+    """The restarted side was configured without its peer's address: it starts from the address it had
+    learnt before the crash (runtime/endpoints.py) and initiates at once, instead of waiting for the
+    survivor's dead-peer detection (keepalive + 5 s of silence)."""
+    r = Result("kill9-discovery", "kill -9 and restart of a side configured without its peer's address",
+               f"traffic again <= {bar:g} s (it remembers the learnt address)")  # fmt: skip
     s = open_session(lab, "kill9-discovery", discovery=True)
     try:
         watch = Watch(lab, "a")
@@ -115,7 +132,8 @@ def kill9_discovery(lab: Lab, wait: float = 25.0) -> Result:
         s.close()
     r.details = {"resumed_s": resumed}
     shown = f"more than {wait:g} s" if resumed is None else f"{resumed:.1f} s"
-    r.measured = f"traffic again after {shown} (the restarted side cannot initiate; the other side's timer does)"
+    r.measured = f"traffic again after {shown} (the restarted side initiates to the address it had learnt)"
+    r.passed = resumed is not None and resumed <= bar
     return r
 
 

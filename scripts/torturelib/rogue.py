@@ -33,6 +33,7 @@ PARAMS = NativeParams(
     rekey_after_bytes=1 << 36,
     handshake_rate=50,
     handshake_cpu=0.01,
+    passphrase_guesses=10,
     offload=False,
     fastpath=False,
 )

@@ -105,9 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     n.add_argument("action", choices=("apply", "show", "teardown"))
     n.add_argument("-c", "--config", default=DEFAULT_CONFIG, help=cfg_help)
     _import_parser(sub)
-    from tapliance.cli.peers import add_parsers
-
-    add_parsers(sub, cfg_help, DEFAULT_CONFIG)
+    _peer_parsers(sub, cfg_help, DEFAULT_CONFIG)
     return p
 
 
@@ -133,3 +131,17 @@ def _import_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
     i.add_argument("-o", "--output", type=Path, help="write the config to this new file instead of stdout")
     i.add_argument("program", choices=tuple(PROGRAMS), metavar="PROGRAM", help=", ".join(PROGRAMS))
     i.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS", help="the program's own arguments, unchanged")
+
+
+def _peer_parsers(sub: argparse._SubParsersAction, cfg_help: str, default: str) -> None:  # type: ignore[type-arg]
+    r = sub.add_parser("reload", help="apply added, removed and changed [[peer]]s to the running daemon (as SIGHUP)")
+    r.add_argument("-c", "--config", default=default, help=cfg_help)
+    r.add_argument("-s", "--socket", type=Path, help="control socket path (default: from the config)")
+    p = sub.add_parser("peer", help="add or remove a peer file in peers.d and reload")
+    p.add_argument("action", choices=("add", "remove"))
+    p.add_argument("name", help="the peer's name (its file: peers.d/NAME.toml)")
+    p.add_argument("public_key", nargs="?", help="add: the peer's `tapliance pubkey`")
+    p.add_argument("--endpoint", help="add: HOST:PORT of the peer, if it does not dial us")
+    p.add_argument("--transport", choices=("udp", "tcp", "auto"), help="add: udp (default), tcp or auto")
+    p.add_argument("--keepalive", type=float, help="add: seconds (default: the tunnel's)")
+    p.add_argument("-c", "--config", default=default, help=cfg_help)

@@ -97,20 +97,6 @@ def _reload_if_running(args: argparse.Namespace, cfg: C.Config) -> int:
     return reload(args, cfg)
 
 
-def add_parsers(sub: Any, cfg_help: str, default: str) -> None:
-    r = sub.add_parser("reload", help="apply added, removed and changed [[peer]]s to the running daemon (as SIGHUP)")
-    r.add_argument("-c", "--config", default=default, help=cfg_help)
-    r.add_argument("-s", "--socket", type=Path, help="control socket path (default: from the config)")
-    p = sub.add_parser("peer", help="add or remove a peer file in peers.d and reload")
-    p.add_argument("action", choices=("add", "remove"))
-    p.add_argument("name", help="the peer's name (its file: peers.d/NAME.toml)")
-    p.add_argument("public_key", nargs="?", help="add: the peer's `tapliance pubkey`")
-    p.add_argument("--endpoint", help="add: HOST:PORT of the peer, if it does not dial us")
-    p.add_argument("--transport", choices=("udp", "tcp", "auto"), help="add: udp (default), tcp or auto")
-    p.add_argument("--keepalive", type=float, help="add: seconds (default: the tunnel's)")
-    p.add_argument("-c", "--config", default=default, help=cfg_help)
-
-
 def dispatch(args: argparse.Namespace) -> int:
     if args.cmd == "reload":
         return reload(args)

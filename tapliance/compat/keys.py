@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tapliance import keyfile
+from tapliance.atomic import write_atomic
 from tapliance.suites import quicktun, tappet, tinytaptunnel
 
 KeyFileError = keyfile.KeyFileError
@@ -44,28 +45,12 @@ def _parsed(path: Path, parse: Callable[[bytes], bytes], content: bytes) -> byte
         raise KeyFileError(f"{path}: {e}") from None
 
 
-def _write_atomic(path: Path, content: bytes, mode: int) -> None:
-    tmp = path.with_name(f".{path.name}.tapliance-tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    try:
-        os.write(fd, content)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    dfd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
-
-
 def tinytaptunnel_key(path: Path, random: Callable[[int], bytes]) -> bytes:
     """tinytaptunnel's HMAC key; a missing file is created with 32 random bytes, as the original does."""
     if not path.exists() and not path.is_symlink():
         key = random(32)
         try:
-            _write_atomic(path, tinytaptunnel.key_file_content(key), 0o600)
+            write_atomic(path, tinytaptunnel.key_file_content(key), 0o600)
         except OSError as e:
             raise KeyFileError(f"{path}: cannot create tinytaptunnel key file: {e.strerror}") from None
         return key
@@ -96,7 +81,7 @@ def tappet_nonce_prefix(path: Path, *, write: bool = True) -> int:
     if not write:
         return prefix
     try:
-        _write_atomic(path, new, stat.S_IMODE(os.stat(path).st_mode))
+        write_atomic(path, new, stat.S_IMODE(os.stat(path).st_mode))
     except OSError as e:
         raise KeyFileError(f"{path}: cannot write back the tappet nonce: {e.strerror}") from None
     return prefix

@@ -25,14 +25,13 @@ reads as zeros and the codec refuses it (OTP_PAD_BURNED), without it nothing can
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import os
-import stat
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from tapliance import keyfile
+from tapliance.atomic import write_atomic
 from tapliance.suites.padstore import MIN_PAD_SIZE, R_LEN, PadStoreError, halves
 
 KeyFileError = keyfile.KeyFileError
@@ -95,32 +94,11 @@ def parse_state(content: bytes, path: Path, size: int, server: bool) -> PadState
 
 
 def _write_durably(path: Path, content: bytes, dirfd: int) -> None:
-    tmp = path.with_name(f".{path.name}.tapliance-tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-    try:
-        try:
-            os.write(fd, content)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    except OSError:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    os.fsync(dirfd)
+    write_atomic(path, content, 0o600, dirfd)
 
 
 def _open_pad(path: Path, writable: bool) -> int:
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        raise KeyFileError(f"{path}: otp pad file does not exist") from None
-    except OSError as e:
-        raise KeyFileError(f"{path}: cannot access otp pad file: {e.strerror}") from None
-    if not stat.S_ISREG(st.st_mode):
-        raise KeyFileError(f"{path}: otp pad file is not a regular file")
-    keyfile.check_mode(st.st_mode, path, "otp pad")
+    st = keyfile.check_secret_file(path, "otp pad")
     if st.st_size < MIN_PAD_SIZE:
         raise KeyFileError(
             f"{path}: otp pad of {st.st_size} bytes is too small (at least {MIN_PAD_SIZE}; "

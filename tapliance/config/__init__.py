@@ -22,6 +22,7 @@ from tapliance.config.model import (
     SECTIONS,
     BridgeConfig,
     Config,
+    DaemonConfig,
     InterfaceConfig,
     LogConfig,
     MetricsConfig,
@@ -40,6 +41,7 @@ __all__ = [
     "BridgeConfig",
     "Config",
     "ConfigError",
+    "DaemonConfig",
     "Endpoint",
     "IPAddress",
     "IPInterface",
@@ -102,6 +104,7 @@ def parse(data: dict[str, Any], path: Path = Path("<config>"), *, files: bool = 
         LogConfig(**read_section(r, r.table(data, "log"), "log", LogConfig)),
         MetricsConfig(**read_section(r, r.table(data, "metrics"), "metrics", MetricsConfig)),
         pool,
+        DaemonConfig(**read_section(r, r.table(data, "daemon"), "daemon", DaemonConfig)),
     )
 
 

@@ -49,6 +49,12 @@ def read_peer(r: Reader, t: dict[str, Any], where: str) -> PeerConfig:
         if used_by and peer.suite not in used_by:
             raise r.error(f"{where}.{key}", f"not used by suite {peer.suite} (only by {', '.join(used_by)})")
     check_tcp_peer(r, peer, values, where)
+    if peer.passphrase_file is not None:
+        for key in ("public_key", "preshared_key_file", "password_file"):
+            if key in values:
+                raise r.error(f"{where}.{key}", "a passphrase peer's key and psk come from the pairing: leave it out")
+        if peer.transport != "udp":
+            raise r.error(f"{where}.transport", 'a passphrase peer pairs over UDP: transport = "udp"')
     for need in NEEDS[peer.suite]:
         if need == "public_key" and peer.suite == "native":
             continue  # checked with the TCP rules (a TCP server peer may be known by its password)
@@ -90,6 +96,11 @@ def check_peers(r: Reader, peers: tuple[PeerConfig, ...], tunnel_listen: Endpoin
                 where = r.where(seen[p.public_key]) if isinstance(r, PeerReader) else "listed before"
                 raise r.error(f"peer[{i}].public_key", f"duplicate: the same public key is also {where}")
             seen[p.public_key] = i
+    shared = [i for i, p in enumerate(peers) if p.passphrase_file is not None]
+    if len(shared) > 1:
+        raise r.error(f"peer[{shared[1]}].passphrase_file", f"also peer[{shared[0]}] has one: at most one per tunnel")
+    if shared:
+        seen[b"passphrase"] = shared[0]  # it shares the tunnel's socket
     pads: dict[object, int] = {}
     for i, p in enumerate(peers):
         if p.suite == "otp" and p.pad_file is not None:

@@ -104,6 +104,14 @@ class TunnelConfig:
         lo=0.001,
         hi=1,
     )
+    passphrase_guesses: int = setting(
+        10,
+        "shared-secret mode: pairing runs (each tests one passphrase guess) per minute in all, answered or "
+        "started; from one /24 or /64 at most 3, then a quarter of the rate",
+        kind="int",
+        lo=1,
+        hi=600,
+    )
     control_socket: Path | None = setting(
         None, "where `tapliance status` connects", kind="path", shown="`/run/tapliance/<name>.sock`"
     )
@@ -210,6 +218,20 @@ class MetricsConfig:
 
 
 @dataclass(frozen=True)
+class DaemonConfig:
+    user: str | None = setting(
+        None,
+        "once the TAP, sockets and host setup exist, run as this user keeping only CAP_NET_ADMIN "
+        '(docs/security.md); `""`: stay as started; a daemon started unprivileged is left as it is',
+        kind="str",
+        shown="`tapliance` where that user exists",
+    )
+    group: str | None = setting(
+        None, "the group to run as; the control socket is readable by root and it", kind="str", shown="the user's"
+    )
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path
     interface: InterfaceConfig = field(default_factory=InterfaceConfig)
@@ -221,6 +243,7 @@ class Config:
     log: LogConfig = field(default_factory=LogConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     pool: PoolConfig | None = None
+    daemon: DaemonConfig = field(default_factory=DaemonConfig)
 
     @property
     def log_level(self) -> str:
@@ -268,4 +291,5 @@ SECTIONS: dict[str, tuple[type, str]] = {
     "log": (LogConfig, "table"),
     "metrics": (MetricsConfig, "table"),
     "pool": (PoolConfig, "table"),
+    "daemon": (DaemonConfig, "table"),
 }

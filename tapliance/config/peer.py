@@ -170,6 +170,15 @@ class PeerConfig:
         shown="none",
         suites=("native",),
     )
+    passphrase_file: Path | None = setting(
+        None,
+        "shared-secret mode: a file (mode 0600) whose first line is a passphrase both ends share; then no "
+        "`public_key`: a PAKE pairing (SPAKE2) exchanges the static keys and feeds the psk; a recorded "
+        "handshake allows no offline guessing (docs/protocol.md). At most one such peer per tunnel, over UDP",
+        kind="path",
+        shown="none",
+        suites=("native",),
+    )
     keepalive: float | None = setting(
         None, "per-peer override", kind="number", lo=0, hi=3600, shown="tunnel's", suites=("native",)
     )

@@ -40,7 +40,7 @@ def check_tcp_peer(r: Reader, p: PeerConfig, values: dict[str, Any], where: str)
         for key in TCP_ONLY:
             if key in values:
                 raise r.error(f"{where}.{key}", 'only for transport = "tcp" or "auto"')
-    if p.public_key is None:
+    if p.public_key is None and p.passphrase_file is None:
         _keyless(r, p, where)
     if p.transport == "auto":
         if (p.endpoint is None) != (p.tcp_endpoint is None):

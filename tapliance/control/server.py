@@ -1,8 +1,9 @@
 """Server side of the control socket: a unix stream socket answering one JSON snapshot per request.
 
-Requests are one line: ``status``, or an action the daemon registered
-(``reload``). The socket is 0600 in a 0755 directory: only root (or the
-daemon's user) may read the counters and peer list.
+Requests are one line: ``status``, or an action the daemon registered (``reload``). The socket is
+0660, its group the daemon's: only root and that group (``tapliance`` after the privilege drop,
+privileges.py, which also makes its owner root) may read the counters and peer list; the default
+directory /run/tapliance is the daemon's own, mode 0750.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ class ControlServer:
             _refuse_if_live(path)
             path.unlink()
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        old = os.umask(0o177)
+        old = os.umask(0o117)
         try:
             self.sock.bind(str(path))
         finally:

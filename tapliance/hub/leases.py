@@ -19,12 +19,12 @@ import hashlib
 import ipaddress
 import json
 import logging
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tapliance.atomic import write_atomic
 from tapliance.config.fields import IPAddress, IPInterface
 from tapliance.config.pool import AddressRange, PoolConfig, subnet_of
 from tapliance.proto.qtcp import wire as Q
@@ -186,16 +186,6 @@ def read_file(path: Path) -> dict[str, Any]:
 
 
 def write_file(path: Path, data: dict[str, Any]) -> None:
-    """Atomically: nobody ever reads half a file, and a crash leaves the old or the new one."""
+    """Atomically (tapliance.atomic)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w") as f:
-        json.dump(data, f, indent=1)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    write_atomic(path, json.dumps(data, indent=1).encode(), 0o644)

@@ -1,6 +1,6 @@
 """``scripts/lab`` (= ``python -m tapliance.lab``): build, deploy, verify and remove a netns lab.
 
-scripts/lab up l2-bridge        build boxes, ansible-playbook site.yml, verify with real traffic
+scripts/lab up l2-bridge        (or l3-nat, hub) build boxes, ansible-playbook site.yml, verify with real traffic
 scripts/lab test l2-bridge      verify again (ping + TCP transfer with sha256 through the tunnel)
 scripts/lab deploy l2-bridge [ANSIBLE-ARGS]   re-run site.yml (e.g. --check --diff)
 scripts/lab status l2-bridge    namespaces, sshd, and each daemon's `tapliance status`
@@ -91,9 +91,10 @@ def _run(lab: Lab, action: str, rest: list[str]) -> int:
         return lab.deploy(*rest).rc
     report = lab.verify()
     print_report(report)
+    box = [h.name for h in lab.topo.hosts if "tapliance" in h.groups][-1]  # site-b, or the last client
     print(
         f"scripts/lab: {name} {action} OK in {time.monotonic() - t0:.0f} s. Next: scripts/lab status {name} | "
-        f"scripts/lab ssh {name} site-b | scripts/lab down {name}"
+        f"scripts/lab ssh {name} {box} | scripts/lab down {name}"
     )
     return 0
 

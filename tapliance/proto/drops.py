@@ -40,6 +40,11 @@ class Drop(StrEnum):
         "under load (handshake CPU budget spent) and no valid mac2: answered with a cookie",
     )
     COOKIE_DECRYPT = "cookie_decrypt", "cookie reply that does not decrypt"
+    # -- shared-secret pairing (tapliance/proto/native/pairing.py)
+    PAIR_REFUSED = "pair_refused", "pairing message to a tunnel that has no passphrase peer"
+    PAIR_RATE = "pair_rate", "pairing attempt over the passphrase guess rate (per source prefix or in all): unanswered"
+    PAIR_FAILED = "pair_failed", "pairing that does not authenticate: wrong passphrase, forged or corrupt"
+    PAIR_COLLISION = "pair_collision", "pairing init crossing ours that lost the tie-break (the smaller element wins)"
     # -- data messages
     UNKNOWN_INDEX = "unknown_index", "receiver index of no session (or a response to no initiation of ours)"
     BAD_HEADER = "bad_header", "data header with fragment index >= count or an unknown flag bit"

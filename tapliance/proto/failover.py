@@ -27,7 +27,7 @@ from tapliance.proto.protocol import Context, Frame, Port, Protocol
 
 if TYPE_CHECKING:
     from tapliance.proto.native.peer import Peer
-    from tapliance.proto.qtcp.protocol import TcpPeer
+    from tapliance.proto.qtcp.peer import TcpPeer
 
 KEEPALIVE = 1.0
 UDP_ALIVE = 3.5

@@ -53,15 +53,25 @@ class Poller(Protocol):
 
 
 def listen(where: Endpoint) -> socket.socket:
-    v6 = ":" in where.host
+    try:
+        return stream_listener(where, 16)
+    except OSError as e:
+        raise HttpError(f"cannot listen for metrics on {where}: {e.strerror}") from None
+
+
+def stream_listener(ep: Endpoint, backlog: int) -> socket.socket:
+    """A non-blocking TCP listener on ``ep`` (dual stack on ``[::]``); raises OSError."""
+    v6 = ":" in ep.host
     s = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET, socket.SOCK_STREAM)
     try:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.bind((where.host, where.port))
-        s.listen(16)
-    except OSError as e:
+        if v6:
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        s.bind((ep.host, ep.port))
+        s.listen(backlog)
+    except OSError:
         s.close()
-        raise HttpError(f"cannot listen for metrics on {where}: {e.strerror}") from None
+        raise
     s.setblocking(False)
     return s
 

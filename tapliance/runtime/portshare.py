@@ -16,6 +16,7 @@ import ipaddress
 import logging
 import socket
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -23,7 +24,9 @@ from tapliance.config import Endpoint
 from tapliance.proto.qtcp.wire import PREAMBLE
 
 if TYPE_CHECKING:
-    from tapliance.runtime.tcp import TcpTransport
+    from tapliance.runtime.loop import Poller
+
+Adopt = Callable[[socket.socket, tuple[str, int], bytes, float], None]
 
 log = logging.getLogger("tapliance")
 SNIFF_WAIT = 1.0
@@ -65,17 +68,20 @@ class _Side:
 
 
 class Sharer:
-    def __init__(self, backend: Endpoint, proxy_v2: bool, transport: TcpTransport) -> None:
+    def __init__(self, backend: Endpoint, proxy_v2: bool, adopt: Adopt, poller: Callable[[], Poller]) -> None:
+        """``adopt``: hands a connection that speaks the tunnel's protocol back (with the bytes read);
+        ``poller``: the loop the transport attached to."""
         self.backend = backend
         self.proxy_v2 = proxy_v2
-        self.transport = transport
+        self.adopt = adopt
+        self._poller = poller
         self.pending: dict[int, _Pending] = {}
         self.relays = 0
         self.passed = self.failed = 0
 
     @property
-    def poller(self):  # type: ignore[no-untyped-def]
-        return self.transport.poller
+    def poller(self) -> Poller:
+        return self._poller()
 
     def sniff(self, s: socket.socket, addr: tuple[str, int], now: float) -> None:
         p = _Pending(s, addr, now + SNIFF_WAIT)
@@ -99,7 +105,7 @@ class Sharer:
             self._to_backend(p)
         elif len(p.buf) >= len(PREAMBLE):
             self._drop(p)
-            self.transport.adopt(p.sock, p.addr, bytes(p.buf), now)
+            self.adopt(p.sock, p.addr, bytes(p.buf), now)
 
     def sweep(self, now: float) -> None:
         for p in [p for p in self.pending.values() if now >= p.deadline]:

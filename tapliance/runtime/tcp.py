@@ -24,6 +24,7 @@ from typing import Any
 from tapliance.config import Endpoint
 from tapliance.proto.drops import Drop, Drops
 from tapliance.proto.protocol import StreamProtocol
+from tapliance.runtime.http import stream_listener
 from tapliance.runtime.loop import Poller
 from tapliance.runtime.portshare import Sharer
 from tapliance.runtime.resolve import Resolver
@@ -43,19 +44,10 @@ class TcpError(RuntimeError):
 
 
 def listen(ep: Endpoint) -> socket.socket:
-    v6 = ":" in ep.host
-    s = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET, socket.SOCK_STREAM)
     try:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        if v6:
-            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-        s.bind((ep.host, ep.port))
-        s.listen(128)
+        return stream_listener(ep, 128)
     except OSError as e:
-        s.close()
         raise TcpError(f"cannot listen on TCP {ep}: {e.strerror}") from None
-    s.setblocking(False)
-    return s
 
 
 def tune(s: socket.socket) -> None:
@@ -98,9 +90,13 @@ class TcpTransport:
         self.conns: dict[int, Conn] = {}
         self.poller: Poller | None = None
         self.resolver = Resolver()
-        self.sharer = Sharer(share, proxy_v2, self) if share is not None else None
+        self.sharer = Sharer(share, proxy_v2, self.adopt, self._attached) if share is not None else None
         self._next = ACCEPTED
         self.accepted = self.refused = self.dialled = 0
+
+    def _attached(self) -> Poller:
+        assert self.poller is not None
+        return self.poller
 
     # -- the loop's side ---------------------------------------------------------------------------------
 

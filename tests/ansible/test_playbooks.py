@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tapliance.lab.topology import load
+
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 PLAYBOOKS = sorted([*REPO.glob("playbooks/*.yml"), REPO / "site.yml"])
@@ -37,7 +39,7 @@ def env() -> dict[str, str]:
 
 
 @pytest.mark.parametrize("playbook", PLAYBOOKS, ids=lambda p: str(p.relative_to(REPO)))
-@pytest.mark.parametrize("inventory", ["l2-bridge", "l3-nat"])
+@pytest.mark.parametrize("inventory", ["l2-bridge", "l3-nat", "hub"])
 def test_syntax_check(playbook: Path, inventory: str) -> None:
     p = subprocess.run(
         [tool("ansible-playbook"), "--syntax-check", "-i", f"playbooks/inventories/{inventory}", str(playbook)],
@@ -86,7 +88,7 @@ def test_argument_specs_cover_public_defaults(role: Path) -> None:
         assert opt.get("default") == defaults[name], f"{name}: spec default differs from defaults/main.yml"
 
 
-@pytest.mark.parametrize("topology", ["l2-bridge", "l3-nat"])
+@pytest.mark.parametrize("topology", ["l2-bridge", "l3-nat", "hub"])
 def test_vagrant_validate(topology: str, tmp_path: Path) -> None:
     """`vagrant validate` of the top-level Vagrantfile for each topology table: with --ignore-provider it names
     every machine it defines (the table's boxes); with the vagrant-libvirt plugin installed (scripts/vagrant-lab
@@ -104,7 +106,7 @@ def test_vagrant_validate(topology: str, tmp_path: Path) -> None:
         return p.stdout
 
     out = validate("--ignore-provider")
-    for name in ("site-a", "lan-host", "site-b"):
+    for name in (h.name for h in load(topology).hosts):
         assert f"==> {name}: Ignoring provider config" in out
     plugins = subprocess.run([vagrant, "plugin", "list"], capture_output=True, text=True, check=False).stdout
     if "vagrant-libvirt" in plugins:

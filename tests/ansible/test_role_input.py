@@ -37,6 +37,15 @@ CASES: list[tuple[str, dict[str, Any], str]] = [
     ("nat-without-uplink", {"tapliance_nat": {"masquerade": True}}, "tapliance_nat needs an uplink"),
     ("long-ifname", {"tapliance_interface_name": "tap-much-too-long"}, "at most 15"),
     ("empty-wheelhouse", {"tapliance_wheelhouse_dir": "EMPTY"}, "must hold exactly one tapliance-*.whl, found 0"),
+    ("peer-group-unknown", {"tapliance_peer_groups": ["nosuch"]}, "names groups the inventory does not have: nosuch"),
+    ("pool-without-range", {"tapliance_pool": {"gateway": ["10.1.2.3"]}}, "tapliance_pool needs an ipv4 or ipv6 range"),
+    (
+        "pool-without-tap-address",
+        {"tapliance_pool": {"ipv4": "10.1.2.100-10.1.2.199"}, "tapliance_interface_addresses": []},
+        "tapliance_pool needs an ipv4 or ipv6 range inside the subnet of an address of the TAP",
+    ),
+    ("pool-unknown-key", {"tapliance_pool": {"ipv4": "10.1.2.100-10.1.2.199", "range": "x"}}, "range"),
+    ("reserve-not-a-list", {"tapliance_reserve": {"ip": "10.1.2.150"}}, "tapliance_reserve"),
 ]
 
 
@@ -71,8 +80,13 @@ def run_role(tmp_path: Path, extra: dict[str, Any]) -> subprocess.CompletedProce
     return p
 
 
-def test_good_input_passes_validation(tmp_path: Path) -> None:
-    p = run_role(tmp_path, {})
+@pytest.mark.parametrize(
+    "extra",
+    [{}, {"tapliance_peers": [], "tapliance_peer_groups": ["tapliance"], "tapliance_pool": {"ipv4": "10.1.2.0/25"}}],
+    ids=["peers", "peer-group-and-pool"],
+)
+def test_good_input_passes_validation(tmp_path: Path, extra: dict[str, Any]) -> None:
+    p = run_role(tmp_path, extra)
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
     assert "failed=0" in p.stdout
 

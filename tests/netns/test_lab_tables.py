@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -15,19 +16,28 @@ from tapliance.lab import topology
 from tapliance.lab.inventory import PLAYBOOKS
 
 TOPOLOGIES = topology.names()
+POINT_TO_POINT = ["l2-bridge", "l3-nat"]
 
 
-def test_both_deployments_exist() -> None:
-    assert TOPOLOGIES == ["l2-bridge", "l3-nat"]
+def test_every_deployment_exists() -> None:
+    assert sorted(["hub", *POINT_TO_POINT]) == TOPOLOGIES
 
 
-def _inventory(name: str) -> tuple[dict[str, set[str]], dict[str, dict[str, object]], dict[str, object]]:
+def _inventory(name: str) -> tuple[dict[str, set[str]], dict[str, dict[str, Any]], dict[str, Any]]:
+    """Groups, the variables of each host (its groups' group_vars, then its host_vars), and group all's."""
     d = PLAYBOOKS / "inventories" / name
     hosts = yaml.safe_load((d / "hosts.yml").read_text())
     groups = {g: set((v or {}).get("hosts", {}) or {}) for g, v in hosts["all"]["children"].items()}
-    host_vars = {p.stem: yaml.safe_load(p.read_text()) for p in (d / "host_vars").glob("*.yml")}
-    all_vars = yaml.safe_load((d / "group_vars" / "all.yml").read_text())
-    return groups, host_vars, all_vars
+    group_vars = {p.stem: yaml.safe_load(p.read_text()) for p in (d / "group_vars").glob("*.yml")}
+    host_vars: dict[str, dict[str, Any]] = {}
+    for host in sorted(set().union(*groups.values())):
+        merged = dict(group_vars.get("all", {}))
+        for g in sorted(g for g, members in groups.items() if host in members):
+            merged.update(group_vars.get(g, {}))
+        hv = d / "host_vars" / f"{host}.yml"
+        merged.update(yaml.safe_load(hv.read_text()) if hv.exists() else {})
+        host_vars[host] = merged
+    return groups, host_vars, group_vars["all"]
 
 
 @pytest.mark.parametrize("name", TOPOLOGIES)
@@ -51,17 +61,57 @@ def test_inventory_matches_table(name: str) -> None:
             assert port in [i.ifname for i in topo.host(host).interfaces if not i.configure]
         nat = hv.get("tapliance_nat") or {}
         if nat:
-            assert nat["uplink"] in [i.ifname for i in topo.host(host).interfaces if i.network == "lan"]
+            assert nat["uplink"] in [i.ifname for i in topo.host(host).interfaces if i.network != "wan"]
+    if name not in POINT_TO_POINT:
+        return
     lan = topo.host("lan-host").interfaces[0]
     assert all_vars["verify_target"] == str(ipaddress.ip_interface(lan.address).ip)
     assert ipaddress.ip_address(all_vars["verify_expect_peer"]) in ipaddress.ip_network(topo.networks["lan"])
 
 
-@pytest.mark.parametrize("name", TOPOLOGIES)
+@pytest.mark.parametrize("name", POINT_TO_POINT)
 def test_table_rules(name: str) -> None:
     topo = topology.load(name)
     assert {"tapliance", "gateway", "remote", "lan"} <= {g for h in topo.hosts for g in h.groups}
     assert all(i.ifname == f"eth{n}" for h in topo.hosts for n, i in enumerate(h.interfaces, 1))
+
+
+def _address(topo: topology.Topology, host: str, network: str) -> str:
+    (i,) = [i for i in topo.host(host).interfaces if i.network == network]
+    return str(ipaddress.ip_interface(i.address).ip)
+
+
+def test_hub_table_and_inventory() -> None:
+    """One hub and at least three client sites, each client with a LAN host on a network of its own; the
+    clients get their tunnel addresses from the hub's pool (none of their own), one by a reservation; the
+    flows verify.yml checks name the boxes' table addresses."""
+    topo = topology.load("hub")
+    groups, hv, all_vars = _inventory("hub")
+    (hub,) = groups["hub"]
+    clients = sorted(groups["clients"])
+    assert len(clients) >= 3 and groups["tapliance"] == {hub, *clients}
+    for c in clients:
+        (lan,) = [i.network for i in topo.host(c).interfaces if i.network != "wan"]
+        others = [h.name for h in topo.hosts if h.name != c and any(i.network == lan for i in h.interfaces)]
+        assert len(others) == 1 and others[0] in groups["client_lans"], (c, lan, others)
+        assert hv[c]["tapliance_peer_groups"] == ["hub"] and not hv[c].get("tapliance_interface_addresses")
+    assert hv[hub]["tapliance_peer_groups"] == ["clients"]
+    pool = hv[hub]["tapliance_pool"]
+    first, last = (ipaddress.ip_address(a) for a in pool["ipv4"].split("-"))
+    (tap,) = (ipaddress.ip_interface(a) for a in hv[hub]["tapliance_interface_addresses"])
+    assert first in tap.network and last in tap.network and pool["gateway"] == [str(tap.ip)]
+    reserved = {c: hv[c]["tapliance_reserve"] for c in clients if hv[c].get("tapliance_reserve")}
+    assert len(reserved) == 1 and all(first <= ipaddress.ip_address(a[0]) <= last for a in reserved.values())
+    (routed,) = hv[hub]["tapliance_routes"]  # the reserved client's LAN, via its reservation
+    (c3,) = reserved
+    assert routed["via"] == reserved[c3][0] and routed["to"] in pool["routes"]
+    assert routed["to"] == str(ipaddress.ip_interface(topo.host(c3).interfaces[1].address).network)
+    for flow in all_vars["verify_flows"]:
+        assert flow["from"] in clients and flow["to"] in set().union(*groups.values())
+        if "address" in flow:
+            assert flow["address"] == _address(topo, flow["to"], topo.host(flow["to"]).interfaces[0].network)
+    assert {f["to"] for f in all_vars["verify_flows"]} & set(clients), "no client-to-client flow"
+    assert {f["to"] for f in all_vars["verify_flows"]} & groups["hub_lan"], "no flow to the hub's LAN"
 
 
 def test_bad_table_is_explained(tmp_path: Path) -> None:

@@ -13,7 +13,9 @@ import pytest
 import yaml
 
 from tapliance.config import DEFAULT_PORT, InterfaceConfig, LogConfig, TunnelConfig
-from tapliance.config.model import DEFAULT_MTU
+from tapliance.config.model import DEFAULT_MTU, Config
+from tapliance.config.peer import PeerConfig
+from tapliance.config.pool import PoolConfig
 from tapliance.config.reference import markdown
 from tapliance.proto.drops import Drop
 from tapliance.suites import NATIVE, REGISTRY
@@ -56,7 +58,7 @@ def _yaml(path: Path) -> Any:
 
 ROLE_DEFAULTS = _yaml(ROLE / "defaults" / "main.yml")
 SPECS = _yaml(ROLE / "meta" / "argument_specs.yml")["argument_specs"]["main"]["options"]
-T, IF, L = TunnelConfig(), InterfaceConfig(), LogConfig()
+T, IF, L, P = TunnelConfig(), InterfaceConfig(), LogConfig(), PeerConfig()
 # role variable -> the config default it renders into tapliance.toml (roles/tapliance/templates/tapliance.toml.j2)
 SAME: dict[str, Any] = {
     "tapliance_interface_name": IF.name,
@@ -69,6 +71,12 @@ SAME: dict[str, Any] = {
     "tapliance_keepalive": T.keepalive,
     "tapliance_underlay_mtu": T.underlay_mtu,
     "tapliance_log_level": L.level,
+    # per-peer keys: the role renders a host's value into each of its [[peer]]s (a hub: into the peer of that
+    # host), and only when it differs from the default
+    "tapliance_accept_addresses": P.accept_addresses,
+    "tapliance_accept_routes": list(P.accept_routes),
+    "tapliance_reserve": list(P.reserve),
+    "tapliance_lease": P.lease,
 }
 
 
@@ -94,3 +102,22 @@ def test_default_port_and_control_socket() -> None:
 
 def test_every_role_variable_is_specified_and_every_spec_has_a_default_in_defaults() -> None:
     assert set(ROLE_DEFAULTS) == set(SPECS)
+
+
+def test_role_pool_options_are_the_pool_keys() -> None:
+    """tapliance_pool renders [pool] key by key: its options are exactly the section's settings, and empty
+    means no section (the config's default)."""
+    from dataclasses import fields
+
+    assert ROLE_DEFAULTS["tapliance_pool"] == {} and SPECS["tapliance_pool"]["default"] == {}
+    assert {f.name for f in fields(Config) if f.name == "pool"} == {"pool"}
+    assert sorted(SPECS["tapliance_pool"]["options"]) == sorted(f.name for f in fields(PoolConfig))
+
+
+def test_role_peer_options_that_are_peer_keys() -> None:
+    from dataclasses import fields
+
+    keys = {f.name for f in fields(PeerConfig)}
+    options = set(SPECS["tapliance_peers"]["options"])
+    assert options - {"host"} <= keys, options - keys
+    assert {"reserve", "lease", "accept_addresses", "accept_routes"} <= options

@@ -8,8 +8,8 @@ import os
 import pytest
 
 from tapliance.proto.qtcp.crypto import KeyPair
+from tapliance.proto.qtcp.peer import TcpPeerSpec
 from tapliance.proto.qtcp.policy import Policy
-from tapliance.proto.qtcp.protocol import TcpPeerSpec
 from tests.unit.qtcp_pair import Stream
 
 PW = b"correct horse"

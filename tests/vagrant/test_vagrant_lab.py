@@ -1,12 +1,12 @@
 """The Vagrant lab end to end: real VMs (vagrant-libvirt, QEMU), site.yml, verify.yml, changed=0, teardown.
 
-Slow (about 8-10 minutes per topology without KVM), so it runs only for the topologies named in
-TAPLIANCE_VAGRANT_LAB, e.g. ``l2-bridge`` (what scripts/test, and so CI, sets unless told otherwise),
-``l2-bridge,l3-nat`` or ``none``.
+Slow (about 8-15 minutes per topology without KVM, more for the 8 VMs of ``hub``), so it runs only for the
+topologies named in TAPLIANCE_VAGRANT_LAB, e.g. ``l2-bridge`` (what scripts/test, and so CI, sets unless told
+otherwise), ``l2-bridge,l3-nat``, ``hub`` or ``none``.
 It runs ``scripts/vagrant-lab run <topology>`` (up, test, down; down also on failure), checks the proof it
-prints, that the hosts in TAPLIANCE_DEB_HOSTS (vagrant-lab's default: site-a) ran the Debian package's
-template unit and the others the role's venv unit, and that the host's nftables ruleset, links and network
-sysctls are afterwards what they were before (tapliance/lab/hoststate.py). Needs root.
+prints, that the hosts in TAPLIANCE_DEB_HOSTS (vagrant-lab's default: the first tunnel host, site-a or hub-site)
+ran the Debian package's template unit and the others the role's venv unit, and that the host's nftables
+ruleset, links and network sysctls are afterwards what they were before (tapliance/lab/hoststate.py). Needs root.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from tapliance.lab import hoststate
+from tapliance.lab.topology import load
 
 REPO = Path(__file__).resolve().parents[2]
 SELECTED = {t.strip() for t in os.environ.get("TAPLIANCE_VAGRANT_LAB", "").split(",") if t.strip()}
@@ -80,10 +81,10 @@ def test_proof_keeps_recaps_traffic_proof_and_timings() -> None:
     ]
 
 
-@pytest.mark.parametrize("topology", ["l2-bridge", "l3-nat"])
+@pytest.mark.parametrize("topology", ["l2-bridge", "l3-nat", "hub"])
 def test_vagrant_lab_run(topology: str, capsys: pytest.CaptureFixture[str]) -> None:
     if topology not in SELECTED:
-        pytest.skip(f"set TAPLIANCE_VAGRANT_LAB={topology} to boot it as VMs (about 10 minutes without KVM)")
+        pytest.skip(f"set TAPLIANCE_VAGRANT_LAB={topology} to boot it as VMs (10 minutes or more without KVM)")
     if os.geteuid() != 0:
         pytest.skip("needs root (libvirtd, libvirt networks)")
     before = hoststate.snapshot()
@@ -103,8 +104,9 @@ def test_vagrant_lab_run(topology: str, capsys: pytest.CaptureFixture[str]) -> N
     assert r.returncode == 0, f"scripts/vagrant-lab run {topology} failed (exit {r.returncode})"
     assert changed == [], f"the lab left the host changed: {changed}"
     out = r.stdout
-    deb_hosts = os.environ.get("TAPLIANCE_DEB_HOSTS", "site-a").split(",")
-    for host in ("site-a", "site-b"):
+    tunnel_hosts = [h.name for h in load(topology).hosts if "tapliance" in h.groups]
+    deb_hosts = os.environ.get("TAPLIANCE_DEB_HOSTS", tunnel_hosts[0]).split(",")  # vagrant-lab's default
+    for host in tunnel_hosts:
         unit = "tapliance@tapliance" if host in deb_hosts else "tapliance"
         assert re.search(rf"^{host} \| CHANGED \| rc=0 >>\n(tapliance\s\S+\n)?{unit}: active enabled", out, re.M), host
         removed = rf"^{host} \| CHANGED \| rc=0 >>\napt-get remove tapliance: tunnel stopped, unit and program gone"
@@ -113,5 +115,5 @@ def test_vagrant_lab_run(topology: str, capsys: pytest.CaptureFixture[str]) -> N
     assert "(match)" in out, "verify.yml printed no matching sha256 proof"
     second = out.split("--- second run PLAY RECAP ---", 1)[1]
     recap = re.findall(r"^(\S+)\s+:\s+ok=\d+\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", second, re.M)
-    assert {"site-a", "site-b"} <= {h for h, *_ in recap}
+    assert set(tunnel_hosts) <= {h for h, *_ in recap}
     assert all(c == u == f == "0" for _, c, u, f in recap), recap

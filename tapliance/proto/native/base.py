@@ -15,6 +15,7 @@ from abc import abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 from tapliance.proto.drops import Drop
 from tapliance.proto.events import Addr, EndpointChanged, HandshakeCompleted
@@ -26,6 +27,10 @@ from tapliance.proto.native.keypair import Keypair
 from tapliance.proto.native.peer import Peer
 from tapliance.proto.native.state import Input
 from tapliance.proto.protocol import DatagramProtocol, Frame
+
+if TYPE_CHECKING:
+    from tapliance.proto.native.guesses import GuessLimiter
+    from tapliance.proto.native.pairing import Pending
 
 
 @dataclass(frozen=True)
@@ -39,6 +44,7 @@ class NativeParams:
     rekey_after_bytes: int
     handshake_rate: int  # handshake messages per second per source network (/24, /64)
     handshake_cpu: float  # share of one core handshake processing may use before cookies are required
+    passphrase_guesses: int  # shared-secret mode: pairing runs (passphrase guesses) per minute, in all
     offload: bool  # our TAP has offloads: we announce CAP_VNET and take virtio-net headers and super-frames
     fastpath: bool  # seal and open data through the compiled data path (tapliance.fastpath), where it is built
 
@@ -62,6 +68,10 @@ class NativeBase(DatagramProtocol[Peer]):
     cookies: CookieChecker
     caps: int  # what we announce in our handshake messages (wire.CAP_*)
     fast: ModuleType | None  # the compiled data path's module, when it runs (keypairs get a session of it)
+    passphrase_peer: Peer | None  # the peer known by a passphrase (shared-secret mode), if any
+    pair_runs: dict[int, Peer]  # our outstanding pairing runs by sender index
+    pair_pending: dict[int, Pending]  # runs we answered, waiting for their confirm
+    guesses: GuessLimiter
 
     # -- provided by the parts -----------------------------------------------------------------------
 
@@ -87,6 +97,23 @@ class NativeBase(DatagramProtocol[Peer]):
     @abstractmethod
     def _give_up(self, peer: Peer) -> None:
         """No answer for REKEY_ATTEMPT_TIME: erase keys, report the peer down (initiator.py)."""
+
+    @abstractmethod
+    def _maybe_pair(self, peer: Peer, now: float) -> None:
+        """Start a pairing run with an unpaired passphrase peer (pairing.py)."""
+
+    @abstractmethod
+    def _pair_timers(self, peer: Peer, now: float) -> float:
+        """Pairing retries and staleness; the peer's next pairing deadline (pairing.py)."""
+
+    @abstractmethod
+    def _on_pair_init(self, data: bytes, addr: Addr, now: float) -> None: ...
+
+    @abstractmethod
+    def _on_pair_reply(self, data: bytes, addr: Addr, now: float) -> None: ...
+
+    @abstractmethod
+    def _on_pair_confirm(self, data: bytes, addr: Addr, now: float) -> None: ...
 
     @abstractmethod
     def _on_initiation(self, data: bytes, addr: Addr, now: float) -> None: ...
@@ -132,6 +159,7 @@ class NativeBase(DatagramProtocol[Peer]):
     def _completed(self, peer: Peer, addr: Addr, now: float, caps: int, *, initiator: bool) -> None:
         peer.transition(Input.ESTABLISH_INITIATOR if initiator else Input.ESTABLISH_RESPONDER)
         peer.remote_caps = caps
+        peer.pair_confirm = None  # the far end has the pairing: a handshake under its psk completed
         peer.vnet = bool(caps & W.CAP_VNET)  # the switch gives it plain frames unless it asked for more
         rekey = peer.last_handshake > 0
         peer.last_handshake = now

@@ -21,6 +21,9 @@ from tapliance.proto.native.state import Input, PeerState
 
 class Initiator(NativeBase):
     def _maybe_initiate(self, peer: Peer, now: float) -> None:
+        if peer.passphrase is not None and not peer.paired:
+            self._maybe_pair(peer, now)  # shared-secret mode: no key to initiate to yet (pairing.py)
+            return
         if peer.handshake is not None or peer.endpoint is None:
             return
         if now - peer.last_initiation < K.HANDSHAKE_MIN_INTERVAL:
@@ -35,6 +38,8 @@ class Initiator(NativeBase):
             self.indices.pop(peer.handshake.sender_index, None)
         idx = self.indices.allocate(peer, self.random)
         cookie = peer.cookie if now - peer.cookie_time < K.COOKIE_SECRET_LIFETIME else None
+        if peer.pair_confirm is not None:  # until a handshake completes, the pairing's confirm goes first
+            self.tx.append((peer.pair_confirm, peer.endpoint, len(peer.pair_confirm)))
         msg, peer.handshake = hs.create_initiation(
             suite=self.suite_id,
             static_private=self.static_private,

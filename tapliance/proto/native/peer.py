@@ -20,6 +20,7 @@ from tapliance.proto.events import Addr
 from tapliance.proto.native import wire as W
 from tapliance.proto.native.handshake import InitiatorState, cookie_key, mac1_key
 from tapliance.proto.native.keypair import Keypair
+from tapliance.proto.native.pake import PairRun
 from tapliance.proto.native.state import Input, PeerState, transition
 from tapliance.proto.protocol import Frame, Port, Protocol
 
@@ -38,6 +39,7 @@ class PeerSpec:
     mirror: bool = False  # keepalives only while the peer is heard (the answering end of transport auto)
     accept_addresses: bool = False  # apply the addresses this peer hands us (control messages)
     accept_routes: tuple[IPv4Network | IPv6Network, ...] = ()  # pushed routes applied only inside these
+    passphrase: bytes | None = None  # shared-secret mode: public_key and psk come from pairing (pake.py)
 
 
 class Peer(Port):
@@ -73,6 +75,24 @@ class Peer(Port):
         self.awaiting_reply_since: float | None = None
         self.queue: deque[tuple[Frame, int]] = deque(maxlen=QUEUE_FRAMES)  # (frame, flags)
         self.handshakes = 0
+        # shared-secret mode (pairing.py): no static key or psk is known until a pairing run gives them
+        self.passphrase = spec.passphrase
+        self.paired = False  # we hold a pairing we believe the far end holds too
+        self.pair_run: PairRun | None = None  # our outstanding run as the pairing's initiator
+        self.pair_retry_at = 0.0
+        self.pair_answered = -1e9  # when we last answered their init (we do not start one of our own meanwhile)
+        self.pair_confirm: bytes | None = None  # our confirm, repeated with each initiation until one completes
+        self.pairings = 0
+
+    def rebind(self, public_key: bytes, static_static: bytes, psk: bytes) -> None:
+        """A pairing gave the far end's static key and the pre-shared key (shared-secret mode)."""
+        self.public_key = public_key
+        self.ss = static_static
+        self.psk = psk
+        self.mac1_key = mac1_key(public_key)
+        self.cookie_key = cookie_key(public_key)
+        self.paired = True
+        self.pairings += 1
 
     def transition(self, event: Input) -> PeerState:
         """Move to the state the table gives for ``event``; returns the state it left."""
@@ -131,4 +151,5 @@ class Peer(Port):
             "offload": self.vnet,
             "handshake_rtt": round(self.handshake_rtt, 6) if self.handshake_rtt is not None else None,
             "endpoint_changes": self.endpoint_changes,
+            **({"paired": self.paired, "pairings": self.pairings} if self.passphrase is not None else {}),
         }

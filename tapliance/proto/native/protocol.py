@@ -8,6 +8,7 @@ initiation names its sender only inside its encrypted payload (identity hiding).
     send.py       frames out: seal, queue while there is no session, keepalives
     initiator.py  initiations, retransmits, responses, cookie replies, giving up
     responder.py  initiations in, responses out
+    pairing.py    shared-secret mode: pairing runs (pake.py, guesses.py) give a passphrase peer its key
     timers.py     retransmit, expiry, rekey, keepalive and dead-peer rules
     state.py      the peer state table; peer.py the per-peer state; index.py, cookie.py, fragments.py
 """
@@ -26,9 +27,11 @@ from tapliance.proto.native.constants import reject_after_time
 from tapliance.proto.native.control import Control
 from tapliance.proto.native.cookie import CookieChecker
 from tapliance.proto.native.fragments import Reassembler
+from tapliance.proto.native.guesses import GuessLimiter
 from tapliance.proto.native.handshake import mac1_key
 from tapliance.proto.native.index import IndexTable
 from tapliance.proto.native.initiator import Initiator
+from tapliance.proto.native.pairing import Pairing
 from tapliance.proto.native.peer import Peer, PeerSpec
 from tapliance.proto.native.receive import Receive
 from tapliance.proto.native.responder import Responder
@@ -38,7 +41,7 @@ from tapliance.proto.protocol import Context
 from tapliance.suites import suite_id
 
 
-class NativeProtocol(Receive, Send, Control, Initiator, Responder, Timers):
+class NativeProtocol(Receive, Send, Control, Initiator, Responder, Pairing, Timers):
     def __init__(
         self, ctx: Context, params: NativeParams, *, static_private: bytes, peers: Sequence[PeerSpec], now: float
     ) -> None:
@@ -55,8 +58,16 @@ class NativeProtocol(Receive, Send, Control, Initiator, Responder, Timers):
         self.rekey_after_bytes = params.rekey_after_bytes
         self.reject_after = reject_after_time(params.rekey_after_seconds)
         self.max_chunk = W.max_chunk(params.underlay_mtu, params.ipv6)
-        self.peers = {spec.public_key: Peer(spec, P.dh(static_private, spec.public_key), self) for spec in peers}
+        keyed = [s for s in peers if s.passphrase is None]
+        self.peers = {spec.public_key: Peer(spec, P.dh(static_private, spec.public_key), self) for spec in keyed}
         self.ports = list(self.peers.values())
+        # shared-secret mode: a passphrase peer is a port but in no table until paired (pairing.py)
+        shared = [Peer(s, b"", self) for s in peers if s.passphrase is not None]
+        self.ports += shared
+        self.passphrase_peer = shared[0] if shared else None
+        self.pair_runs = {}
+        self.pair_pending = {}
+        self.guesses = GuessLimiter(params.passphrase_guesses, now)
         self.indices = IndexTable()
         self.reasm = Reassembler(self.drops)
         self.cookies = CookieChecker(self.static_public, params.handshake_rate, params.handshake_cpu, ctx.random, now)

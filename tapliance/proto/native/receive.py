@@ -47,6 +47,12 @@ class Receive(NativeBase):
             self._on_response(data, addr, now)
         elif t == W.MSG_COOKIE:
             self._on_cookie(data, now)
+        elif t == W.MSG_PAIR_INIT:
+            self._on_pair_init(data, addr, now)
+        elif t == W.MSG_PAIR_REPLY:
+            self._on_pair_reply(data, addr, now)
+        elif t == W.MSG_PAIR_CONFIRM:
+            self._on_pair_confirm(data, addr, now)
         else:
             self.drops.count(Drop.BAD_TYPE)
 

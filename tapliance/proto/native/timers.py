@@ -38,7 +38,7 @@ class Timers(NativeBase):
         if peer.current is not None and now - peer.current.created >= self.reject_after:
             peer.transition(Input.EXPIRE)
             self.indices.free(peer.erase())
-        deadlines = [now + 3600.0, self._session_timers(peer, now)]
+        deadlines = [self._pair_timers(peer, now), self._session_timers(peer, now)]
         if peer.awaiting_reply_since is not None:
             dead_at = peer.awaiting_reply_since + (peer.keepalive or K.PASSIVE_KEEPALIVE) + K.REKEY_TIMEOUT
             if now >= dead_at and peer.handshake is None:

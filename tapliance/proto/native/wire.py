@@ -14,6 +14,9 @@ MSG_INITIATION = 1
 MSG_RESPONSE = 2
 MSG_COOKIE = 3
 MSG_DATA = 4
+MSG_PAIR_INIT = 5  # shared-secret pairing (pake.py): SPAKE2 message of the pairing's initiator
+MSG_PAIR_REPLY = 6  # the responder's SPAKE2 message and its static key, sealed under the PAKE key
+MSG_PAIR_CONFIRM = 7  # the initiator's static key, sealed under the PAKE key
 
 # Noise protocol name and our prologue-like identifier (differs from WireGuard's on purpose: a
 # WireGuard peer and a tapliance peer must never complete a handshake with each other).
@@ -46,6 +49,19 @@ CAPS_KNOWN = CAP_VNET | CAP_CONTROL
 # Cookie reply: type(1) reserved(3) receiver(4) nonce(24) cookie(16+16)
 COOKIE_LEN = 64
 COOKIE = struct.Struct("<B3xI24s32s")
+
+# Pairing (shared-secret mode, docs/protocol.md "Shared-secret mode"):
+# init: type(1) suite(1) reserved(2) sender(4) X*(32)
+# reply: type(1) reserved(3) sender(4) receiver(4) Y*(32) sealed static(32+16)
+# confirm: type(1) reserved(3) receiver(4) sealed static(32+16)
+PAIR_LABEL = b"tapliance v1 passphrase pairing"
+PAIR_INIT_LEN = 40
+PAIR_INIT = struct.Struct("<BB2xI32s")
+PAIR_REPLY_LEN = 92
+PAIR_REPLY_CLEAR = 44  # the reply's bytes before the sealed static key: they enter the transcript hash
+PAIR_REPLY = struct.Struct("<B3xII32s48s")
+PAIR_CONFIRM_LEN = 56
+PAIR_CONFIRM = struct.Struct("<B3xI48s")
 
 # Data: type(1) flags(1) frag_index(1) frag_count(1) receiver(4) counter(8) | AEAD(chunk) tag(16)
 # The 16-byte header is the AEAD's associated data, so every field is authenticated.

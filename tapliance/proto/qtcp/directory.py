@@ -24,7 +24,7 @@ from tapliance.proto.qtcp import wire as Q
 from tapliance.proto.qtcp.session import Closed, Connection
 
 if TYPE_CHECKING:
-    from tapliance.proto.qtcp.protocol import TcpPeer
+    from tapliance.proto.qtcp.peer import TcpPeer
 
 PASSWORD_TRIES = 5
 PASSWORD_WINDOW = 60.0

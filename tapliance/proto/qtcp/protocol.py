@@ -10,23 +10,22 @@ at a time: a new one that authenticates replaces the old.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from tapliance.proto import offload
 from tapliance.proto.drops import Drop
 from tapliance.proto.events import Addr, ConnectionChanged, NetworkAssigned, PeerNotice
-from tapliance.proto.protocol import VNET, Context, Frame, Port, StreamProtocol
+from tapliance.proto.protocol import VNET, Context, Frame, StreamProtocol
 from tapliance.proto.qtcp import commands
 from tapliance.proto.qtcp import wire as Q
 from tapliance.proto.qtcp.crypto import KeyPair
 from tapliance.proto.qtcp.directory import Directory
-from tapliance.proto.qtcp.policy import Policy
+from tapliance.proto.qtcp.peer import TcpPeer, TcpPeerSpec
 from tapliance.proto.qtcp.reconfig import Reconfigure
 from tapliance.proto.qtcp.session import Closed, Connection
 from tapliance.proto.qtcp.show import show
+from tapliance.proto.qtcp.stream import feed
 
 ACCEPTED = 1 << 32  # handles at or above this are the transport's (accepted connections)
 BACKOFF_MAX = 30.0
@@ -35,30 +34,6 @@ CONNECT_TIMEOUT = 10.0
 
 def _show(a: Addr | None) -> str:
     return "?" if a is None else f"[{a[0]}]:{a[1]}" if ":" in a[0] else f"{a[0]}:{a[1]}"
-
-
-@dataclass(frozen=True)
-class TcpPeerSpec:
-    name: str
-    public_key: bytes | None  # None: an anonymous client, known by its password
-    endpoint: Addr | None  # set: we dial it
-    policy: Policy
-    assign: Q.NetworkConfig | None = None  # what we hand this client (command 11)
-    push_routes: tuple[Q.RouteUpdate, ...] = ()  # routing updates we send it (command 12)
-
-
-class TcpPeer(Port):
-    def __init__(self, spec: TcpPeerSpec, protocol: QtcpProtocol) -> None:
-        super().__init__(spec.name, protocol, vnet=False)
-        self.spec = spec
-        self.conn: Connection | None = None
-        self.endpoint: Addr | None = None  # the far end's address on the current connection
-        self.next_dial = -math.inf
-        self.backoff = 1.0
-        self.dialling: int | None = None
-        self.dial_at = 0.0
-        self.standby = False  # transport auto: not dialled while UDP works (proto/failover.py)
-        self.reason = "not connected yet"
 
 
 class QtcpProtocol(Reconfigure, StreamProtocol[TcpPeer]):
@@ -164,7 +139,7 @@ class QtcpProtocol(Reconfigure, StreamProtocol[TcpPeer]):
         if c is None:
             return
         self._now = now
-        self._run(c, lambda: c.feed(data, now))
+        self._run(c, lambda: feed(c, data, now))
 
     def _started(self, c: Connection) -> None:
         peer: TcpPeer = c.port

@@ -6,9 +6,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from tapliance.proto.qtcp.directory import Directory
+from tapliance.proto.qtcp.peer import TcpPeer, TcpPeerSpec
 
 if TYPE_CHECKING:
-    from tapliance.proto.qtcp.protocol import TcpPeer, TcpPeerSpec
     from tapliance.proto.qtcp.session import Connection
 
 
@@ -52,6 +52,6 @@ class Reconfigure:
 
 
 def _new_peer(spec: TcpPeerSpec, proto: Any) -> TcpPeer:
-    from tapliance.proto.qtcp.protocol import TcpPeer
+    from tapliance.proto.qtcp.peer import TcpPeer
 
     return TcpPeer(spec, proto)

@@ -10,7 +10,6 @@ received ``start tunnel data``; an end sends it when its policy is met (commands
 
 from __future__ import annotations
 
-import struct
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -173,38 +172,6 @@ class Connection:
         return item
 
     # -- input ------------------------------------------------------------------------------------------
-
-    def feed(self, data: bytes, now: float) -> None:
-        """Bytes from the stream; raises Closed when the connection must end."""
-        from tapliance.proto.qtcp.commands import handle, progress
-
-        self.inbuf += data
-        buf = self.inbuf
-        while len(buf) >= 2:
-            (head,) = struct.unpack_from("!H", buf)
-            n = head & Q.MAX_PAYLOAD
-            if len(buf) < 2 + n:
-                break
-            payload = bytes(buf[2 : 2 + n])
-            del buf[: 2 + n]
-            authentic = self.authentic()
-            plain = self.recv.open(payload)
-            if plain is None:
-                raise Closed(Drop.TCP_DECRYPT, "a message did not authenticate (wrong key, or a corrupt stream)")
-            self.last_rx = now
-            if authentic:
-                self.authenticated_once = True  # this message proves its sender
-            if head & Q.CONTROL:
-                try:
-                    commands = Q.unwrap(plain)
-                except Q.MessageError as e:
-                    raise Closed(Drop.TCP_BAD_MESSAGE, str(e)) from None
-                for cmd in commands:
-                    self.heard.append(cmd[0])
-                    handle(self, cmd, authentic, now)
-            else:
-                self.data(plain, now)
-        progress(self, now)
 
     def data(self, frame: bytes, now: float) -> None:
         if not self.enabled:

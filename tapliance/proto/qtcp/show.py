@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from tapliance.proto.qtcp.protocol import TcpPeer
+    from tapliance.proto.qtcp.peer import TcpPeer
 
 
 def show(port: TcpPeer, now: float) -> dict[str, Any]:
