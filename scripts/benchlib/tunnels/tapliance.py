@@ -35,21 +35,25 @@ class Tapliance(Tunnel):
         commit: str = "",
         metrics: bool = False,
         tcp: bool = False,
+        fastpath: bool = False,
     ) -> None:
         """``tree``: run the tapliance package found there (a checkout of ``commit``) instead of the repo's;
-        ``metrics``: side a serves [metrics] and a scraper reads /metrics and /api/status every second."""
+        ``metrics``: side a serves [metrics] and a scraper reads /metrics and /api/status every second;
+        ``fastpath``: both sides run the compiled data path (``tunnel.fastpath = true``)."""
         self.name = name
         self.suite = suite
         self.tree = tree
         self.commit = commit
         self.metrics = metrics
         self.tcp = tcp
+        self.fastpath = fastpath
         self.underlay = ("tcp", TCP_PORT) if tcp else ("udp", PORT)
         over = " over TCP" if tcp else ""
         self.label = (
             f"tapliance {'quicktun-tcp' if tcp else suite}{over}"
             + (f" @{commit[:8]}" if commit else "")
             + (" +metrics" if metrics else "")
+            + (" compiled" if fastpath else "")
         )
 
     def command(self) -> list[str]:
@@ -66,7 +70,8 @@ class Tapliance(Tunnel):
         how = (
             'transport = "tcp" (QuickTun TCP protocol, encrypted, authenticated)' if self.tcp else f"suite {self.suite}"
         )
-        return f"tapliance up, {how}, interface mtu 1500, offloads on (defaults){where}{scraped}"
+        fast = ", the compiled data path (tunnel.fastpath = true)" if self.fastpath else ""
+        return f"tapliance up, {how}, interface mtu 1500, offloads on (defaults){where}{scraped}{fast}"
 
     def up(self, lab: Lab, work: Path) -> Daemons:
         if not TAPLIANCE.exists():
@@ -89,7 +94,8 @@ class Tapliance(Tunnel):
             conf.write_text(
                 f'[interface]\nname = "tl0"\nmtu = 1500\naddresses = ["{OVERLAY[s]}/24"]\n\n'
                 f'[tunnel]\nlisten = "{UNDERLAY[s]}:{PORT}"\nprivate_key_file = "{work / f"{self.name}-{s}.key"}"\n'
-                f'suite = "{self.suite}"\ncontrol_socket = "{work / f"{self.name}-{s}.sock"}"\n{listen_tcp}\n'
+                f'suite = "{self.suite}"\n{"fastpath = true" if self.fastpath else ""}\n'  # no key: a baseline's code
+                f'control_socket = "{work / f"{self.name}-{s}.sock"}"\n{listen_tcp}\n'
                 f'[[peer]]\nname = "{other}"\npublic_key = "{pub[other]}"\n{endpoint}'
             )
             if self.metrics and s == "a":
