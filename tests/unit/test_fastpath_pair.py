@@ -13,6 +13,13 @@ pytestmark = pytest.mark.skipif(fastpath.fast is None, reason=f"compiled path no
 COMBOS = [(True, True), (True, False), (False, True)]
 
 
+@pytest.fixture(autouse=True)
+def _paths_as_chosen(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each end takes the path the test gives it: TAPLIANCE_FASTPATH (set by scripts/test's second run of the
+    unit tier) would override the config of both."""
+    monkeypatch.delenv(fastpath.ENV, raising=False)
+
+
 @pytest.mark.parametrize("vnet", [False, True], ids=["plain", "offload"])
 @pytest.mark.parametrize("fast", COMBOS, ids=["both-compiled", "a-compiled", "b-compiled"])
 def test_compiled_and_python_paths_give_the_same_bytes(fast: tuple[bool, bool], vnet: bool) -> None:
