@@ -91,6 +91,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         p.error("--ping-interval must be between 0.002 and 1 seconds")
     if not 0 <= a.loss <= 50:
         p.error("--loss must be a percentage between 0 and 50")
+    a.results_dir = a.results_dir.resolve()  # configs written there name their key files by this path
     try:
         a.tunnels = tunnels.select(a.only)
     except ValueError as e:

@@ -172,3 +172,9 @@ def test_loss_must_be_a_sane_percentage(bad: str, capsys: pytest.CaptureFixture[
     with pytest.raises(SystemExit):
         parse_args(["--loss", bad])
     assert "--loss must be a percentage" in capsys.readouterr().err
+
+
+def test_a_relative_results_dir_is_made_absolute() -> None:
+    # the configs the bench writes there name their key files by this path, read from another directory
+    a = parse_args(["--results-dir", "bench-results/x"])
+    assert a.results_dir.is_absolute() and a.results_dir.parts[-2:] == ("bench-results", "x")
