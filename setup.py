@@ -9,8 +9,8 @@ setup(
     ext_modules=[
         Extension(
             "tapliance.fastpath._fast",
-            sources=["tapliance/fastpath/core.c", "tapliance/fastpath/module.c"],
-            depends=["tapliance/fastpath/core.h"],
+            sources=[f"tapliance/fastpath/{n}.c" for n in ("core", "session", "worker", "wsend", "module", "wmodule")],
+            depends=[f"tapliance/fastpath/{n}.h" for n in ("core", "session", "worker", "pyfast")],
             libraries=["crypto"],
             extra_compile_args=["-O2", "-Wall", "-Wextra", "-Wno-missing-field-initializers"],
             optional=True,

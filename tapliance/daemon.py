@@ -27,9 +27,11 @@ from tapliance.tcpdaemon import handout, remember_endpoints, tcp_side
 
 if TYPE_CHECKING:
     from tapliance.control.server import ControlServer
+    from tapliance.proto.node import Node
     from tapliance.runtime.loop import Runtime, Transport
 
 log = logging.getLogger("tapliance")
+Undo = list[tuple[str, Callable[[], object]]]
 
 
 class StartupError(RuntimeError):
@@ -174,6 +176,7 @@ def _start(
             udp.UdpTransport(sock, proto, node.drops, gso=True, gro=udp.enable_gro(sock), gso_max=gso_max)
         )
     transports += tcp_side(cfg, built, undo)
+    transports = _worker(node, transports, tap.fd, cfg.tap_offload, undo)
     if apply_net and (cfg.bridge or cfg.nat or cfg.routes):
         _apply_net(cfg, undo)
     rt = Runtime(node, tap.fd, transports, ifname=cfg.interface.name, listen=str(cfg.tunnel.listen))
@@ -186,6 +189,18 @@ def _start(
     _reloads(cfg, keys, built, rt, control)
     undo.append(("control socket", control.close))
     return rt, control
+
+
+def _worker(node: Node, transports: list[Transport], tap_fd: int, vnet: bool, undo: Undo) -> list[Transport]:
+    """The compiled path's worker thread in front of the UDP transport, where it can run (runtime/worker.py);
+    stopped before the TAP and the socket close."""
+    from tapliance.runtime import worker
+
+    transports = worker.wrap(node, transports, tap_fd, vnet)
+    for t in transports:
+        if isinstance(t, worker.DataWorker):
+            undo.append(("data worker", t.stop))
+    return transports
 
 
 def _reloads(cfg: C.Config, keys: Keys, built: Built, rt: Runtime, control: ControlServer) -> None:

@@ -2,34 +2,22 @@
  *
  *   ReplayWindow()                         the RFC 6479 window, same methods and results as proto/replay.py
  *   Session(suite_id, send_key, recv_key, replay)
- *     .seal(frame, max_chunk, flags, remote, counter) -> (bytearray, seg, count)   Keypair.seal_frame
+ *     .seal(frame, max_chunk, flags, remote) -> (bytearray, seg, count)   Keypair.seal_frame, next counters
+ *     .counter, .sent_bytes                          the next send counter, the bytes sealed
  *     .open(datagram, expired) -> bytes | int        one datagram: the plaintext, or a tl_verdict drop code
  *     .open_run(buffer, off, seg) -> bytearray | None  a whole frame run of a GRO batch, or None (unchanged)
  *
+ *   Worker(...)                                    the worker thread (wmodule.c, worker.h)
+ *
  * The protocol logic is core.c's; this file converts arguments. Crypto on more than NOGIL_BYTES runs with
- * the GIL released; a session is used by one thread at a time (the loop's), which `busy` enforces. */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
-
-#include "core.h"
+ * the GIL released; a session may be used by the loop and a worker at once (session.h's locks). */
+#include "pyfast.h"
 
 #define NOGIL_BYTES 4096
 
-typedef struct {
-    PyObject_HEAD
-    tl_replay w;
-} ReplayObject;
+static PyTypeObject ReplayType;
 
-typedef struct {
-    PyObject_HEAD
-    tl_aead send, recv;
-    ReplayObject *replay;
-    int busy;
-} SessionObject;
-
-static PyTypeObject ReplayType, SessionType;
-
-static int u64_arg(PyObject *o, uint64_t *v)
+int u64_arg(PyObject *o, uint64_t *v)
 {
     unsigned long long x = PyLong_AsUnsignedLongLong(o);
     if (x == (unsigned long long)-1 && PyErr_Occurred())
@@ -38,7 +26,7 @@ static int u64_arg(PyObject *o, uint64_t *v)
     return 0;
 }
 
-static int nargs_ok(Py_ssize_t n, Py_ssize_t want, const char *name)
+int nargs_ok(Py_ssize_t n, Py_ssize_t want, const char *name)
 {
     if (n == want)
         return 1;
@@ -151,34 +139,25 @@ static PyObject *session_new(PyTypeObject *type, PyObject *args, PyObject *kw)
     SessionObject *self = (SessionObject *)type->tp_alloc(type, 0);
     if (self == NULL)
         return NULL;
-    if (tl_aead_init(&self->send, suite, sk, 1) != 0 || tl_aead_init(&self->recv, suite, rk, 0) != 0) {
+    Py_INCREF(replay);
+    self->replay = replay;
+    self->inited = 1;
+    if (tl_session_init(&self->s, suite, sk, rk, &replay->w) != 0) {
         Py_DECREF(self);
         return PyErr_Format(PyExc_ValueError, "suite %d: no such data AEAD in libcrypto", suite);
     }
-    Py_INCREF(replay);
-    self->replay = replay;
     return (PyObject *)self;
 }
 
 static void session_dealloc(SessionObject *self)
 {
-    tl_aead_free(&self->send);
-    tl_aead_free(&self->recv);
+    if (self->inited)
+        tl_session_free(&self->s);
     Py_XDECREF(self->replay);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
-static int enter(SessionObject *self)
-{
-    if (self->busy) {
-        PyErr_SetString(PyExc_RuntimeError, "a fast-path session is used by one thread at a time");
-        return -1;
-    }
-    self->busy = 1;
-    return 0;
-}
-
-#define CRYPTO(self, nbytes, call)                                                                        \
+#define CRYPTO(nbytes, call)                                                                              \
     do {                                                                                                  \
         if ((nbytes) >= NOGIL_BYTES) {                                                                    \
             Py_BEGIN_ALLOW_THREADS rc = (call);                                                           \
@@ -186,18 +165,16 @@ static int enter(SessionObject *self)
         } else {                                                                                          \
             rc = (call);                                                                                  \
         }                                                                                                 \
-        (self)->busy = 0;                                                                                 \
     } while (0)
 
 static PyObject *session_seal(SessionObject *self, PyObject *const *args, Py_ssize_t n)
 {
     Py_buffer frame;
-    uint64_t max_chunk, flags, remote, counter;
+    uint64_t max_chunk, flags, remote;
     unsigned count;
     size_t size, seg;
     int rc;
-    if (!nargs_ok(n, 5, "seal") || u64_arg(args[1], &max_chunk) || u64_arg(args[2], &flags) || u64_arg(args[3], &remote)
-        || u64_arg(args[4], &counter))
+    if (!nargs_ok(n, 4, "seal") || u64_arg(args[1], &max_chunk) || u64_arg(args[2], &flags) || u64_arg(args[3], &remote))
         return NULL;
     if (flags > 255 || remote > UINT32_MAX)
         return PyErr_Format(PyExc_OverflowError, "flags is a byte, the receiver index 32 bits");
@@ -210,14 +187,13 @@ static PyObject *session_seal(SessionObject *self, PyObject *const *args, Py_ssi
     }
     size_t out_len = len + (size_t)TL_OVERHEAD * count;
     PyObject *out = PyByteArray_FromStringAndSize(NULL, (Py_ssize_t)out_len);
-    if (out == NULL || enter(self) != 0) {
-        Py_XDECREF(out);
+    if (out == NULL) {
         PyBuffer_Release(&frame);
         return NULL;
     }
     uint8_t *dst = (uint8_t *)PyByteArray_AS_STRING(out);
-    CRYPTO(self, len, tl_seal_frame(&self->send, frame.buf, len, (size_t)max_chunk, (uint8_t)flags, (uint32_t)remote,
-                                    counter, dst, out_len, &seg));
+    CRYPTO(len, tl_session_seal(&self->s, frame.buf, len, (size_t)max_chunk, (uint8_t)flags, (uint32_t)remote, dst,
+                                out_len, &seg, &count));
     PyBuffer_Release(&frame);
     if (rc != 0) {
         Py_DECREF(out);
@@ -241,10 +217,10 @@ static PyObject *session_open(SessionObject *self, PyObject *const *args, Py_ssi
         goto done;
     }
     out = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)(len - TL_OVERHEAD));
-    if (out == NULL || enter(self) != 0)
+    if (out == NULL)
         goto fail;
-    CRYPTO(self, len, tl_open_one(&self->recv, &self->replay->w, dgram.buf, len, expired,
-                                  (uint8_t *)PyBytes_AS_STRING(out), len - TL_OVERHEAD));
+    CRYPTO(len, tl_session_open_one(&self->s, dgram.buf, len, expired, (uint8_t *)PyBytes_AS_STRING(out),
+                                    len - TL_OVERHEAD));
     if (rc == TL_OK)
         goto done;
     Py_DECREF(out);
@@ -274,12 +250,10 @@ static PyObject *session_open_run(SessionObject *self, PyObject *const *args, Py
         goto done;
     }
     out = PyByteArray_FromStringAndSize(NULL, (Py_ssize_t)size);
-    if (out == NULL || enter(self) != 0) {
-        Py_CLEAR(out);
+    if (out == NULL)
         goto done;
-    }
-    CRYPTO(self, (size_t)size, tl_open_run(&self->recv, &self->replay->w, buf.buf, (size_t)buf.len, (size_t)off,
-                                           (size_t)seg, (uint8_t *)PyByteArray_AS_STRING(out), (size_t)size));
+    CRYPTO((size_t)size, tl_session_open_run(&self->s, buf.buf, (size_t)buf.len, (size_t)off, (size_t)seg,
+                                             (uint8_t *)PyByteArray_AS_STRING(out), (size_t)size));
     if (rc != TL_OK) {
         Py_DECREF(out);
         out = Py_NewRef(Py_None);
@@ -302,8 +276,35 @@ static PyMethodDef session_methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
+static PyObject *session_counter(SessionObject *self, void *closure)
+{
+    (void)closure;
+    return PyLong_FromUnsignedLongLong(tl_session_counter(&self->s));
+}
+
+static int session_set_counter(SessionObject *self, PyObject *value, void *closure)
+{
+    uint64_t c;
+    (void)closure;
+    if (value == NULL || u64_arg(value, &c) != 0) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_TypeError, "the counter cannot be deleted");
+        return -1;
+    }
+    tl_session_set_counter(&self->s, c);
+    return 0;
+}
+
+static PyObject *session_sent_bytes(SessionObject *self, void *closure)
+{
+    (void)closure;
+    return PyLong_FromUnsignedLongLong(self->s.sent_bytes);
+}
+
 static PyGetSetDef session_getset[] = {
     {"replay", (getter)session_replay, NULL, "the session's replay window", NULL},
+    {"counter", (getter)session_counter, (setter)session_set_counter, "the next send counter", NULL},
+    {"sent_bytes", (getter)session_sent_bytes, NULL, "bytes of frames sealed", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
@@ -319,7 +320,7 @@ static PyTypeObject ReplayType = {
     .tp_getset = replay_getset,
 };
 
-static PyTypeObject SessionType = {
+PyTypeObject SessionType = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "tapliance.fastpath._fast.Session",
     .tp_basicsize = sizeof(SessionObject),
     .tp_flags = Py_TPFLAGS_DEFAULT,
@@ -337,13 +338,14 @@ static struct PyModuleDef fastmodule = {
 
 PyMODINIT_FUNC PyInit__fast(void)
 {
-    if (PyType_Ready(&ReplayType) < 0 || PyType_Ready(&SessionType) < 0)
+    if (PyType_Ready(&ReplayType) < 0 || PyType_Ready(&SessionType) < 0 || PyType_Ready(&WorkerType) < 0)
         return NULL;
     PyObject *m = PyModule_Create(&fastmodule);
     if (m == NULL)
         return NULL;
     if (PyModule_AddObjectRef(m, "ReplayWindow", (PyObject *)&ReplayType) < 0
         || PyModule_AddObjectRef(m, "Session", (PyObject *)&SessionType) < 0
+        || PyModule_AddObjectRef(m, "Worker", (PyObject *)&WorkerType) < 0
         || PyModule_AddIntConstant(m, "WINDOW", (long)TL_WINDOW) < 0
         || PyModule_AddIntConstant(m, "OVERHEAD", TL_OVERHEAD) < 0) {
         Py_DECREF(m);

@@ -94,6 +94,10 @@ class Drop(StrEnum):
     TX_TOO_BIG = "tx_too_big", "socket send refused with EMSGSIZE (the path MTU is smaller than the datagram)"
     TX_ERROR = "tx_error", "socket send failed otherwise (e.g. no route)"
     RX_ERROR = "rx_error", "socket receive reported an error (e.g. ICMP port unreachable)"
+    WORKER_BUSY = (
+        "worker_busy",
+        "frame or datagram the compiled path's worker hands to the Python loop found its queue full (2048, 4 MiB)",
+    )
     INTERNAL_ERROR = "internal_error", "a bug: an exception while handling input (logged with its traceback)"
     # -- legacy suites (tapliance/suites/*)
     LEGACY_SHORT = "legacy_short", "legacy-suite datagram shorter than its format's header and tag"

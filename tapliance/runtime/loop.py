@@ -105,9 +105,10 @@ class Runtime:
     def snapshot(self) -> dict[str, Any]:
         """One status snapshot: `tapliance status --json`, ``/api/status`` and every scrape read this."""
         now = time.monotonic()
-        s = self.node.status(now)
+        transports = [st for t in self.transports if (st := t.stats()) is not None]  # first: a worker's counts
+        s = self.node.status(now)  # reach the node's when its stats are read (runtime/worker.py)
         s.update(interface=self.ifname, listen=self.listen, pid=os.getpid(), uptime=round(now - self.started, 1))
-        s["transports"] = [st for t in self.transports if (st := t.stats()) is not None]
+        s["transports"] = transports
         if self.enrich is not None:
             self.enrich(s)
         return s

@@ -115,7 +115,7 @@ class UdpTransport:
         self.gro = gro
         self._rbuf = bytearray(RECV_SIZE)
         self._rview = memoryview(self._rbuf)
-        self._v6 = sock.family == socket.AF_INET6  # v4 peers need the mapped form, source addresses the plain one
+        self.v6 = sock.family == socket.AF_INET6  # v4 peers need the mapped form, source addresses the plain one
         # batch statistics (metrics): per receive or send call, never per datagram
         self.gro_receives = self.gro_datagrams = self.gso_sends = self.gso_datagrams = 0
         host, port = sock.getsockname()[:2]
@@ -130,7 +130,7 @@ class UdpTransport:
         on_dgram, on_batch = proto.on_datagram, proto.on_datagram_batch
         recv, view = self.sock.recvmsg_into, self._rview
         bufs = [self._rbuf]
-        v6 = self._v6
+        v6 = self.v6
         budget = BATCH_BYTES
         for _ in range(BATCH):
             try:
@@ -181,7 +181,7 @@ class UdpTransport:
                     j += 1
                     if k < n:  # only the last datagram of a GSO send may be shorter
                         break
-            if self._v6:
+            if self.v6:
                 addr = sendable(sock, addr)
             if j - i > 1:
                 self._send(b"".join(t[0] for t in tx[i:j]), addr, n)

@@ -35,9 +35,10 @@ _nonce = W.nonce96
 
 class Keypair:
     __slots__ = (
+        "_counter",
         "_recv",
         "_send",
-        "counter",
+        "_sent_bytes",
         "created",
         "decrypt",
         "decrypt_into",
@@ -46,7 +47,6 @@ class Keypair:
         "local_index",
         "remote_index",
         "replay",
-        "sent_bytes",
     )
 
     def __init__(
@@ -68,8 +68,8 @@ class Keypair:
         self.remote_index = remote_index
         self.initiator = initiator
         self.created = created
-        self.counter = 0  # next send counter
-        self.sent_bytes = 0
+        self._counter = 0  # next send counter (the compiled session's own, with one)
+        self._sent_bytes = 0
         self.replay: ReplayWindow = ReplayWindow() if fast is None else fast.ReplayWindow()
         self.fast: Any = None if fast is None else fast.Session(suite_id(suite), keys.send, keys.recv, self.replay)
 
@@ -78,10 +78,8 @@ class Keypair:
         but the last (possibly shorter): exactly the layout UDP GSO sends with one syscall.
         An empty frame is a keepalive (one datagram, no payload). Returns (buffer, seg)."""
         n = len(frame)
-        if self.fast is not None:
-            buf, seg, count = self.fast.seal(frame, max_chunk, flags, self.remote_index, self.counter)
-            self.counter += count
-            self.sent_bytes += n
+        if self.fast is not None:  # the session takes its counters: a worker thread may seal on it too
+            buf, seg, _ = self.fast.seal(frame, max_chunk, flags, self.remote_index)
             return buf, seg
         # One datagram (most frames) needs no call; tests/unit/test_fragments.py holds this to layout().
         count, size = (1, n) if n <= max_chunk else layout(n, max_chunk)
@@ -89,8 +87,8 @@ class Keypair:
         buf = bytearray(n + W.DATA_OVERHEAD * count)
         out = memoryview(buf)
         src = memoryview(frame)
-        base = self.counter
-        self.counter = base + count
+        base = self._counter
+        self._counter = base + count
         remote, enc, pack, nonce, data = self.remote_index, self._send.encrypt_into, _pack_into, _nonce, W.MSG_DATA
         off = pos = 0
         for i in range(count - 1):  # all full-size chunks; the last (maybe shorter) one below
@@ -102,5 +100,22 @@ class Keypair:
         c = base + count - 1
         pack(buf, off, data, flags, count - 1, count, remote, c)
         enc(nonce(c), src[pos:], out[off : off + 16], out[off + 16 :])
-        self.sent_bytes += n
+        self._sent_bytes += n
         return buf, seg
+
+    @property
+    def counter(self) -> int:
+        """The next send counter."""
+        return self._counter if self.fast is None else int(self.fast.counter)
+
+    @counter.setter
+    def counter(self, value: int) -> None:
+        if self.fast is None:
+            self._counter = value
+        else:
+            self.fast.counter = value
+
+    @property
+    def sent_bytes(self) -> int:
+        """Bytes of frames sealed (rekey by volume)."""
+        return self._sent_bytes if self.fast is None else int(self.fast.sent_bytes)

@@ -1,0 +1,187 @@
+"""The compiled path's worker (issue 16, step 3): a C thread that owns the TAP and the UDP socket of a
+point-to-point peer and runs its established session with the GIL released (tapliance/fastpath/worker.h).
+
+To the loop it is a transport in front of the peer's UdpTransport:
+    attach  -> the TAP and the socket leave the loop's epoll; the worker's eventfd joins it; the thread starts
+    ready   -> what the worker handed up (TAP frames it had no session for, datagrams that are not its to
+               open: handshakes, other addresses, unknown or unconfirmed indices, control frames, fragments
+               that are not a whole run) goes to the node as if the loop had read it
+    flush   -> the UdpTransport sends what Python queued, then ``resync`` installs in the worker what the
+               core decided: the usable keypair and endpoint to send with, the keypairs to open with
+               (current, previous), and whether the core is reassembling (then every datagram comes up)
+    sync    -> (every SYNC seconds, and before a status snapshot) the worker's counts become the peer's
+               and the drops', its send and receive times the peer's, and volume rekeys are checked
+The core stays the one authority: it installs, the worker only follows; keypairs are withdrawn by the
+next ``resync`` after the core dropped them, and each has its expiry time in the worker too.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from typing import Any
+
+from tapliance.proto.drops import Drop
+from tapliance.proto.native import constants as K
+from tapliance.proto.native.peer import Peer
+from tapliance.proto.native.protocol import NativeProtocol
+from tapliance.proto.node import Node
+from tapliance.runtime.loop import Poller, Transport
+from tapliance.runtime.udp import UdpTransport, normalize, sendable
+
+log = logging.getLogger("tapliance")
+ENV = "TAPLIANCE_WORKER"  # 0: the compiled path without its thread (diagnostics, comparisons)
+SYNC = 0.2
+DROPS = {
+    "replay": Drop.REPLAY,
+    "expired_key": Drop.EXPIRED_KEY,
+    "decrypt": Drop.DECRYPT,
+    "runt": Drop.RUNT,
+    "tap_busy": Drop.TAP_BUSY,
+    "tap_error": Drop.TAP_ERROR,
+    "tx_busy": Drop.TX_BUSY,
+    "tx_error": Drop.TX_ERROR,
+    "tx_too_big": Drop.TX_TOO_BIG,
+    "rx_error": Drop.RX_ERROR,
+    "worker_queue_full": Drop.WORKER_BUSY,
+}
+TOTALS = ("handed_up", "gso_sends", "gso_datagrams", "gro_receives", "gro_datagrams")
+
+
+def why_not(node: Node, transports: list[Transport]) -> str | None:
+    """None if a worker can take this daemon's data path; else why not, for the log."""
+    if os.environ.get(ENV, "").strip() in ("0", "off", "no", "false"):
+        return f"{ENV}=0"
+    if len(transports) != 1 or not isinstance(transports[0], UdpTransport):
+        return "more than one transport (TCP, legacy or shared ports)"
+    proto = transports[0].protocol
+    if not isinstance(proto, NativeProtocol) or proto.fast is None or not hasattr(proto.fast, "Worker"):
+        return "not the compiled native protocol"
+    ports = node.switch.ports
+    if len(ports) != 1 or ports[0].protocol is not proto:
+        return "not point to point (a hub or several peers)"
+    return None
+
+
+def wrap(node: Node, transports: list[Transport], tap_fd: int, tap_vnet: bool) -> list[Transport]:
+    """The transports with the worker in front of the UDP one, where it can run (else unchanged)."""
+    reason = why_not(node, transports)
+    if reason is not None:
+        proto = transports[0].protocol if transports and isinstance(transports[0], UdpTransport) else None
+        if isinstance(proto, NativeProtocol) and proto.fast is not None:
+            log.info("data path: compiled, in the loop (no worker thread: %s)", reason)
+        return transports
+    udp = transports[0]
+    assert isinstance(udp, UdpTransport)
+    log.info("data path: compiled, with a worker thread owning the TAP and the UDP socket")
+    return [DataWorker(node, udp, tap_fd, tap_vnet)]
+
+
+class DataWorker:
+    def __init__(self, node: Node, udp: UdpTransport, tap_fd: int, tap_vnet: bool) -> None:
+        proto = udp.protocol
+        assert isinstance(proto, NativeProtocol) and proto.fast is not None
+        self.node, self.udp, self.proto, self.tap_fd, self.tap_vnet = node, udp, proto, tap_fd, tap_vnet
+        self.worker: Any = proto.fast.Worker(tap_fd, udp.sock.fileno(), tap_vnet, udp.gso, proto.max_chunk)
+        self._installed: tuple[object, ...] = ("nothing yet",)
+        self.totals = dict.fromkeys(TOTALS, 0)
+        self.started = False
+
+    def attach(self, poller: Poller) -> None:
+        poller.unregister(self.tap_fd)  # the worker reads the TAP and the socket from now on
+        poller.register(self.worker.fileno(), self._on_ready)
+        poller.every(SYNC, self.sync)
+        self.resync(time.monotonic())
+        self.worker.start()
+        self.started = True
+
+    def _peer(self) -> Peer | None:
+        ports = self.node.switch.ports  # a reload may have changed them: then the worker installs nothing
+        p = ports[0] if len(ports) == 1 else None
+        return p if isinstance(p, Peer) and p.protocol is self.proto else None
+
+    def _on_ready(self, now: float) -> None:
+        on_frame, on_datagram, v6 = self.node.on_frame, self.proto.on_datagram, self.udp.v6
+        for kind, data, addr in self.worker.take():
+            if kind == 0:
+                on_frame(data, now)
+            else:
+                on_datagram(data, normalize(addr) if v6 else addr, now)
+
+    def flush(self) -> None:
+        self.udp.flush()
+        self.resync(time.monotonic())
+
+    def resync(self, now: float) -> None:
+        """Install what the core decided, if it changed since the last time."""
+        peer, proto = self._peer(), self.proto
+        want: tuple[object, ...] = ()
+        if peer is not None:
+            kp = peer.usable(now, proto.reject_after)
+            tx = kp if kp is not None and peer.endpoint is not None and (peer.vnet or not self.tap_vnet) else None
+            want = (tx, peer.endpoint, peer.current, peer.previous, bool(proto.reasm.pending))
+        if want == self._installed:
+            return
+        self._installed = want
+        if peer is None:
+            self.worker.install(None, 0, 0.0, None, 0, [], True)
+            return
+        tx, current, previous = peer.usable(now, proto.reject_after) if want[0] else None, peer.current, peer.previous
+        host, port = (None, 0) if peer.endpoint is None else self._sendable(peer.endpoint)
+        reassembling = want[-1]
+        rx = [(k.local_index, k.fast, k.created + proto.reject_after) for k in (current, previous) if k is not None]
+        if tx is None:
+            self.worker.install(None, 0, 0.0, host, port, rx, reassembling)
+        else:
+            until = tx.created + proto.reject_after
+            self.worker.install(tx.fast, tx.remote_index, until, host, port, rx, reassembling)
+
+    def _sendable(self, endpoint: tuple[str, int]) -> tuple[str, int]:
+        return sendable(self.udp.sock, endpoint) if self.udp.v6 else endpoint
+
+    def sync(self, now: float) -> None:
+        """The worker's counts and times into the peer's and the drops'; volume rekeys."""
+        st = self.worker.stats()
+        drops = self.node.drops
+        for name, reason in DROPS.items():
+            if st[name]:
+                drops.count(reason, st[name])
+        for name in TOTALS:
+            self.totals[name] += st[name]
+        peer = self._peer()
+        if peer is None:
+            return
+        peer.tx_bytes += st["tx_bytes"]
+        peer.tx_frames += st["tx_frames"]
+        peer.rx_bytes += st["rx_bytes"]
+        peer.rx_frames += st["rx_frames"]
+        peer.last_sent = max(peer.last_sent, st["last_sent"])
+        if st["last_received"] > peer.last_received:
+            peer.last_received = st["last_received"]
+            peer.awaiting_reply_since = None
+        if st["awaiting"] and st["awaiting"] > peer.last_received and peer.awaiting_reply_since is None:
+            peer.awaiting_reply_since = st["awaiting"]
+        kp = peer.current
+        proto = self.proto
+        if kp is not None and (kp.sent_bytes > proto.rekey_after_bytes or kp.counter > K.REKEY_AFTER_MESSAGES):
+            proto._maybe_initiate(peer, now)
+
+    def stats(self) -> dict[str, object]:
+        self.sync(time.monotonic())
+        st: dict[str, object] = dict(self.udp.stats())
+        st["worker"] = True
+        for name in ("gso_sends", "gso_datagrams", "gro_receives", "gro_datagrams"):
+            st[name] = int(st[name]) + self.totals[name]  # type: ignore[call-overload]
+        st["handed_up"] = self.totals["handed_up"]
+        return st
+
+    def stop(self) -> None:
+        """Stop the thread (before the TAP and the socket close)."""
+        if self.started:
+            self.worker.stop()
+            self.started = False
+
+    def close(self) -> None:
+        self.stop()
+        self.udp.close()

@@ -1,0 +1,214 @@
+"""The compiled path's worker thread in-process (tapliance/fastpath/worker.h), without root: a datagram
+socketpair stands in for the TAP (one message, one frame) and UDP sockets on loopback for the underlay.
+
+What the worker sends is what the Python path seals for the same keys and counters; what it takes it opens
+and writes to the TAP, counts replays and forgeries, and hands everything that is not its to open up to the
+loop unchanged: other addresses, unknown indices, other message types, lone fragments, empty datagrams,
+TAP frames without a session, and every datagram while the core is reassembling."""
+
+from __future__ import annotations
+
+import os
+import random
+import select
+import socket
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tapliance.fastpath import fast as F
+from tapliance.proto.native import wire as W
+from tapliance.proto.native.handshake import Keys
+from tapliance.proto.native.keypair import Keypair
+
+pytestmark = pytest.mark.skipif(F is None or not hasattr(F, "Worker"), reason="compiled path not built here")
+MAX_CHUNK = 1400
+FOREVER = 1e12
+
+
+class Rig:
+    """A worker (ours) with its TAP socketpair and UDP socket; a peer socket with the far end's keypair."""
+
+    def __init__(self, vnet: bool = False) -> None:
+        keys = Keys(bytes(range(32)), bytes(range(32, 64)))
+        self.ours = Keypair(keys, "chacha20-poly1305", local_index=7, remote_index=9, initiator=True, created=0, fast=F)
+        back = Keys(keys.recv, keys.send)
+        self.theirs = Keypair(back, "chacha20-poly1305", local_index=9, remote_index=7, initiator=False, created=0)
+        self.twin = Keypair(keys, "chacha20-poly1305", local_index=7, remote_index=9, initiator=True, created=0)
+        self.tap, self.tap_far = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.tap.setblocking(False)
+        self.udp = _udp()
+        self.udp.setsockopt(17, 104, 1)  # UDP_GRO, as the daemon's socket (runtime/udp.py)
+        self.peer = _udp()
+        self.other = _udp()
+        assert F is not None
+        self.w: Any = F.Worker(self.tap.fileno(), self.udp.fileno(), vnet, True, MAX_CHUNK)
+        self.w.start()
+
+    def install(self, tx: bool = True, python_rx: bool = False, until: float = FOREVER) -> None:
+        host, port = self.peer.getsockname()
+        fast = self.ours.fast
+        self.w.install(fast if tx else None, 9, until, host, port, [(7, fast, until)], python_rx)
+
+    def close(self) -> None:
+        self.w.stop()
+        for s in (self.tap, self.tap_far, self.udp, self.peer, self.other):
+            s.close()
+
+    def to_worker(self, datagram: bytes, via: socket.socket | None = None) -> None:
+        (via or self.peer).sendto(datagram, self.udp.getsockname())
+
+    def tap_frames(self, n: int) -> list[bytes]:
+        return [_recv(self.tap_far) for _ in range(n)]
+
+    def handed_up(self, n: int) -> list[tuple[int, bytes, Any]]:
+        out: list[tuple[int, bytes, Any]] = []
+        deadline = time.monotonic() + 5
+        while len(out) < n and time.monotonic() < deadline:
+            select.select([self.w.fileno()], [], [], 0.2)
+            out += self.w.take()
+        return out
+
+    def to_worker_gso(self, frame: bytes) -> None:
+        """The far end's frame as it sends it: all its datagrams in one GSO send."""
+        buf, seg = self.theirs.seal_frame(frame, MAX_CHUNK)
+        opt = [(17, 103, seg.to_bytes(2, "little"))] if len(buf) > seg else []  # UDP_SEGMENT
+        self.peer.sendmsg([buf], opt, 0, self.udp.getsockname())
+
+    def sealed(self, frame: bytes) -> list[bytes]:
+        buf, seg = self.theirs.seal_frame(frame, MAX_CHUNK)
+        return [bytes(buf[o : o + seg]) for o in range(0, len(buf), seg)]
+
+    def settle(self) -> dict[str, float]:
+        time.sleep(0.1)
+        return self.w.stats()  # type: ignore[no-any-return]
+
+
+def _udp() -> socket.socket:
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    return s
+
+
+def _recv(s: socket.socket, timeout: float = 5.0) -> bytes:
+    r, _, _ = select.select([s], [], [], timeout)
+    assert r, "nothing arrived"
+    return s.recv(1 << 17)
+
+
+@pytest.fixture
+def rig() -> Iterator[Rig]:
+    r = Rig()
+    try:
+        yield r
+    finally:
+        r.close()
+
+
+def frame(n: int, seed: int = 1) -> bytes:
+    return random.Random(seed).randbytes(n)
+
+
+def test_what_the_worker_sends_is_what_the_python_path_seals(rig: Rig) -> None:
+    rig.install()
+    for n in (60, 1400, 1401, 9000, 65000):
+        f = frame(n, n)
+        rig.tap_far.send(f)
+        buf, seg = rig.twin.seal_frame(f, MAX_CHUNK)
+        want = [bytes(buf[o : o + seg]) for o in range(0, len(buf), seg)]
+        assert [_recv(rig.peer) for _ in want] == want, n
+    assert rig.ours.counter == rig.twin.counter and rig.ours.sent_bytes == rig.twin.sent_bytes
+    st = rig.settle()
+    assert st["tx_frames"] == 5 and st["tx_bytes"] == 60 + 1400 + 1401 + 9000 + 65000 and st["last_sent"] > 0
+
+
+def test_the_loop_and_the_worker_share_one_counter(rig: Rig) -> None:
+    rig.install()
+    seen = set()
+    for i in range(20):
+        if i % 2:
+            buf, _ = rig.ours.seal_frame(b"", MAX_CHUNK)  # a keepalive from the loop
+            rig.peer.sendto(bytes(buf), rig.peer.getsockname())
+        else:
+            rig.tap_far.send(frame(100, i))
+        seen.add(W.DATA_HEADER.unpack_from(_recv(rig.peer))[5])
+    assert seen == set(range(20))
+
+
+def test_datagrams_from_the_peer_are_opened_to_the_tap(rig: Rig) -> None:
+    rig.install()
+    for n in (60, 1500, 20000):
+        f = frame(n, n)
+        rig.to_worker_gso(f)  # one GRO batch: a whole run of the frame's fragments
+        assert rig.tap_frames(1) == [f]
+    st = rig.settle()
+    assert st["rx_frames"] == 3 and st["rx_bytes"] == 60 + 1500 + 20000 and st["handed_up"] == 0
+
+
+def test_replays_and_forgeries_are_counted_drops(rig: Rig) -> None:
+    rig.install()
+    (d,) = rig.sealed(frame(100))
+    rig.to_worker(d)
+    assert rig.tap_frames(1) == [frame(100)]
+    rig.to_worker(d)
+    forged = bytearray(rig.sealed(frame(100, 2))[0])
+    forged[40] ^= 1
+    rig.to_worker(bytes(forged))
+    st = rig.settle()
+    assert (st["replay"], st["decrypt"], st["rx_frames"], st["handed_up"]) == (1, 1, 1, 0)
+
+
+def test_what_is_not_the_workers_goes_up_unchanged(rig: Rig) -> None:
+    rig.install()
+    lone = rig.sealed(frame(3000))[1]  # the second of three fragments, alone
+    unknown = bytearray(rig.sealed(frame(80))[0])
+    unknown[4:8] = (1234).to_bytes(4, "little")
+    initiation = bytes([W.MSG_INITIATION]) + os.urandom(147)
+    from_elsewhere = rig.sealed(frame(90))[0]
+    for d in (lone, bytes(unknown), initiation, b""):
+        rig.to_worker(d)
+    rig.to_worker(from_elsewhere, via=rig.other)
+    got = rig.handed_up(5)
+    assert [g[1] for g in got] == [lone, bytes(unknown), initiation, b"", from_elsewhere]
+    assert {g[0] for g in got} == {1} and got[-1][2] == rig.other.getsockname() and got[0][2] == rig.peer.getsockname()
+
+
+def test_without_a_session_tap_frames_go_up(rig: Rig) -> None:
+    rig.install(tx=False)
+    rig.tap_far.send(frame(200))
+    assert rig.handed_up(1) == [(0, frame(200), None)]
+    rig.install(until=time.monotonic() - 1)  # expired: the same
+    rig.tap_far.send(frame(201))
+    assert rig.handed_up(1) == [(0, frame(201), None)]
+
+
+def test_while_python_reassembles_every_datagram_goes_up(rig: Rig) -> None:
+    rig.install(python_rx=True)
+    d = rig.sealed(frame(100))[0]
+    rig.to_worker(d)
+    assert rig.handed_up(1) == [(1, d, rig.peer.getsockname())]
+
+
+def test_a_plain_frame_for_a_tap_with_headers_gets_a_zero_header() -> None:
+    r = Rig(vnet=True)
+    try:
+        r.install()
+        f = frame(100)
+        r.to_worker(r.sealed(f)[0])
+        assert r.tap_frames(1) == [bytes(10) + f]
+    finally:
+        r.close()
+
+
+def test_bad_installs_are_refused(rig: Rig) -> None:
+    fast = rig.ours.fast
+    with pytest.raises(ValueError, match="at most 3"):
+        rig.w.install(fast, 9, FOREVER, "127.0.0.1", 1, [(7, fast, 1.0)] * 4, False)
+    with pytest.raises(ValueError, match="numeric address"):
+        rig.w.install(fast, 9, FOREVER, "localhost", 1, [], False)
+    with pytest.raises(TypeError):
+        rig.w.install("not a session", 9, FOREVER, None, 0, [], False)
+    with pytest.raises(RuntimeError, match="runs already"):
+        rig.w.start()
