@@ -46,6 +46,11 @@ CASES: list[tuple[str, dict[str, Any], str]] = [
     ),
     ("pool-unknown-key", {"tapliance_pool": {"ipv4": "10.1.2.100-10.1.2.199", "range": "x"}}, "range"),
     ("reserve-not-a-list", {"tapliance_reserve": {"ip": "10.1.2.150"}}, "tapliance_reserve"),
+    (
+        "fastpath-not-a-bool",
+        {"tapliance_fastpath": "fast"},
+        "argument 'tapliance_fastpath' is of type str and we were unable to convert to bool",
+    ),
 ]
 
 
