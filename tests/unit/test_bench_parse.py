@@ -110,6 +110,7 @@ def test_select_tunnels() -> None:
         "tapliance-aes",
         "tapliance-fast",
         "tapliance-fast-aes",
+        "tapliance-fast-loop",
         "quicktun",
         "tapliance-quicktun",
         "pyrelay",
@@ -124,6 +125,7 @@ def test_select_tunnels() -> None:
         "tapliance-aes",
         "tapliance-fast",
         "tapliance-fast-aes",
+        "tapliance-fast-loop",
     ]
     assert [t.name for t in tunnels.select("tapliance-aes")] == ["tapliance-aes"]
     assert [t.name for t in tunnels.select("quicktun,tapliance-quicktun")] == ["quicktun", "tapliance-quicktun"]
@@ -141,7 +143,7 @@ def test_quick_means_one_short_round() -> None:
     assert (a.rounds, a.duration, a.pings) == (1, 1.0, 10)
     assert [t.name for t in a.tunnels] == ["veth"]
     a = parse_args([])
-    assert (a.rounds, a.duration, a.pings, len(a.tunnels)) == (3, 4.0, 50, 16)
+    assert (a.rounds, a.duration, a.pings, len(a.tunnels)) == (3, 4.0, 50, 17)
     with pytest.raises(SystemExit):
         parse_args(["--rounds", "0"])
 

@@ -31,7 +31,7 @@ FOREVER = 1e12
 class Rig:
     """A worker (ours) with its TAP socketpair and UDP socket; a peer socket with the far end's keypair."""
 
-    def __init__(self, vnet: bool = False) -> None:
+    def __init__(self, vnet: bool = False, v6: bool = False) -> None:
         keys = Keys(bytes(range(32)), bytes(range(32, 64)))
         self.ours = Keypair(keys, "chacha20-poly1305", local_index=7, remote_index=9, initiator=True, created=0, fast=F)
         back = Keys(keys.recv, keys.send)
@@ -39,16 +39,16 @@ class Rig:
         self.twin = Keypair(keys, "chacha20-poly1305", local_index=7, remote_index=9, initiator=True, created=0)
         self.tap, self.tap_far = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.tap.setblocking(False)
-        self.udp = _udp()
+        self.udp = _udp(v6)
         self.udp.setsockopt(17, 104, 1)  # UDP_GRO, as the daemon's socket (runtime/udp.py)
-        self.peer = _udp()
-        self.other = _udp()
+        self.peer = _udp(v6)
+        self.other = _udp(v6)
         assert F is not None
         self.w: Any = F.Worker(self.tap.fileno(), self.udp.fileno(), vnet, True, MAX_CHUNK)
         self.w.start()
 
     def install(self, tx: bool = True, python_rx: bool = False, until: float = FOREVER) -> None:
-        host, port = self.peer.getsockname()
+        host, port = self.peer.getsockname()[:2]
         fast = self.ours.fast
         self.w.install(fast if tx else None, 9, until, host, port, [(7, fast, until)], python_rx)
 
@@ -86,9 +86,9 @@ class Rig:
         return self.w.stats()  # type: ignore[no-any-return]
 
 
-def _udp() -> socket.socket:
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
+def _udp(v6: bool = False) -> socket.socket:
+    s = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("::1" if v6 else "127.0.0.1", 0))
     return s
 
 
@@ -160,7 +160,16 @@ def test_replays_and_forgeries_are_counted_drops(rig: Rig) -> None:
     assert (st["replay"], st["decrypt"], st["rx_frames"], st["handed_up"]) == (1, 1, 1, 0)
 
 
-def test_what_is_not_the_workers_goes_up_unchanged(rig: Rig) -> None:
+@pytest.mark.parametrize("v6", [False, True], ids=["ipv4", "ipv6"])
+def test_what_is_not_the_workers_goes_up_unchanged(v6: bool) -> None:
+    rig = Rig(v6=v6)
+    try:
+        _not_the_workers(rig)
+    finally:
+        rig.close()
+
+
+def _not_the_workers(rig: Rig) -> None:
     rig.install()
     lone = rig.sealed(frame(3000))[1]  # the second of three fragments, alone
     unknown = bytearray(rig.sealed(frame(80))[0])
@@ -172,7 +181,10 @@ def test_what_is_not_the_workers_goes_up_unchanged(rig: Rig) -> None:
     rig.to_worker(from_elsewhere, via=rig.other)
     got = rig.handed_up(5)
     assert [g[1] for g in got] == [lone, bytes(unknown), initiation, b"", from_elsewhere]
-    assert {g[0] for g in got} == {1} and got[-1][2] == rig.other.getsockname() and got[0][2] == rig.peer.getsockname()
+    assert {g[0] for g in got} == {1}
+    assert got[-1][2] == rig.other.getsockname()[:2] and got[0][2] == rig.peer.getsockname()[:2]
+    rig.to_worker_gso(frame(70))  # and from the peer's own address: opened
+    assert rig.tap_frames(1) == [frame(70)]
 
 
 def test_without_a_session_tap_frames_go_up(rig: Rig) -> None:

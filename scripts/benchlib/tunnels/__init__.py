@@ -22,6 +22,7 @@ ALL: tuple[Tunnel, ...] = (
     Tapliance("tapliance-aes", "aes-256-gcm"),
     Tapliance("tapliance-fast", "chacha20-poly1305", fastpath=True),
     Tapliance("tapliance-fast-aes", "aes-256-gcm", fastpath=True),
+    Tapliance("tapliance-fast-loop", "chacha20-poly1305", fastpath=True, worker=False),
     QuickTun(),
     TaplianceQuicktun(),
     PyRelay("pyrelay", aead=False),
@@ -33,7 +34,7 @@ ALL: tuple[Tunnel, ...] = (
 PEERS = ("openvpn", "tinc", "fastd")  # "best peer" in the ratio line is the fastest of these
 TAPLIANCE = "tapliance"  # the default-suite tunnel the ratio line is about
 # what ``--only tapliance`` selects: both native suites, on the Python and on the compiled data path
-NATIVE = ("tapliance", "tapliance-aes", "tapliance-fast", "tapliance-fast-aes")
+NATIVE = ("tapliance", "tapliance-aes", "tapliance-fast", "tapliance-fast-aes", "tapliance-fast-loop")
 LEGACY_PAIRS = (("tapliance-quicktun", "quicktun"),)  # a legacy-suite row and the original it speaks to
 TCP_ROWS = ("tapliance-tcp", ("openvpn-tcp", "tinc-tcp"))  # issue 12: tapliance over TCP against TCP-only peers
 

@@ -36,10 +36,12 @@ class Tapliance(Tunnel):
         metrics: bool = False,
         tcp: bool = False,
         fastpath: bool = False,
+        worker: bool = True,
     ) -> None:
         """``tree``: run the tapliance package found there (a checkout of ``commit``) instead of the repo's;
         ``metrics``: side a serves [metrics] and a scraper reads /metrics and /api/status every second;
-        ``fastpath``: both sides run the compiled data path (``tunnel.fastpath = true``)."""
+        ``fastpath``: both sides run the compiled data path (``tunnel.fastpath = true``), with its worker thread
+        unless ``worker`` is false (``TAPLIANCE_WORKER=0``: the compiled calls inside the Python loop)."""
         self.name = name
         self.suite = suite
         self.tree = tree
@@ -47,6 +49,7 @@ class Tapliance(Tunnel):
         self.metrics = metrics
         self.tcp = tcp
         self.fastpath = fastpath
+        self.worker = worker
         self.underlay = ("tcp", TCP_PORT) if tcp else ("udp", PORT)
         over = " over TCP" if tcp else ""
         self.label = (
@@ -54,12 +57,14 @@ class Tapliance(Tunnel):
             + (f" @{commit[:8]}" if commit else "")
             + (" +metrics" if metrics else "")
             + (" compiled" if fastpath else "")
+            + (" in the loop (no worker)" if fastpath and not worker else "")
         )
 
     def command(self) -> list[str]:
+        env = ["env", "TAPLIANCE_WORKER=0"] if self.fastpath and not self.worker else []
         if self.tree is None:
-            return [str(TAPLIANCE)]
-        return ["env", f"PYTHONPATH={self.tree}", str(PYTHON), "-m", "tapliance.cli"]
+            return [*env, str(TAPLIANCE)]
+        return [*(env or ["env"]), f"PYTHONPATH={self.tree}", str(PYTHON), "-m", "tapliance.cli"]
 
     def version(self) -> str:
         return first_line([*self.command(), "--version"]) + (f" (commit {self.commit})" if self.commit else "")
@@ -71,6 +76,7 @@ class Tapliance(Tunnel):
             'transport = "tcp" (QuickTun TCP protocol, encrypted, authenticated)' if self.tcp else f"suite {self.suite}"
         )
         fast = ", the compiled data path (tunnel.fastpath = true)" if self.fastpath else ""
+        fast += ", its worker thread off (TAPLIANCE_WORKER=0)" if self.fastpath and not self.worker else ""
         return f"tapliance up, {how}, interface mtu 1500, offloads on (defaults){where}{scraped}{fast}"
 
     def up(self, lab: Lab, work: Path) -> Daemons:
