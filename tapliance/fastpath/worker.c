@@ -243,8 +243,10 @@ int tl_worker_init(tl_worker *w, int tap_fd, int sock_fd, int tap_vnet, int gso,
     w->seal_buf = malloc(TL_READ_SIZE + (size_t)TL_OVERHEAD * TL_MAX_FRAGMENTS);
     w->recv_buf = malloc(RECV_SIZE);
     w->open_buf = malloc(TL_VNET_HDR + RECV_SIZE);
+    w->batch_buf = malloc(TL_READ_SIZE + TL_OVERHEAD);
     pthread_mutex_init(&w->lock, NULL);
-    if (w->notify_fd < 0 || w->stop_fd < 0 || w->ep < 0 || !w->tap_buf || !w->seal_buf || !w->recv_buf || !w->open_buf)
+    if (w->notify_fd < 0 || w->stop_fd < 0 || w->ep < 0 || !w->tap_buf || !w->seal_buf || !w->recv_buf || !w->open_buf
+        || !w->batch_buf)
         return -1;
     int fds[3] = {w->stop_fd, tap_fd, sock_fd};
     for (int i = 1; i < 3; i++) { /* a blocking read would hold the thread where stop() cannot reach it */
@@ -298,6 +300,7 @@ void tl_worker_free(tl_worker *w)
     free(w->seal_buf);
     free(w->recv_buf);
     free(w->open_buf);
-    w->tap_buf = w->seal_buf = w->recv_buf = w->open_buf = NULL;
+    free(w->batch_buf);
+    w->tap_buf = w->seal_buf = w->recv_buf = w->open_buf = w->batch_buf = NULL;
     pthread_mutex_destroy(&w->lock);
 }

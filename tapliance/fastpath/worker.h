@@ -68,6 +68,10 @@ typedef struct {
     uint64_t n[TL_N_COUNT];
     double last_sent, last_received, awaiting; /* awaiting: first send since the last receive, 0: none */
     uint8_t *tap_buf, *seal_buf, *recv_buf, *open_buf;
+    uint8_t *batch_buf; /* single-datagram frames waiting to leave as one GSO send (wsend.c) */
+    size_t batch_len, batch_seg;
+    unsigned batch_count;
+    int batch_closed;
 } tl_worker;
 
 int tl_worker_init(tl_worker *w, int tap_fd, int sock_fd, int tap_vnet, int gso, size_t max_chunk);

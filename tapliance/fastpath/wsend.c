@@ -75,6 +75,31 @@ single:
         }
 }
 
+static void flush_batch(tl_worker *w)
+{
+    if (w->batch_len)
+        send_buffer(w, w->batch_buf, w->batch_len, w->batch_seg);
+    w->batch_len = 0;
+    w->batch_count = 0;
+    w->batch_closed = 0;
+}
+
+/* Where a sealed frame of out_len bytes in count datagrams goes: a single datagram joins the batch of equal
+ * ones (the last may be shorter), which leaves as one GSO send like a super-frame's fragments, as
+ * runtime/udp.py send_all does; a frame of several datagrams goes alone, after the batch. */
+static uint8_t *destination(tl_worker *w, size_t out_len, unsigned count)
+{
+    if (count > 1) {
+        flush_batch(w);
+        return w->seal_buf;
+    }
+    if (w->batch_len
+        && (w->batch_closed || out_len > w->batch_seg || w->batch_len + out_len > GSO_MAX_BYTES
+            || w->batch_count >= GSO_MAX_SEGMENTS))
+        flush_batch(w);
+    return w->batch_buf + w->batch_len;
+}
+
 /* One frame from the TAP; 0: not ours to send (no session, expired, a runt, too big): hand it up. */
 static int send_frame(tl_worker *w, const uint8_t *frame, size_t n, double now)
 {
@@ -86,9 +111,19 @@ static int send_frame(tl_worker *w, const uint8_t *frame, size_t n, double now)
         return 0;
     size_t out_len = n + (size_t)TL_OVERHEAD * count;
     uint8_t flags = w->tap_vnet ? TL_FLAG_VNET : 0;
-    if (tl_session_seal(w->tx, frame, n, w->max_chunk, flags, w->tx_remote, w->seal_buf, out_len, &seg, &count) != 0)
+    uint8_t *dst = destination(w, out_len, count);
+    if (tl_session_seal(w->tx, frame, n, w->max_chunk, flags, w->tx_remote, dst, out_len, &seg, &count) != 0)
         return 0;
-    send_buffer(w, w->seal_buf, out_len, seg);
+    if (count > 1) {
+        send_buffer(w, dst, out_len, seg);
+    } else {
+        if (w->batch_len == 0)
+            w->batch_seg = out_len;
+        else if (out_len < w->batch_seg)
+            w->batch_closed = 1;
+        w->batch_len += out_len;
+        w->batch_count++;
+    }
     w->n[TL_N_TX_BYTES] += n - o;
     w->n[TL_N_TX_FRAMES]++;
     w->last_sent = now;
@@ -97,27 +132,24 @@ static int send_frame(tl_worker *w, const uint8_t *frame, size_t n, double now)
     return 1;
 }
 
+/* The TAP is readable: up to TL_BATCH frames or TL_BUDGET bytes, then what is batched leaves. */
 void tl_on_tap(tl_worker *w)
 {
     long budget = TL_BUDGET;
+    pthread_mutex_lock(&w->lock);
     for (int i = 0; i < TL_BATCH && budget > 0; i++) {
         ssize_t n = read(w->tap_fd, w->tap_buf, TL_READ_SIZE);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
-            if (errno != EAGAIN && errno != EWOULDBLOCK) {
-                pthread_mutex_lock(&w->lock);
+            if (errno != EAGAIN && errno != EWOULDBLOCK)
                 w->n[TL_N_TAP_ERROR]++;
-                pthread_mutex_unlock(&w->lock);
-            }
-            return;
+            break;
         }
         budget -= n;
-        double now = tl_now();
-        pthread_mutex_lock(&w->lock);
-        if (!send_frame(w, w->tap_buf, (size_t)n, now))
+        if (!send_frame(w, w->tap_buf, (size_t)n, tl_now()))
             tl_hand_up(w, TL_UP_FRAME, w->tap_buf, (size_t)n, NULL);
-        pthread_mutex_unlock(&w->lock);
     }
+    flush_batch(w);
+    pthread_mutex_unlock(&w->lock);
 }
-
