@@ -5,6 +5,9 @@ worker's counts reach the peer's status."""
 
 from __future__ import annotations
 
+import signal
+import time
+
 import pytest
 
 from tapliance import fastpath
@@ -52,3 +55,20 @@ def test_without_the_worker_the_compiled_path_runs_in_the_loop(lab: TunnelLab) -
     transfer(lab.sides["a"].ns, lab.sides["b"].ns, OVERLAY["b"], 8 << 20)
     assert "worker" not in _udp(lab.status("a")) and _udp(lab.status("b")).get("worker") is True
     assert "no worker thread: TAPLIANCE_WORKER=0" in lab.sides["a"].log.read_text()
+
+
+def test_a_reload_that_replaces_the_peer_and_a_rekey_keep_the_worker_carrying(lab: TunnelLab) -> None:
+    for n in ("a", "b"):
+        lab.write_config(n, tunnel_extra="rekey_after_seconds = 3")  # a rekey within the test
+        lab.start(n, env=ENV)
+    lab.wait_ping("a", OVERLAY["b"])
+    transfer(lab.sides["a"].ns, lab.sides["b"].ns, OVERLAY["b"], 8 << 20)
+    lab.write_config("a", tunnel_extra="rekey_after_seconds = 3", extra="keepalive = 1")  # peer b changed
+    assert lab.sides["a"].proc is not None
+    lab.sides["a"].proc.send_signal(signal.SIGHUP)
+    time.sleep(4)  # the reload's new handshake, and a rekey after it
+    lab.wait_ping("a", OVERLAY["b"])
+    transfer(lab.sides["b"].ns, lab.sides["a"].ns, OVERLAY["a"], 8 << 20, port=5003)
+    peer = lab.status("a")["peers"][0]  # type: ignore[index]
+    assert peer["handshakes"] >= 2 and _udp(lab.status("a")).get("worker") is True, peer
+    assert "handshake completed" in lab.sides["a"].log.read_text().split("reloading")[-1]
