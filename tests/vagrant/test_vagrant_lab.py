@@ -108,7 +108,9 @@ def test_vagrant_lab_run(topology: str, capsys: pytest.CaptureFixture[str]) -> N
     deb_hosts = os.environ.get("TAPLIANCE_DEB_HOSTS", tunnel_hosts[0]).split(",")  # vagrant-lab's default
     for host in tunnel_hosts:
         unit = "tapliance@tapliance" if host in deb_hosts else "tapliance"
-        assert re.search(rf"^{host} \| CHANGED \| rc=0 >>\n(tapliance\s\S+\n)?{unit}: active enabled", out, re.M), host
+        head = rf"^{host} \| CHANGED \| rc=0 >>\n(tapliance\s\S+\n)?"
+        unit_line = rf"{head}{unit}: active enabled .*daemon runs as tapliance "
+        assert re.search(unit_line, out, re.M), f"{host}: {unit} not active, or its daemon not the tapliance user"
         removed = rf"^{host} \| CHANGED \| rc=0 >>\napt-get remove tapliance: tunnel stopped, unit and program gone"
         assert (re.search(removed, out, re.M) is not None) == (host in deb_hosts), host
     assert f"vagrant-lab {topology}: PASSED" in out
