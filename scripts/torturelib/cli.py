@@ -45,6 +45,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--results-dir", type=Path, default=REPO / "torture-results", help="(torture-results/)")
     p.add_argument("--no-install", action="store_true", help="(scripts/torture: do not run scripts/bootstrap)")
     a = p.parse_args(argv)
+    a.results_dir = a.results_dir.resolve()  # the daemons' configs name key files and sockets by this path
     a.rows = [r.strip() for r in a.only.split(",")] if a.only else list(ROWS)
     if unknown := [r for r in a.rows if r not in ROWS]:
         p.error(f"unknown row(s): {', '.join(unknown)}; choose from {', '.join(ROWS)}")

@@ -8,6 +8,7 @@ import socket
 from pathlib import Path
 
 from scripts.torturelib import flood, fuzzgen, relay, report
+from scripts.torturelib.cli import parse_args
 from tapliance.proto.native import handshake as hs
 from tapliance.proto.native import primitives as P
 from tapliance.proto.native import wire as W
@@ -61,3 +62,9 @@ def test_the_table() -> None:
     t = report.table(rows).splitlines()
     assert t[0].startswith("| figure") and "PASS" in t[2] and "ERROR" in t[3] and "boom" in t[3]
     assert report.document(rows, {})["passed"] is False
+
+
+def test_a_relative_results_dir_is_made_absolute() -> None:
+    # every row's daemons, and the corpus's judge, name files by this path from other directories
+    a = parse_args(["--results-dir", "torture-results/x"])
+    assert a.results_dir.is_absolute() and a.results_dir.parts[-2:] == ("torture-results", "x")
