@@ -86,42 +86,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
     return fuzz_one(data, len, NULL, 0);
 }
 #else
-static uint64_t rng_state;
-
-static uint64_t rnd(void)
-{
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return rng_state;
-}
-
-static size_t mangle(uint8_t *b, size_t n, size_t cap)
-{
-    switch (rnd() % 6) {
-    case 0:
-        if (n)
-            b[rnd() % n] ^= (uint8_t)(1u << (rnd() % 8));
-        return n;
-    case 1:
-        return n ? rnd() % n : 0;
-    case 2:
-        if (n > 16) {
-            size_t o = rnd() % (n - 16);
-            for (int i = 0; i < 4; i++)
-                b[o + (rnd() % 16)] = (uint8_t)rnd();
-        }
-        return n;
-    case 3: {
-        size_t extra = rnd() % 64;
-        for (size_t i = n; i < n + extra && i < cap; i++)
-            b[i] = (uint8_t)rnd();
-        return n + extra < cap ? n + extra : cap;
-    }
-    default:
-        return n;
-    }
-}
+#include "mangle.h"
 
 /* One round: a frame sealed with random parameters, maybe mangled, as one input to fuzz_one. */
 static void round_once(uint8_t *in, size_t cap)

@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "mangle.h"
 #include "worker.h"
 
 #define CHUNK 1400
@@ -29,16 +30,7 @@ static tl_worker w;
 static tl_replay our_window, far_window;
 static tl_session ours, far;
 static int tap_far, peer, other;
-static uint64_t rng_state;
 static unsigned long delivered, intact_sent, inputs;
-
-static uint64_t rnd(void)
-{
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return rng_state;
-}
 
 static int udp_socket(struct sockaddr_in *addr)
 {
@@ -82,33 +74,6 @@ static void setup(int vnet)
     w.rx[0] = (tl_rx_slot){7, &ours, 1e12};
     if (tl_worker_start(&w) != 0)
         abort();
-}
-
-static size_t mangle(uint8_t *b, size_t n, size_t cap)
-{
-    switch (rnd() % 6) {
-    case 0:
-        if (n)
-            b[rnd() % n] ^= (uint8_t)(1u << (rnd() % 8));
-        return n;
-    case 1:
-        return n ? (size_t)(rnd() % n) : 0;
-    case 2:
-        if (n >= 16)
-            for (int i = 0; i < 16; i++)
-                b[i] = (uint8_t)rnd();
-        return n;
-    case 3: {
-        size_t extra = rnd() % 64;
-        if (n + extra > cap)
-            extra = cap - n;
-        for (size_t i = 0; i < extra; i++)
-            b[n + i] = (uint8_t)rnd();
-        return n + extra;
-    }
-    default:
-        return n;
-    }
 }
 
 static void send_burst(int from, const uint8_t *buf, size_t len, size_t seg)
