@@ -38,39 +38,24 @@ def env() -> dict[str, str]:
     }
 
 
+def ansible(tool_name: str, *args: str, timeout: float | None = None) -> subprocess.CompletedProcess[str]:
+    """An Ansible tool (ansible-playbook, ansible-lint, ...) from the repository with the tests' environment;
+    its output captured, its exit status the caller's to judge."""
+    return subprocess.run(
+        [tool(tool_name), *args], cwd=REPO, env=env(), capture_output=True, text=True, check=False, timeout=timeout
+    )
+
+
 @pytest.mark.parametrize("playbook", PLAYBOOKS, ids=lambda p: str(p.relative_to(REPO)))
 @pytest.mark.parametrize("inventory", ["l2-bridge", "l3-nat", "hub"])
 def test_syntax_check(playbook: Path, inventory: str) -> None:
-    p = subprocess.run(
-        [tool("ansible-playbook"), "--syntax-check", "-i", f"playbooks/inventories/{inventory}", str(playbook)],
-        cwd=REPO,
-        env=env(),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    p = ansible("ansible-playbook", "--syntax-check", "-i", f"playbooks/inventories/{inventory}", str(playbook))
     assert p.returncode == 0, p.stdout + p.stderr
 
 
 def test_ansible_lint_production_profile_offline() -> None:
-    p = subprocess.run(
-        [
-            tool("ansible-lint"),
-            "--offline",
-            "-c",
-            "tests/ansible/ansible-lint.yml",
-            "--nocolor",
-            "playbooks/",
-            "roles/",
-            "site.yml",
-        ],
-        cwd=REPO,
-        env=env(),
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=600,
-    )
+    args = ("--offline", "-c", "tests/ansible/ansible-lint.yml", "--nocolor", "playbooks/", "roles/", "site.yml")
+    p = ansible("ansible-lint", *args, timeout=600)
     assert p.returncode == 0, p.stdout[-5000:] + p.stderr[-5000:]
     assert "Profile 'production' was required, and it passed" in p.stdout + p.stderr
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.ansible.test_playbooks import REPO, env, tool
+from tests.ansible.test_playbooks import ansible, tool
 
 GOOD: dict[str, Any] = {"tapliance_peers": [{"host": "peer1"}], "tapliance_interface_addresses": ["10.1.2.3/24"]}
 
@@ -72,15 +72,8 @@ def run_role(tmp_path: Path, extra: dict[str, Any]) -> subprocess.CompletedProce
     inventory = {"all": {"children": {"tapliance": {"hosts": {"h1": {**local, **vars_}, "peer1": local}}}}}
     inv = tmp_path / "inventory.json"
     inv.write_text(json.dumps(inventory))
-    p = subprocess.run(
-        [tool("ansible-playbook"), "-i", str(inv), "--limit", "h1", "--tags", "no_phase_at_all", "playbooks/site.yml"],
-        cwd=REPO,
-        env=env(),
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
+    args = ("-i", str(inv), "--limit", "h1", "--tags", "no_phase_at_all", "playbooks/site.yml")
+    p = ansible("ansible-playbook", *args, timeout=120)
     assert not target.exists(), "a phase ran although only validation was selected"
     return p
 

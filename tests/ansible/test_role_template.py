@@ -10,13 +10,12 @@ from __future__ import annotations
 import base64
 import json
 import shutil
-import subprocess
 import tomllib
 from pathlib import Path
 from typing import Any
 
 from tapliance.config import Config, parse
-from tests.ansible.test_playbooks import REPO, env, tool
+from tests.ansible.test_playbooks import REPO, ansible, tool
 
 ROLE = REPO / "roles" / "tapliance"
 PEER_KEY = base64.b64encode(bytes(range(1, 33))).decode()
@@ -53,15 +52,7 @@ def render(tmp_path: Path, hosts: dict[str, dict[str, Any]]) -> dict[str, tuple[
     ]
     (tmp_path / "render.yml").write_text(json.dumps(play))
     out.mkdir()
-    p = subprocess.run(
-        [tool("ansible-playbook"), "-i", str(inv), str(tmp_path / "render.yml")],
-        cwd=REPO,
-        env=env(),
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
+    p = ansible("ansible-playbook", "-i", str(inv), str(tmp_path / "render.yml"), timeout=120)
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
     texts = {h: (out / f"{h}.toml").read_text() for h in hosts}
     return {h: (t, parse(tomllib.loads(t))) for h, t in texts.items()}
