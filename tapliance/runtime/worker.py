@@ -116,21 +116,21 @@ class DataWorker:
     def resync(self, now: float) -> None:
         """Install what the core decided, if it changed since the last time."""
         peer, proto = self._peer(), self.proto
-        want: tuple[object, ...] = ()
-        if peer is not None:
-            kp = peer.usable(now, proto.reject_after)
-            tx = kp if kp is not None and peer.endpoint is not None and (peer.vnet or not self.tap_vnet) else None
-            want = (tx, peer.endpoint, peer.current, peer.previous, bool(proto.reasm.pending))
+        if peer is None:
+            if self._installed != ():
+                self._installed = ()
+                self.worker.install(None, 0, 0.0, None, 0, [], True)  # nothing to open: all goes up
+            return
+        kp = peer.usable(now, proto.reject_after)
+        tx = kp if kp is not None and peer.endpoint is not None and (peer.vnet or not self.tap_vnet) else None
+        reassembling = bool(proto.reasm.pending)
+        want = (tx, peer.endpoint, peer.current, peer.previous, reassembling)
         if want == self._installed:
             return
         self._installed = want
-        if peer is None:
-            self.worker.install(None, 0, 0.0, None, 0, [], True)
-            return
-        tx, current, previous = peer.usable(now, proto.reject_after) if want[0] else None, peer.current, peer.previous
         host, port = (None, 0) if peer.endpoint is None else self._sendable(peer.endpoint)
-        reassembling = want[-1]
-        rx = [(k.local_index, k.fast, k.created + proto.reject_after) for k in (current, previous) if k is not None]
+        keypairs = [k for k in (peer.current, peer.previous) if k is not None]
+        rx = [(k.local_index, k.fast, k.created + proto.reject_after) for k in keypairs]
         if tx is None:
             self.worker.install(None, 0, 0.0, host, port, rx, reassembling)
         else:
