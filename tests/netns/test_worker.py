@@ -66,9 +66,10 @@ def test_a_reload_that_replaces_the_peer_and_a_rekey_keep_the_worker_carrying(la
     lab.write_config("a", tunnel_extra="rekey_after_seconds = 3", extra="keepalive = 1")  # peer b changed
     assert lab.sides["a"].proc is not None
     lab.sides["a"].proc.send_signal(signal.SIGHUP)
-    time.sleep(4)  # the reload's new handshake, and a rekey after it
+    deadline = time.monotonic() + 15  # the reload's new peer handshakes, then rekeys 3 s later
+    while (peer := lab.status("a")["peers"][0])["handshakes"] < 2 and time.monotonic() < deadline:  # type: ignore[index]
+        time.sleep(0.2)
     lab.wait_ping("a", OVERLAY["b"])
     transfer(lab.sides["b"].ns, lab.sides["a"].ns, OVERLAY["a"], 8 << 20, port=5003)
-    peer = lab.status("a")["peers"][0]  # type: ignore[index]
     assert peer["handshakes"] >= 2 and _udp(lab.status("a")).get("worker") is True, peer
     assert "handshake completed" in lab.sides["a"].log.read_text().split("reloading")[-1]
