@@ -99,8 +99,9 @@ def _recv(s: socket.socket, timeout: float = 5.0) -> bytes:
 
 
 @pytest.fixture
-def rig() -> Iterator[Rig]:
-    r = Rig()
+def rig(request: pytest.FixtureRequest) -> Iterator[Rig]:
+    """A running rig; ``@pytest.mark.parametrize("rig", [{...}], indirect=True)`` gives Rig's arguments."""
+    r = Rig(**getattr(request, "param", {}))
     try:
         yield r
     finally:
@@ -160,16 +161,8 @@ def test_replays_and_forgeries_are_counted_drops(rig: Rig) -> None:
     assert (st["replay"], st["decrypt"], st["rx_frames"], st["handed_up"]) == (1, 1, 1, 0)
 
 
-@pytest.mark.parametrize("v6", [False, True], ids=["ipv4", "ipv6"])
-def test_what_is_not_the_workers_goes_up_unchanged(v6: bool) -> None:
-    rig = Rig(v6=v6)
-    try:
-        _not_the_workers(rig)
-    finally:
-        rig.close()
-
-
-def _not_the_workers(rig: Rig) -> None:
+@pytest.mark.parametrize("rig", [{"v6": False}, {"v6": True}], ids=["ipv4", "ipv6"], indirect=True)
+def test_what_is_not_the_workers_goes_up_unchanged(rig: Rig) -> None:
     rig.install()
     lone = rig.sealed(frame(3000))[1]  # the second of three fragments, alone
     unknown = bytearray(rig.sealed(frame(80))[0])
@@ -203,15 +196,12 @@ def test_while_python_reassembles_every_datagram_goes_up(rig: Rig) -> None:
     assert rig.handed_up(1) == [(1, d, rig.peer.getsockname())]
 
 
-def test_a_plain_frame_for_a_tap_with_headers_gets_a_zero_header() -> None:
-    r = Rig(vnet=True)
-    try:
-        r.install()
-        f = frame(100)
-        r.to_worker(r.sealed(f)[0])
-        assert r.tap_frames(1) == [bytes(10) + f]
-    finally:
-        r.close()
+@pytest.mark.parametrize("rig", [{"vnet": True}], indirect=True)
+def test_a_plain_frame_for_a_tap_with_headers_gets_a_zero_header(rig: Rig) -> None:
+    rig.install()
+    f = frame(100)
+    rig.to_worker(rig.sealed(f)[0])
+    assert rig.tap_frames(1) == [bytes(10) + f]
 
 
 def test_bad_installs_are_refused(rig: Rig) -> None:
