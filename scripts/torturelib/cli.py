@@ -29,8 +29,8 @@ REPO = Path(__file__).resolve().parents[2]
 ROWS = ("replay", "fuzz", "impair", "impair-tcp", "kill9", "roam", "flood", "reasm", "configs", "faults")
 FULL = {"fuzz": 1_000_000, "capture": 4 << 20, "impair": 64 << 20, "roam": 32 << 20, "flood_s": 5.0,
         "flood_rounds": 3, "frames": 160, "macs": 20_000, "writes_only": False}  # fmt: skip
-QUICK = {"fuzz": 20_000, "capture": 1 << 20, "impair": 4 << 20, "roam": 8 << 20, "flood_s": 3.0,
-         "flood_rounds": 1, "frames": 80, "macs": 10_000, "writes_only": True}  # fmt: skip
+QUICK = {"fuzz": 20_000, "capture": 1 << 20, "impair": 4 << 20, "roam": 8 << 20, "flood_s": 1.5,
+         "flood_rounds": 3, "frames": 80, "macs": 10_000, "writes_only": True}  # fmt: skip
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
