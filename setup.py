@@ -9,7 +9,10 @@ setup(
     ext_modules=[
         Extension(
             "tapliance.fastpath._fast",
-            sources=[f"tapliance/fastpath/{n}.c" for n in ("core", "session", "worker", "wsend", "module", "wmodule")],
+            sources=[
+                f"tapliance/fastpath/{n}.c"
+                for n in ("core", "session", "worker", "wsend", "wrun", "whold", "module", "wmodule")
+            ],
             depends=[f"tapliance/fastpath/{n}.h" for n in ("core", "session", "worker", "pyfast")],
             libraries=["crypto"],
             extra_compile_args=["-O2", "-Wall", "-Wextra", "-Wno-missing-field-initializers"],

@@ -1,11 +1,12 @@
 /* tapliance.fastpath._fast.Worker: the worker thread's Python face (worker.h; runtime/worker.py drives it).
  *
- *   Worker(tap_fd, sock_fd, tap_vnet, gso, max_chunk)
+ *   Worker(tap_fd, sock_fd, tap_vnet, gso, max_chunk, loss_hold=1024)   loss_hold: worker.h TL_LOSS_HOLD
  *     .fileno()        an eventfd, readable when items wait in the hand-up queue
  *     .start(), .stop()
  *     .install(tx, remote, until, host, port, rx, python_rx)   what the worker may use (None/[]: nothing)
- *         tx: the send Session or None; rx: up to 3 (local index, Session, until); host None: no endpoint
- *     .take() -> [(kind, bytes, (host, port) | None)]         kind 0: a TAP frame, 1: a datagram
+ *         tx: the send Session or None; rx: up to 3 (local index, Session, until[, hold]); host None: no
+ *         endpoint; hold (worker.h tl_rx_slot): None, or the counter up to which the core needs datagrams
+ *     .take() -> [(kind, bytes, (host, port) | None)]   kind 0: a TAP frame, 1: a datagram, 2: a frame for the TAP
  *     .stats() -> dict        counts since the last call (then reset), and the last send/receive times
  *
  * The worker holds a reference to every Session it was given, so none goes while the thread may use it. */
@@ -26,15 +27,17 @@ typedef struct {
 static const char *count_names[TL_N_COUNT] = {
     "tx_bytes", "tx_frames", "rx_bytes", "rx_frames", "replay", "expired_key", "decrypt", "runt",
     "tap_busy", "tap_error", "tx_busy", "tx_error", "tx_too_big", "rx_error", "worker_queue_full",
-    "handed_up", "gso_sends", "gso_datagrams", "gro_receives", "gro_datagrams",
+    "handed_up", "gso_sends", "gso_datagrams", "gro_receives", "gro_datagrams", "runs_joined", "runs_handed_up",
 };
 
 static PyObject *worker_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 {
     int tap_fd, sock_fd, tap_vnet, gso;
     Py_ssize_t max_chunk;
-    static char *names[] = {"tap_fd", "sock_fd", "tap_vnet", "gso", "max_chunk", NULL};
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "iippn", names, &tap_fd, &sock_fd, &tap_vnet, &gso, &max_chunk))
+    unsigned int loss_hold = TL_LOSS_HOLD;
+    static char *names[] = {"tap_fd", "sock_fd", "tap_vnet", "gso", "max_chunk", "loss_hold", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "iippn|I", names, &tap_fd, &sock_fd, &tap_vnet, &gso, &max_chunk,
+                                     &loss_hold))
         return NULL;
     if (max_chunk < 1 || max_chunk > 65535)
         return PyErr_Format(PyExc_ValueError, "max_chunk %zd is not a datagram's payload size", max_chunk);
@@ -47,6 +50,7 @@ static PyObject *worker_new(PyTypeObject *type, PyObject *args, PyObject *kw)
         Py_DECREF(self);
         return PyErr_Occurred() ? NULL : PyErr_SetFromErrno(PyExc_OSError);
     }
+    self->w.loss_hold = loss_hold;
     return (PyObject *)self;
 }
 
@@ -129,9 +133,23 @@ static int addr_arg(tl_worker *w, PyObject *host, unsigned port, struct sockaddr
     return 0;
 }
 
-static int rx_arg(PyObject *rx, tl_rx_slot slots[TL_RX_SLOTS], PyObject *held)
+/* A receive session's hold (worker.h tl_rx_slot): None, or the counter the core needs datagrams up to. */
+static int hold_arg(PyObject *o, tl_rx_slot *slot, int *asked)
 {
-    PyObject *seq = PySequence_Fast(rx, "rx is a sequence of (index, Session, until)");
+    *asked = 0;
+    if (o == Py_None || o == NULL)
+        return 0;
+    unsigned long long limit = PyLong_AsUnsignedLongLong(o);
+    if (limit == (unsigned long long)-1 && PyErr_Occurred())
+        return -1;
+    *asked = 1;
+    slot->hold_limit = limit;
+    return 0;
+}
+
+static int rx_arg(PyObject *rx, tl_rx_slot slots[TL_RX_SLOTS], int asked[TL_RX_SLOTS], PyObject *held)
+{
+    PyObject *seq = PySequence_Fast(rx, "rx is a sequence of (index, Session, until[, hold])");
     if (seq == NULL)
         return -1;
     Py_ssize_t k = PySequence_Fast_GET_SIZE(seq);
@@ -140,11 +158,12 @@ static int rx_arg(PyObject *rx, tl_rx_slot slots[TL_RX_SLOTS], PyObject *held)
         PyErr_Format(PyExc_ValueError, "at most %d receive sessions", TL_RX_SLOTS);
     for (Py_ssize_t i = 0; rc == 0 && i < k; i++) {
         unsigned int index;
-        PyObject *session;
+        PyObject *session, *hold = NULL;
         double until;
         rc = -1;
-        if (PyArg_ParseTuple(PySequence_Fast_GET_ITEM(seq, i), "IOd", &index, &session, &until)
-            && session_arg(session, &slots[i].s) == 0 && slots[i].s != NULL && PyList_Append(held, session) == 0) {
+        if (PyArg_ParseTuple(PySequence_Fast_GET_ITEM(seq, i), "IOd|O", &index, &session, &until, &hold)
+            && session_arg(session, &slots[i].s) == 0 && slots[i].s != NULL && hold_arg(hold, &slots[i], &asked[i]) == 0
+            && PyList_Append(held, session) == 0) {
             slots[i].index = index;
             slots[i].until = until;
             rc = 0;
@@ -160,6 +179,7 @@ static PyObject *worker_install(WorkerObject *self, PyObject *const *args, Py_ss
 {
     tl_session *tx;
     tl_rx_slot slots[TL_RX_SLOTS] = {{0}};
+    int asked[TL_RX_SLOTS] = {0};
     uint64_t remote, port;
     struct sockaddr_storage peer;
     socklen_t plen;
@@ -171,7 +191,7 @@ static PyObject *worker_install(WorkerObject *self, PyObject *const *args, Py_ss
     if ((until == -1.0 && PyErr_Occurred()) || python_rx < 0 || addr_arg(&self->w, args[3], (unsigned)port, &peer, &plen))
         return NULL;
     PyObject *held = PyList_New(0);
-    if (held == NULL || (tx != NULL && PyList_Append(held, args[0]) != 0) || rx_arg(args[5], slots, held) != 0) {
+    if (held == NULL || (tx != NULL && PyList_Append(held, args[0]) != 0) || rx_arg(args[5], slots, asked, held) != 0) {
         Py_XDECREF(held);
         return NULL;
     }
@@ -182,8 +202,10 @@ static PyObject *worker_install(WorkerObject *self, PyObject *const *args, Py_ss
     w->tx_until = until;
     w->peer = peer;
     w->peer_len = plen;
+    tl_holds_installed(w->rx, slots, asked);
     memcpy(w->rx, slots, sizeof slots);
     w->python_rx = python_rx;
+    tl_run_installed(w); /* a run collected for a session withdrawn, or while the core reassembles: up */
     pthread_mutex_unlock(&w->lock);
     Py_END_ALLOW_THREADS
     Py_SETREF(self->held, held); /* the sessions no longer installed may go now */

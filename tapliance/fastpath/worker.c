@@ -73,7 +73,7 @@ unsigned tl_worker_take(tl_worker *w, tl_item *out, unsigned max)
 
 /* -- receiving ------------------------------------------------------------------------------------------- */
 
-static int same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+int tl_same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
 {
     if (a->ss_family != b->ss_family)
         return 0;
@@ -104,6 +104,10 @@ static void deliver(tl_worker *w, size_t len, uint8_t flags)
         memset(frame, 0, TL_VNET_HDR);
         len += TL_VNET_HDR;
     }
+    if (w->count > 0) { /* datagrams before it wait for the core: the frame waits behind them */
+        tl_hand_up(w, TL_UP_TAP, frame, len, NULL);
+        return;
+    }
     if (write(w->tap_fd, frame, len) < 0)
         w->n[errno == EAGAIN || errno == EWOULDBLOCK ? TL_N_TAP_BUSY : TL_N_TAP_ERROR]++;
 }
@@ -122,11 +126,54 @@ static tl_rx_slot *slot_for(tl_worker *w, uint32_t index)
     return NULL;
 }
 
+/* A data datagram of the peer's for an installed session (header h): opened to the TAP, collected into a
+ * run (wrun.c), or handed up; returns how many datagrams of the batch it used. */
+static size_t on_data(tl_worker *w, size_t n, size_t off, size_t seg, const tl_header *h, tl_rx_slot *slot,
+                      const struct sockaddr_storage *src, double now)
+{
+    const uint8_t *buf = w->recv_buf, *d = buf + off;
+    size_t len = n - off < seg ? n - off : seg;
+    if (h->fcnt == 1 && !w->run_have) {
+        int rc = tl_session_open_one(slot->s, d, len, 0, w->open_buf + TL_VNET_HDR, len - TL_OVERHEAD);
+        if (rc == TL_OK) {
+            authenticated(w, now);
+            if (len > TL_OVERHEAD)
+                deliver(w, len - TL_OVERHEAD, h->flags);
+        } else {
+            w->n[rc == TL_REPLAY ? TL_N_REPLAY : rc == TL_EXPIRED ? TL_N_EXPIRED : TL_N_DECRYPT]++;
+        }
+        return 1;
+    }
+    if (h->fcnt > 1 && h->fidx == 0 && !w->run_have) { /* the whole run in this batch: opened in place */
+        unsigned fcnt;
+        long size = tl_run_size(buf, n, off, seg, &fcnt);
+        if (size >= 0 && (size_t)size <= RECV_SIZE) {
+            if (tl_session_open_run(slot->s, buf, n, off, seg, w->open_buf + TL_VNET_HDR, (size_t)size) != TL_OK) {
+                tl_hand_up(w, TL_UP_DATAGRAM, d, len, src); /* the core finds and counts the bad one */
+                return 1;
+            }
+            authenticated(w, now);
+            deliver(w, (size_t)size, h->flags);
+            return fcnt;
+        }
+    }
+    long size = tl_run_take(w, d, len, h, slot, src, now);
+    if (size == TL_RUN_NOT_MINE) {
+        tl_hand_up(w, TL_UP_DATAGRAM, d, len, src);
+        if (h->fcnt > 1) /* a fragment the core will reassemble: it sees what its rules need */
+            tl_hold(w, slot, h);
+    } else if (size >= 0) {
+        authenticated(w, now);
+        deliver(w, (size_t)size, h->flags);
+    }
+    return 1;
+}
+
 /* The datagrams of one receive call (a GRO batch of seg-byte datagrams, or one); the caller holds the lock. */
 static void on_batch(tl_worker *w, size_t n, size_t seg, const struct sockaddr_storage *src, double now)
 {
     const uint8_t *buf = w->recv_buf;
-    int ours = !w->python_rx && same_addr(src, &w->peer);
+    int peer = tl_same_addr(src, &w->peer);
     size_t off = 0;
     if (n == 0)
         tl_hand_up(w, TL_UP_DATAGRAM, buf, 0, src); /* an empty datagram: Python counts it short */
@@ -135,34 +182,18 @@ static void on_batch(tl_worker *w, size_t n, size_t seg, const struct sockaddr_s
         const uint8_t *d = buf + off;
         tl_header h;
         tl_rx_slot *slot = NULL;
-        if (ours && len >= TL_OVERHEAD && tl_header_read(d, len, &h) == 0 && h.type == TL_MSG_DATA
+        if (peer && !w->python_rx && len >= TL_OVERHEAD && tl_header_read(d, len, &h) == 0 && h.type == TL_MSG_DATA
             && !(h.flags & ~TL_FLAGS_KNOWN) && !(h.flags & TL_FLAG_CONTROL) && (w->tap_vnet || !(h.flags & TL_FLAG_VNET))
-            && h.fidx < h.fcnt && (slot = slot_for(w, h.receiver)) != NULL && now < slot->until) {
-            if (h.fcnt == 1) {
-                int rc = tl_session_open_one(slot->s, d, len, 0, w->open_buf + TL_VNET_HDR, len - TL_OVERHEAD);
-                if (rc == TL_OK) {
-                    authenticated(w, now);
-                    if (len > TL_OVERHEAD)
-                        deliver(w, len - TL_OVERHEAD, h.flags);
-                } else {
-                    w->n[rc == TL_REPLAY ? TL_N_REPLAY : rc == TL_EXPIRED ? TL_N_EXPIRED : TL_N_DECRYPT]++;
-                }
-                off += seg;
-                continue;
-            }
-            unsigned fcnt;
-            long size = h.fidx == 0 ? tl_run_size(buf, n, off, seg, &fcnt) : -1;
-            if (size >= 0 && (size_t)size <= RECV_SIZE
-                && tl_session_open_run(slot->s, buf, n, off, seg, w->open_buf + TL_VNET_HDR, (size_t)size) == TL_OK) {
-                authenticated(w, now);
-                deliver(w, (size_t)size, h.flags);
-                off += (size_t)fcnt * seg;
-                continue;
-            }
+            && h.fidx < h.fcnt && (slot = slot_for(w, h.receiver)) != NULL && now < slot->until && !tl_held(w, slot, &h)) {
+            off += on_data(w, n, off, seg, &h, slot, src, now) * seg;
+            continue;
         }
+        if (w->run_have && len > 0 && d[0] == TL_MSG_DATA)
+            tl_run_flush(w); /* whatever it is, the core sees it after the datagrams before it */
         tl_hand_up(w, TL_UP_DATAGRAM, d, len, src);
         off += seg;
     }
+    tl_run_check(w, now);
 }
 
 static void on_socket(tl_worker *w)
@@ -213,9 +244,17 @@ static void *run(void *arg)
     tl_worker *w = arg;
     struct epoll_event ev[4];
     for (;;) {
-        int k = epoll_wait(w->ep, ev, 4, -1);
+        pthread_mutex_lock(&w->lock);
+        int waiting = w->run_have != 0;
+        pthread_mutex_unlock(&w->lock);
+        int k = epoll_wait(w->ep, ev, 4, waiting ? TL_RUN_WAIT_MS : -1);
         if (k < 0 && errno != EINTR)
             return NULL;
+        if (k == 0) { /* a run left incomplete: the core's from here */
+            pthread_mutex_lock(&w->lock);
+            tl_run_check(w, tl_now());
+            pthread_mutex_unlock(&w->lock);
+        }
         for (int i = 0; i < k; i++) {
             int fd = ev[i].data.fd;
             if (fd == w->stop_fd)
@@ -236,6 +275,7 @@ int tl_worker_init(tl_worker *w, int tap_fd, int sock_fd, int tap_vnet, int gso,
     w->tap_vnet = tap_vnet;
     w->gso = gso;
     w->max_chunk = max_chunk;
+    w->loss_hold = TL_LOSS_HOLD;
     w->notify_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     w->stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     w->ep = epoll_create1(EPOLL_CLOEXEC);
@@ -244,9 +284,10 @@ int tl_worker_init(tl_worker *w, int tap_fd, int sock_fd, int tap_vnet, int gso,
     w->recv_buf = malloc(RECV_SIZE);
     w->open_buf = malloc(TL_VNET_HDR + RECV_SIZE);
     w->batch_buf = malloc(TL_READ_SIZE + TL_OVERHEAD);
+    w->run_buf = malloc(TL_RUN_SIZE);
     pthread_mutex_init(&w->lock, NULL);
     if (w->notify_fd < 0 || w->stop_fd < 0 || w->ep < 0 || !w->tap_buf || !w->seal_buf || !w->recv_buf || !w->open_buf
-        || !w->batch_buf)
+        || !w->batch_buf || !w->run_buf)
         return -1;
     int fds[3] = {w->stop_fd, tap_fd, sock_fd};
     for (int i = 1; i < 3; i++) { /* a blocking read would hold the thread where stop() cannot reach it */
@@ -301,6 +342,7 @@ void tl_worker_free(tl_worker *w)
     free(w->recv_buf);
     free(w->open_buf);
     free(w->batch_buf);
-    w->tap_buf = w->seal_buf = w->recv_buf = w->open_buf = w->batch_buf = NULL;
+    free(w->run_buf);
+    w->tap_buf = w->seal_buf = w->recv_buf = w->open_buf = w->batch_buf = w->run_buf = NULL;
     pthread_mutex_destroy(&w->lock);
 }

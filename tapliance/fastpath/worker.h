@@ -4,10 +4,12 @@
  * unchanged, through a bounded queue and an eventfd: TAP frames while no session is installed (Python queues
  * them and starts a handshake), datagrams that are not data, come from another address (roaming), name an
  * index the worker was not given (a new or unconfirmed keypair), carry the control flag or framing our TAP
- * cannot take, fragments that are not a whole frame run, and all datagrams while Python reassembles.
+ * cannot take, fragments that do not make a whole frame run (wrun.c collects runs across receive calls), and
+ * the datagrams Python's reassembler still needs (a hold, tl_rx_slot).
  *
  * The Python core installs what the worker may use (install()): the send session, the peer's receiver index
- * and endpoint, and up to TL_RX_SLOTS receive sessions, each with the monotonic time it expires. Plain C, no
+ * and endpoint, and up to TL_RX_SLOTS receive sessions, each with the monotonic time it expires and what its
+ * reassembler still needs. Plain C, no
  * Python: wmodule.c wraps it. Counters (bytes, frames, drops by reason) are read and reset by the loop. */
 #ifndef TAPLIANCE_FASTPATH_WORKER_H
 #define TAPLIANCE_FASTPATH_WORKER_H
@@ -25,7 +27,9 @@
 #define TL_FLAG_VNET 0x01
 #define TL_FLAG_CONTROL 0x02
 
-enum tl_up_kind { TL_UP_FRAME = 0, TL_UP_DATAGRAM = 1 };
+/* FRAME: a TAP frame to send; DATAGRAM: a datagram to receive; TAP: an opened frame for the TAP, queued behind
+ * what waits for the core (the TAP sees frames in the order their datagrams came) */
+enum tl_up_kind { TL_UP_FRAME = 0, TL_UP_DATAGRAM = 1, TL_UP_TAP = 2 };
 
 enum tl_count {
     TL_N_TX_BYTES, TL_N_TX_FRAMES, TL_N_RX_BYTES, TL_N_RX_FRAMES, /* per peer, without virtio-net headers */
@@ -33,6 +37,7 @@ enum tl_count {
     TL_N_TAP_BUSY, TL_N_TAP_ERROR, TL_N_TX_BUSY, TL_N_TX_ERROR, TL_N_TX_TOO_BIG, TL_N_RX_ERROR,
     TL_N_UP_FULL,                                                /* the hand-up queue was full */
     TL_N_HANDED_UP, TL_N_GSO_SENDS, TL_N_GSO_DATAGRAMS, TL_N_GRO_RECEIVES, TL_N_GRO_DATAGRAMS,
+    TL_N_RUNS_JOINED, TL_N_RUNS_HANDED_UP, /* frame runs collected across receive calls (wrun.c) */
     TL_N_COUNT
 };
 
@@ -43,10 +48,25 @@ typedef struct {
     struct sockaddr_storage addr;
 } tl_item;
 
+/* A hold: the Python core reassembles partial frames of this session, and the worker hands it every datagram
+ * of the session up to hold_limit. The worker starts a hold whenever it hands a fragment up, to TL_LOSS_HOLD
+ * counters past that fragment's frame, and widens it at every gap it hands up; the core's install can widen
+ * it too (Reassembler.hold: each partial frame's rest and REORDER_WINDOW more, which its rules need). After
+ * the limit, at a frame's start, the worker takes the session's datagrams again.
+ *
+ * Why TL_LOSS_HOLD and not just the reorder window: measured with scripts/bench's lossy test (1% random loss,
+ * single-stream TCP), handing the session back after the window (32) gave 0.6-0.95 Gbit/s, after 128 about
+ * 1.0, after 512 or more 1.2-1.27 (the same as the core taking every datagram): under sustained loss the core
+ * keeps the session, and the TCP stream is CPU-bound instead of loss-bound. Without loss nothing is held. */
+#define TL_LOSS_HOLD 1024
+
 typedef struct {
     uint32_t index;
     tl_session *s;
     double until;
+    int holding;
+    uint64_t hold_limit;
+    uint64_t up_next; /* 1 + the highest counter handed up in a hold: what came after, a gap */
 } tl_rx_slot;
 
 typedef struct {
@@ -61,7 +81,8 @@ typedef struct {
     struct sockaddr_storage peer;
     socklen_t peer_len;
     tl_rx_slot rx[TL_RX_SLOTS];
-    int python_rx; /* hand every datagram up (the Python core is reassembling) */
+    int python_rx; /* hand every datagram up */
+    uint64_t loss_hold; /* TL_LOSS_HOLD, or what Worker(loss_hold=) says (tests) */
     tl_item ring[TL_RING];
     unsigned head, count;
     size_t queued; /* bytes in the queue */
@@ -72,6 +93,12 @@ typedef struct {
     size_t batch_len, batch_seg;
     unsigned batch_count;
     int batch_closed;
+    uint8_t *run_buf; /* a frame run collected across receive calls, unopened (wrun.c) */
+    size_t run_len, run_seg;
+    unsigned run_have;
+    tl_header run_h; /* its first datagram's header */
+    struct sockaddr_storage run_src;
+    double run_since;
 } tl_worker;
 
 int tl_worker_init(tl_worker *w, int tap_fd, int sock_fd, int tap_vnet, int gso, size_t max_chunk);
@@ -85,6 +112,24 @@ void tl_worker_free(tl_worker *w);
 double tl_now(void);
 void tl_hand_up(tl_worker *w, int kind, const uint8_t *data, size_t len, const struct sockaddr_storage *addr);
 void tl_on_tap(tl_worker *w);
+/* Holds (whold.c): start or widen one for datagram h, handed up; merge an install's; is h the core's? */
+void tl_hold(tl_worker *w, tl_rx_slot *s, const tl_header *h);
+int tl_held(tl_worker *w, tl_rx_slot *s, const tl_header *h);
+void tl_holds_installed(const tl_rx_slot old[TL_RX_SLOTS], tl_rx_slot now[TL_RX_SLOTS], const int asked[TL_RX_SLOTS]);
+int tl_same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b);
+/* Frame runs across receive calls (wrun.c; the lock held). tl_run_take: a data datagram of the peer's, for an
+ * installed session: TL_RUN_NOT_MINE (the caller hands it up), TL_RUN_HELD (kept, or handed up with the
+ * run), or the size of the frame it completed, opened at open_buf + TL_VNET_HDR. */
+#define TL_RUN_SIZE (1 << 17) /* worker.c RECV_SIZE */
+#define TL_RUN_WAIT 0.005     /* s: an incomplete run goes up after this (fragments.py REORDER_TIME) */
+#define TL_RUN_WAIT_MS 5
+#define TL_RUN_NOT_MINE (-2)
+#define TL_RUN_HELD (-1)
+long tl_run_take(tl_worker *w, const uint8_t *d, size_t len, const tl_header *h, tl_rx_slot *slot,
+                 const struct sockaddr_storage *src, double now);
+void tl_run_flush(tl_worker *w);
+void tl_run_check(tl_worker *w, double now);
+void tl_run_installed(tl_worker *w);
 /* Take the queue's items (the caller frees each item's data); returns how many were copied to out. */
 unsigned tl_worker_take(tl_worker *w, tl_item *out, unsigned max);
 

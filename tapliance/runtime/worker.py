@@ -5,10 +5,13 @@ To the loop it is a transport in front of the peer's UdpTransport:
     attach  -> the TAP and the socket leave the loop's epoll; the worker's eventfd joins it; the thread starts
     ready   -> what the worker handed up (TAP frames it had no session for, datagrams that are not its to
                open: handshakes, other addresses, unknown or unconfirmed indices, control frames, fragments
-               that are not a whole run) goes to the node as if the loop had read it
+               that do not make a whole run, collected runs it gave up on) goes to the node as if the loop
+               had read it; frames it opened while such datagrams waited come behind them, for the TAP
     flush   -> the UdpTransport sends what Python queued, then ``resync`` installs in the worker what the
                core decided: the usable keypair and endpoint to send with, the keypairs to open with
-               (current, previous), and whether the core is reassembling (then every datagram comes up)
+               (current, previous), and for each what the reassembler still needs of its datagrams
+               (``Reassembler.hold``: up to which counter; the worker holds a session itself, too, whenever
+               it hands a fragment up)
     sync    -> (every SYNC seconds, and before a status snapshot) the worker's counts become the peer's
                and the drops', its send and receive times the peer's, and volume rekeys are checked
 The core stays the one authority: it installs, the worker only follows; keypairs are withdrawn by the
@@ -46,7 +49,7 @@ DROPS = {
     "rx_error": Drop.RX_ERROR,
     "worker_queue_full": Drop.WORKER_BUSY,
 }
-TOTALS = ("handed_up", "gso_sends", "gso_datagrams", "gro_receives", "gro_datagrams")
+TOTALS = ("handed_up", "gso_sends", "gso_datagrams", "gro_receives", "gro_datagrams", "runs_joined", "runs_handed_up")
 
 
 def why_not(node: Node, transports: list[Transport]) -> str | None:
@@ -102,12 +105,14 @@ class DataWorker:
         return p if isinstance(p, Peer) and p.protocol is self.proto else None
 
     def _on_ready(self, now: float) -> None:
-        on_frame, on_datagram, v6 = self.node.on_frame, self.proto.on_datagram, self.udp.v6
+        on_frame, on_datagram, v6, to_tap = self.node.on_frame, self.proto.on_datagram, self.udp.v6, self.node.to_tap
         for kind, data, addr in self.worker.take():
-            if kind == 0:
-                on_frame(data, now)
-            else:
+            if kind == 1:
                 on_datagram(data, normalize(addr) if v6 else addr, now)
+            elif kind == 2:  # opened by the worker, queued behind datagrams of the core's: in their order
+                to_tap.append(data)
+            else:
+                on_frame(data, now)
 
     def flush(self) -> None:
         self.udp.flush()
@@ -123,19 +128,22 @@ class DataWorker:
             return
         kp = peer.usable(now, proto.reject_after)
         tx = kp if kp is not None and peer.endpoint is not None and (peer.vnet or not self.tap_vnet) else None
-        reassembling = bool(proto.reasm.pending)
-        want = (tx, peer.endpoint, peer.current, peer.previous, reassembling)
+        keypairs = [k for k in (peer.current, peer.previous) if k is not None]
+        holds = tuple(proto.reasm.hold(k.local_index) for k in keypairs) if proto.reasm.pending else ()
+        want = (tx, peer.endpoint, peer.current, peer.previous, holds)
         if want == self._installed:
             return
         self._installed = want
         host, port = (None, 0) if peer.endpoint is None else self._sendable(peer.endpoint)
-        keypairs = [k for k in (peer.current, peer.previous) if k is not None]
-        rx = [(k.local_index, k.fast, k.created + proto.reject_after) for k in keypairs]
+        rx = [
+            (k.local_index, k.fast, k.created + proto.reject_after, holds[i] if holds else None)
+            for i, k in enumerate(keypairs)
+        ]
         if tx is None:
-            self.worker.install(None, 0, 0.0, host, port, rx, reassembling)
+            self.worker.install(None, 0, 0.0, host, port, rx, False)
         else:
             until = tx.created + proto.reject_after
-            self.worker.install(tx.fast, tx.remote_index, until, host, port, rx, reassembling)
+            self.worker.install(tx.fast, tx.remote_index, until, host, port, rx, False)
 
     def _sendable(self, endpoint: tuple[str, int]) -> tuple[str, int]:
         return sendable(self.udp.sock, endpoint) if self.udp.v6 else endpoint
@@ -173,7 +181,8 @@ class DataWorker:
         st["worker"] = True
         for name in ("gso_sends", "gso_datagrams", "gro_receives", "gro_datagrams"):
             st[name] = int(st[name]) + self.totals[name]  # type: ignore[call-overload]
-        st["handed_up"] = self.totals["handed_up"]
+        for name in ("handed_up", "runs_joined", "runs_handed_up"):
+            st[name] = self.totals[name]
         return st
 
     def stop(self) -> None:

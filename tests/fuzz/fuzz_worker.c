@@ -1,14 +1,15 @@
-/* Fuzz harness for the worker thread's receive and send paths (tapliance/fastpath/worker.c, wsend.c), built
- * with AddressSanitizer and UndefinedBehaviorSanitizer by tests/unit/test_fastpath_fuzz.py:
+/* Fuzz harness for the worker thread's receive and send paths (tapliance/fastpath/worker.c, wsend.c, wrun.c,
+ * whold.c), built with AddressSanitizer and UndefinedBehaviorSanitizer by tests/unit/test_fastpath_fuzz.py:
  *
  *   gcc -g -O1 -fsanitize=address,undefined -pthread -Itapliance/fastpath tapliance/fastpath/{core,session,
- *       worker,wsend}.c tests/fuzz/fuzz_worker.c -lcrypto -o fuzz_worker && ./fuzz_worker SECONDS SEED VNET
+ *       worker,wsend,wrun,whold}.c tests/fuzz/fuzz_worker.c -lcrypto -o fuzz_worker && ./fuzz_worker SECONDS SEED VNET
  *
  * A real worker thread runs on a loopback UDP socket (with UDP_GRO) and a datagram socketpair for its TAP.
  * The harness is the far end: it seals frames with the far end's session, mangles most of them (bit flips,
  * cuts, header bytes overwritten, bytes appended), and sends them as one GSO burst (a GRO batch at the
- * worker), with a wrong segment size, or one by one, from the peer's address or another one; it writes
- * frames of every size to the TAP, flips python_rx, drains what the worker delivers, sends and hands up.
+ * worker), with a wrong segment size, or one by one (runs collected across receive calls, wrun.c), from the
+ * peer's address or another one; it writes frames of every size to the TAP, flips python_rx and the hold, drains what the
+ * worker delivers, sends and hands up.
  * Frames sent intact as one burst from the peer must arrive on the TAP exactly; the run ends with the
  * worker stopped and everything freed (LeakSanitizer checks that too). */
 #define _GNU_SOURCE
@@ -71,7 +72,7 @@ static void setup(int vnet)
     w.tx_until = 1e12;
     memcpy(&w.peer, &pa, sizeof pa);
     w.peer_len = sizeof pa;
-    w.rx[0] = (tl_rx_slot){7, &ours, 1e12};
+    w.rx[0] = (tl_rx_slot){.index = 7, .s = &ours, .until = 1e12};
     if (tl_worker_start(&w) != 0)
         abort();
 }
@@ -104,8 +105,10 @@ static void drain(void)
     while (recv(peer, buf, sizeof buf, 0) >= 0) {
     }
     unsigned k = tl_worker_take(&w, items, TL_RING);
-    for (unsigned i = 0; i < k; i++)
+    for (unsigned i = 0; i < k; i++) {
+        delivered += items[i].kind == TL_UP_TAP; /* opened, queued for the TAP behind what waited for the core */
         free(items[i].data);
+    }
 }
 
 static void round_once(uint8_t *frame, uint8_t *out, size_t cap)
@@ -154,6 +157,15 @@ int main(int argc, char **argv)
             round_once(frame, out, cap);
         pthread_mutex_lock(&w.lock);
         w.python_rx = rnd() % 16 == 0;
+        tl_rx_slot next[TL_RX_SLOTS] = {w.rx[0]}; /* as an install does: a hold asked or not, runs up */
+        int asked[TL_RX_SLOTS] = {rnd() % 8 == 0};
+        next[0].hold_limit = rnd() % 8192;
+        w.loss_hold = rnd() % 2 ? 0 : rnd() % 64;
+        if (rnd() % 2) /* mangled datagrams are gaps: end the hold now and then, as one ends past its limit */
+            w.rx[0].holding = 0;
+        tl_holds_installed(w.rx, next, asked);
+        memcpy(w.rx, next, sizeof next);
+        tl_run_installed(&w);
         pthread_mutex_unlock(&w.lock);
         poll(NULL, 0, 1);
         drain();

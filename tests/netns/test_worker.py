@@ -73,3 +73,17 @@ def test_a_reload_that_replaces_the_peer_and_a_rekey_keep_the_worker_carrying(la
     transfer(lab.sides["b"].ns, lab.sides["a"].ns, OVERLAY["a"], 8 << 20, port=5003)
     assert peer["handshakes"] >= 2 and _udp(lab.status("a")).get("worker") is True, peer
     assert "handshake completed" in lab.sides["a"].log.read_text().split("reloading")[-1]
+
+
+def test_without_gro_the_worker_joins_each_frames_datagrams_itself(lab: TunnelLab) -> None:
+    """a's underlay segments its GSO bursts (as a NIC without USO would), so every datagram of a super-frame
+    reaches b in its own receive call: b's worker collects each frame's run across receive calls and opens it
+    whole (tapliance/fastpath/wrun.c) instead of handing every fragment up."""
+    lab.sh("a", ["ethtool", "-K", "ul0", "tx-udp-segmentation", "off"])
+    for n in ("a", "b"):
+        lab.start(n, env=ENV)
+    lab.wait_ping("a", OVERLAY["b"])
+    transfer(lab.sides["a"].ns, lab.sides["b"].ns, OVERLAY["b"], 32 << 20)
+    udp = _udp(lab.status("b"))
+    assert int(udp["runs_joined"]) > 200 and int(udp["handed_up"]) < 500, udp
+    assert int(udp["gro_receives"]) < 10, udp  # the test's premise: no GRO batches reached b

@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CORE = ROOT / "tapliance" / "fastpath"
 HARNESS = ROOT / "tests" / "fuzz" / "fuzz_core.c"
 WORKER_HARNESS = ROOT / "tests" / "fuzz" / "fuzz_worker.c"
-WORKER_SOURCES = [str(CORE / f"{n}.c") for n in ("core", "session", "worker", "wsend")]
+WORKER_SOURCES = [str(CORE / f"{n}.c") for n in ("core", "session", "worker", "wsend", "wrun", "whold")]
 SECONDS = 2
 SANITIZE = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer"]
 

@@ -6,6 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tapliance.proto.drops import Drops
+from tapliance.proto.native import wire as W
 from tapliance.proto.native.fragments import Reassembler, layout
 
 
@@ -81,3 +82,20 @@ def test_the_sealer_splits_frames_by_the_layout_rule(n: int, max_chunk: int) -> 
     buf, seg = kp.seal_frame(bytes(n), max_chunk)
     assert seg == size + W.DATA_OVERHEAD
     assert -(-len(buf) // seg) == count and len(buf) == n + count * W.DATA_OVERHEAD
+
+
+def test_hold_says_what_a_worker_must_still_hand_up() -> None:
+    """Reassembler.hold (runtime/worker.py installs it): up to which counter a worker hands a session's
+    datagrams up: each partial frame's rest and ``window`` more, except partial super-frames already passed
+    and served, which the timer gives up."""
+    s = 5 << 64  # session 5's counters
+    r = Reassembler(Drops(), window=32)
+    assert r.hold(5) is None
+    r.add(s | 10, 0, 4, b"a" * 8, 0.0, flags=W.FLAG_VNET)
+    assert r.hold(5) == 13 + 33 and r.hold(6) is None  # in progress: its end (13) and the window
+    r.overtaken(s | 14, 0.0)
+    assert r.hold(5) == 46  # passed, its arrived segments not delivered yet
+    r.early(s | 14)
+    assert r.hold(5) is None  # passed and served: the timer gives it up
+    r.add(s | 20, 0, 2, b"e" * 8, 0.0)
+    assert r.hold(5) == 21 + 33

@@ -4,7 +4,7 @@ socketpair stands in for the TAP (one message, one frame) and UDP sockets on loo
 What the worker sends is what the Python path seals for the same keys and counters; what it takes it opens
 and writes to the TAP, counts replays and forgeries, and hands everything that is not its to open up to the
 loop unchanged: other addresses, unknown indices, other message types, lone fragments, empty datagrams,
-TAP frames without a session, and every datagram while the core is reassembling."""
+TAP frames without a session, and the datagrams the core's reassembler still needs (its hold)."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ FOREVER = 1e12
 class Rig:
     """A worker (ours) with its TAP socketpair and UDP socket; a peer socket with the far end's keypair."""
 
-    def __init__(self, vnet: bool = False, v6: bool = False) -> None:
+    def __init__(self, vnet: bool = False, v6: bool = False, loss_hold: int = 2) -> None:
         keys = Keys(bytes(range(32)), bytes(range(32, 64)))
         self.ours = Keypair(keys, "chacha20-poly1305", local_index=7, remote_index=9, initiator=True, created=0, fast=F)
         back = Keys(keys.recv, keys.send)
@@ -44,13 +44,13 @@ class Rig:
         self.peer = _udp(v6)
         self.other = _udp(v6)
         assert F is not None
-        self.w: Any = F.Worker(self.tap.fileno(), self.udp.fileno(), vnet, True, MAX_CHUNK)
+        self.w: Any = F.Worker(self.tap.fileno(), self.udp.fileno(), vnet, True, MAX_CHUNK, loss_hold=loss_hold)
         self.w.start()
 
-    def install(self, tx: bool = True, python_rx: bool = False, until: float = FOREVER) -> None:
+    def install(self, tx: bool = True, python_rx: bool = False, until: float = FOREVER, hold: Any = None) -> None:
         host, port = self.peer.getsockname()[:2]
         fast = self.ours.fast
-        self.w.install(fast if tx else None, 9, until, host, port, [(7, fast, until)], python_rx)
+        self.w.install(fast if tx else None, 9, until, host, port, [(7, fast, until, hold)], python_rx)
 
     def close(self) -> None:
         self.w.stop()
@@ -164,6 +164,8 @@ def test_replays_and_forgeries_are_counted_drops(rig: Rig) -> None:
 @pytest.mark.parametrize("rig", [{"v6": False}, {"v6": True}], ids=["ipv4", "ipv6"], indirect=True)
 def test_what_is_not_the_workers_goes_up_unchanged(rig: Rig) -> None:
     rig.install()
+    rig.to_worker_gso(frame(70))  # from the peer's own address: opened
+    assert rig.tap_frames(1) == [frame(70)]
     lone = rig.sealed(frame(3000))[1]  # the second of three fragments, alone
     unknown = bytearray(rig.sealed(frame(80))[0])
     unknown[4:8] = (1234).to_bytes(4, "little")
@@ -176,8 +178,6 @@ def test_what_is_not_the_workers_goes_up_unchanged(rig: Rig) -> None:
     assert [g[1] for g in got] == [lone, bytes(unknown), initiation, b"", from_elsewhere]
     assert {g[0] for g in got} == {1}
     assert got[-1][2] == rig.other.getsockname()[:2] and got[0][2] == rig.peer.getsockname()[:2]
-    rig.to_worker_gso(frame(70))  # and from the peer's own address: opened
-    assert rig.tap_frames(1) == [frame(70)]
 
 
 def test_without_a_session_tap_frames_go_up(rig: Rig) -> None:
@@ -214,3 +214,121 @@ def test_bad_installs_are_refused(rig: Rig) -> None:
         rig.w.install("not a session", 9, FOREVER, None, 0, [], False)
     with pytest.raises(RuntimeError, match="runs already"):
         rig.w.start()
+
+
+# -- frame runs collected across receive calls (wrun.c): an underlay without GRO, or a batch ending mid-frame --
+
+
+def test_a_frame_sent_datagram_by_datagram_is_joined_and_opened(rig: Rig) -> None:
+    rig.install()
+    for n in (3000, 20000, 65000):
+        for d in rig.sealed(frame(n, n)):
+            rig.to_worker(d)
+        assert rig.tap_frames(1) == [frame(n, n)]
+    st = rig.settle()
+    assert (st["runs_joined"], st["runs_handed_up"], st["handed_up"], st["rx_frames"]) == (3, 0, 0, 3)
+
+
+def test_a_run_with_a_gap_goes_up_unchanged_and_in_order(rig: Rig) -> None:
+    rig.install()
+    first, _, last = rig.sealed(frame(3000))  # counters 0-2; 1 is lost
+    (single,) = rig.sealed(frame(100))  # 3
+    for d in (first, last, single):
+        rig.to_worker(d)
+    peer = rig.peer.getsockname()[:2]
+    assert rig.handed_up(3) == [(1, first, peer), (1, last, peer), (1, single, peer)]
+    (later,) = rig.sealed(frame(101))  # 4: the core reassembles now, and the worker holds the session for it
+    rig.to_worker(later)  # (to loss_hold = 2 counters past the frame with the gap)
+    assert rig.handed_up(1) == [(1, later, peer)]
+    for d in rig.sealed(frame(5000)):  # 5-8: past the hold, at a frame's start: the worker's again
+        rig.to_worker(d)
+    assert rig.tap_frames(1) == [frame(5000)]
+    st = rig.settle()
+    assert (st["runs_handed_up"], st["runs_joined"], st["handed_up"]) == (1, 1, 4)
+
+
+def test_frames_opened_while_the_core_has_datagrams_waiting_come_behind_them(rig: Rig) -> None:
+    rig.install()
+    first, _, last = rig.sealed(frame(3000))
+    for d in (first, last, *rig.sealed(frame(100)), *rig.sealed(frame(101))):
+        rig.to_worker(d)  # up (the hold), and not taken yet
+    for d in rig.sealed(frame(5000)):
+        rig.to_worker(d)  # the worker's: opened, but for the TAP behind what waits
+    got = rig.handed_up(5)
+    assert [g[0] for g in got] == [1, 1, 1, 1, 2] and got[-1][1:] == (frame(5000), None)
+
+
+def test_an_incomplete_run_goes_up_after_a_short_wait(rig: Rig) -> None:
+    rig.install()
+    parts = rig.sealed(frame(3000))
+    for d in parts[:2]:
+        rig.to_worker(d)
+    t0 = time.monotonic()
+    assert [g[1] for g in rig.handed_up(2)] == parts[:2]
+    assert time.monotonic() - t0 < 1.0
+
+
+@pytest.mark.parametrize("rig", [{"loss_hold": 0}], indirect=True)
+def test_forged_replayed_or_withdrawn_runs_go_up_for_the_core_to_count(rig: Rig) -> None:
+    rig.install()  # loss_hold 0: a hold ends with the frame that started it
+    parts = rig.sealed(frame(3000))  # 0-2
+    for d in parts:
+        rig.to_worker(d)
+    assert rig.tap_frames(1) == [frame(3000)]
+    for d in parts:  # again: a replay, up for the core to count
+        rig.to_worker(d)
+    assert [g[1] for g in rig.handed_up(3)] == parts
+    nxt = rig.sealed(frame(3001))  # 3-5
+    forged = [nxt[0], bytes(nxt[1][:-1]) + bytes([nxt[1][-1] ^ 1]), nxt[2]]
+    for d in forged:
+        rig.to_worker(d)
+    assert [g[1] for g in rig.handed_up(3)] == forged
+    more = rig.sealed(frame(3002))  # 6-8
+    rig.to_worker(more[0])
+    time.sleep(0.001)
+    rig.w.install(None, 0, 0.0, None, 0, [], False)  # the session withdrawn: what was collected goes up
+    assert rig.handed_up(1)[0][1] == more[0]
+    st = rig.settle()
+    assert (st["decrypt"], st["replay"], st["runs_joined"], st["runs_handed_up"]) == (0, 0, 1, 3)
+
+
+def test_the_cores_hold_hands_up_what_it_needs_then_the_worker_takes_over(rig: Rig) -> None:
+    peer = rig.peer.getsockname()[:2]
+    rig.install(hold=5)  # the core needs counters up to 5
+    a, b = rig.sealed(frame(5000)), rig.sealed(frame(3000))  # 0-3, 4-6: 6 is past 5, but in 5's frame
+    for d in a + b:
+        rig.to_worker(d)
+    assert rig.handed_up(7) == [(1, d, peer) for d in a + b]
+    for d in rig.sealed(frame(3001)):  # 7-9: the worker's
+        rig.to_worker(d)
+    assert rig.tap_frames(1) == [frame(3001)]
+    rig.install(hold=9)  # the core asks for counters the worker opened itself (a partial frame from elsewhere):
+    more = rig.sealed(frame(3002))  # 10-12: the worker holds, so the core's rules see what follows
+    for d in more:
+        rig.to_worker(d)
+    assert [g[1] for g in rig.handed_up(3)] == more
+    c = rig.sealed(frame(3003))  # 13-15, 13 lost: a gap widens the hold to 15 + loss_hold
+    d2 = rig.sealed(frame(3004))  # 16-18: 18 is past 17, but in 17's frame
+    for d in c[1:] + d2:
+        rig.to_worker(d)
+    assert [g[1] for g in rig.handed_up(5)] == c[1:] + d2
+    for d in rig.sealed(frame(3005)):
+        rig.to_worker(d)
+    assert rig.tap_frames(1) == [frame(3005)]
+    st = rig.settle()
+    assert (st["runs_joined"], st["handed_up"], st["rx_frames"]) == (2, 15, 2)
+
+
+def test_an_install_keeps_the_workers_hold_and_what_it_handed_up(rig: Rig) -> None:
+    parts = rig.sealed(frame(5000))  # counters 0-3
+    rig.install(hold=3)
+    for d in parts[:2]:
+        rig.to_worker(d)
+    assert [g[1] for g in rig.handed_up(2)] == parts[:2]
+    rig.install(hold=3)  # the core had not seen them yet when it installed: the worker's progress stays
+    rig.install()  # and a core that asks for nothing does not end the worker's hold
+    for d in parts[2:]:
+        rig.to_worker(d)
+    assert [g[1] for g in rig.handed_up(2)] == parts[2:]
+    rig.to_worker_gso(frame(80))
+    assert rig.tap_frames(1) == [frame(80)]

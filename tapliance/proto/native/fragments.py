@@ -142,6 +142,18 @@ class Reassembler:
                     out.append((p.owner, segments))
         return out
 
+    def hold(self, session: int) -> int | None:
+        """Up to which counter a compiled worker must hand ``session``'s datagrams up for these rules to see
+        what they need (runtime/worker.py installs it; worker.h ``tl_rx_slot``): each partial frame's rest and
+        ``window`` more, by which it is complete, served early or given up. None: nothing (no partial frame,
+        or only ones already passed and served, which the timer gives up)."""
+        ends = [
+            p.end
+            for fid, p in self._pending.items()
+            if fid >> 64 == session and (p.passed is None or (p.flags & W.FLAG_VNET and p.have > p.tried))
+        ]
+        return ((max(ends) + self.window + 1) & ((1 << 64) - 1)) if ends else None
+
     def _segments_of(self, p: _Partial) -> list[bytes]:
         """The segments of ``p`` that arrived whole and were not delivered yet (now marked delivered)."""
         got = offload.salvage_from(p.chunks, p.sent)
