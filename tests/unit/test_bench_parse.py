@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -180,3 +182,17 @@ def test_a_relative_results_dir_is_made_absolute() -> None:
     # the configs the bench writes there name their key files by this path, read from another directory
     a = parse_args(["--results-dir", "bench-results/x"])
     assert a.results_dir.is_absolute() and a.results_dir.parts[-2:] == ("bench-results", "x")
+
+
+def test_a_baseline_row_runs_the_trees_code_even_from_the_repo(tmp_path: Path) -> None:
+    """scripts/bench runs in the repo: without -P, ``python -m`` put the repo's tapliance in front of the
+    tree's, and --baseline measured the current code."""
+    from scripts.benchlib.tunnels.tapliance import REPO, Tapliance
+
+    fake = tmp_path / "tapliance"
+    fake.mkdir()
+    (fake / "__init__.py").write_text("")
+    (fake / "cli.py").write_text("print('the tree of the baseline')\n")
+    cmd = Tapliance("tapliance-baseline", "chacha20-poly1305", tree=tmp_path, commit="0" * 40).command()
+    out = subprocess.run([*cmd, "--version"], cwd=REPO, capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "the tree of the baseline"

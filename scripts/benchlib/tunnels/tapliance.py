@@ -64,7 +64,9 @@ class Tapliance(Tunnel):
         env = ["env", "TAPLIANCE_WORKER=0"] if self.fastpath and not self.worker else []
         if self.tree is None:
             return [*env, str(TAPLIANCE)]
-        return [*(env or ["env"]), f"PYTHONPATH={self.tree}", str(PYTHON), "-m", "tapliance.cli"]
+        # -P: no working directory in front of sys.path (scripts/bench runs in the repo, whose tapliance would
+        # shadow the tree's: every --baseline row measured the current code until this)
+        return [*(env or ["env"]), f"PYTHONPATH={self.tree}", str(PYTHON), "-P", "-m", "tapliance.cli"]
 
     def version(self) -> str:
         return first_line([*self.command(), "--version"]) + (f" (commit {self.commit})" if self.commit else "")
