@@ -11,9 +11,9 @@ setup(
             "tapliance.fastpath._fast",
             sources=[
                 f"tapliance/fastpath/{n}.c"
-                for n in ("core", "session", "worker", "wsend", "wrun", "whold", "module", "wmodule")
+                for n in ("core", "sodium", "session", "worker", "wsend", "wrun", "whold", "module", "wmodule")
             ],
-            depends=[f"tapliance/fastpath/{n}.h" for n in ("core", "session", "worker", "pyfast")],
+            depends=[f"tapliance/fastpath/{n}.h" for n in ("core", "sodium", "session", "worker", "pyfast")],
             libraries=["crypto"],
             extra_compile_args=["-O2", "-Wall", "-Wextra", "-Wno-missing-field-initializers"],
             optional=True,

@@ -4,6 +4,7 @@
 
 #include <string.h>
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 static uint32_t rd32(const uint8_t *p)
@@ -127,6 +128,8 @@ int tl_aead_init(tl_aead *a, int suite_id, const uint8_t key[32], int encrypt)
         return -1;
     }
     a->ctx = ctx;
+    a->suite = suite_id;
+    memcpy(a->key, key, sizeof a->key);
     return 0;
 }
 
@@ -134,6 +137,7 @@ void tl_aead_free(tl_aead *a)
 {
     EVP_CIPHER_CTX_free((EVP_CIPHER_CTX *)a->ctx);
     a->ctx = NULL;
+    OPENSSL_cleanse(a->key, sizeof a->key);
 }
 
 static void nonce96(uint8_t nonce[12], uint64_t counter)
@@ -149,6 +153,9 @@ static int seal(tl_aead *a, uint64_t counter, const uint8_t *ad, const uint8_t *
     uint8_t nonce[12];
     int len;
     nonce96(nonce, counter);
+    int small = tl_small_seal(a, nonce, ad, in, n, out);
+    if (small != 1)
+        return small;
     if (EVP_EncryptInit_ex(ctx, NULL, NULL, NULL, nonce) != 1 || EVP_EncryptUpdate(ctx, NULL, &len, ad, TL_HEADER_LEN) != 1)
         return -1;
     if (n > 0 && EVP_EncryptUpdate(ctx, out, &len, in, (int)n) != 1)
@@ -169,6 +176,9 @@ static int open1(tl_aead *a, uint64_t counter, const uint8_t *ad, const uint8_t 
         return -1;
     memcpy(tag, in + m, TL_TAG_LEN);
     nonce96(nonce, counter);
+    int small = tl_small_open(a, nonce, ad, in, m, tag, out);
+    if (small != 1)
+        return small;
     if (EVP_DecryptInit_ex(ctx, NULL, NULL, NULL, nonce) != 1 || EVP_DecryptUpdate(ctx, NULL, &len, ad, TL_HEADER_LEN) != 1)
         return -1;
     if (m > 0 && EVP_DecryptUpdate(ctx, out, &len, in, (int)m) != 1)

@@ -36,6 +36,8 @@ typedef struct {
 
 typedef struct {
     void *ctx; /* EVP_CIPHER_CTX *, keyed once */
+    int suite; /* 1 ChaCha20-Poly1305, 2 AES-256-GCM */
+    uint8_t key[32]; /* for libsodium's small messages (sodium.c) */
 } tl_aead;
 
 int tl_header_read(const uint8_t *buf, size_t len, tl_header *h);
@@ -49,6 +51,15 @@ void tl_replay_commit_run(tl_replay *w, uint64_t first, unsigned count);
 
 int tl_aead_init(tl_aead *a, int suite_id, const uint8_t key[32], int encrypt);
 void tl_aead_free(tl_aead *a);
+
+/* sodium.c: ChaCha20-Poly1305 messages of at most TL_SMALL bytes through libsodium where it loads (lower cost
+ * after idle). tl_small_*: 0 done, -1 failed (a forgery), 1 not taken (use EVP). */
+#define TL_SMALL 256
+int tl_sodium_load(void);
+int tl_small_seal(const tl_aead *a, const uint8_t nonce[12], const uint8_t *ad, const uint8_t *in, size_t n,
+                  uint8_t *out);
+int tl_small_open(const tl_aead *a, const uint8_t nonce[12], const uint8_t *ad, const uint8_t *in, size_t m,
+                  const uint8_t tag[16], uint8_t *out);
 
 /* Frames out: how a frame of n bytes is split (fragments.layout), and the sealed buffer (UDP GSO layout). */
 int tl_layout(size_t n, size_t max_chunk, unsigned *count, size_t *size);

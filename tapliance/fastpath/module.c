@@ -347,7 +347,9 @@ PyMODINIT_FUNC PyInit__fast(void)
         || PyModule_AddObjectRef(m, "Session", (PyObject *)&SessionType) < 0
         || PyModule_AddObjectRef(m, "Worker", (PyObject *)&WorkerType) < 0
         || PyModule_AddIntConstant(m, "WINDOW", (long)TL_WINDOW) < 0
-        || PyModule_AddIntConstant(m, "OVERHEAD", TL_OVERHEAD) < 0) {
+        || PyModule_AddIntConstant(m, "OVERHEAD", TL_OVERHEAD) < 0
+        || PyModule_AddIntConstant(m, "SMALL", TL_SMALL) < 0
+        || PyModule_AddObjectRef(m, "SODIUM", tl_sodium_load() ? Py_True : Py_False) < 0) {
         Py_DECREF(m);
         return NULL;
     }

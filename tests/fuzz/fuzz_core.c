@@ -2,7 +2,8 @@
  * UndefinedBehaviorSanitizer by tests/unit/test_fastpath_fuzz.py and run there for a bounded time:
  *
  *   gcc -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -Itapliance/fastpath \
- *       tapliance/fastpath/core.c tests/fuzz/fuzz_core.c -lcrypto -o fuzz_core && ./fuzz_core SECONDS SEED
+ *       tapliance/fastpath/core.c tapliance/fastpath/sodium.c tests/fuzz/fuzz_core.c -lcrypto -o fuzz_core \
+ *       && ./fuzz_core SECONDS SEED
  *
  * fuzz_one() takes one input (4 bytes of segment size and offset, then a received buffer) and feeds it to every
  * function that reads a datagram; every buffer is malloc'd at its exact size, so a read or write one byte
@@ -80,6 +81,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 {
     static int ready;
     if (!ready) {
+        tl_sodium_load(); /* small messages through libsodium where it is, as the module does */
         setup();
         ready = 1;
     }
@@ -125,6 +127,7 @@ int main(int argc, char **argv)
 {
     double seconds = argc > 1 ? atof(argv[1]) : 2.0;
     rng_state = argc > 2 ? strtoull(argv[2], NULL, 10) | 1 : 88172645463325252ull;
+    tl_sodium_load();
     setup();
     size_t cap = 70000 + TL_OVERHEAD * TL_MAX_FRAGMENTS + 128;
     uint8_t *in = malloc(cap);

@@ -1,7 +1,7 @@
 /* Fuzz harness for the worker thread's receive and send paths (tapliance/fastpath/worker.c, wsend.c, wrun.c,
  * whold.c), built with AddressSanitizer and UndefinedBehaviorSanitizer by tests/unit/test_fastpath_fuzz.py:
  *
- *   gcc -g -O1 -fsanitize=address,undefined -pthread -Itapliance/fastpath tapliance/fastpath/{core,session,
+ *   gcc -g -O1 -fsanitize=address,undefined -pthread -Itapliance/fastpath tapliance/fastpath/{core,sodium,session,
  *       worker,wsend,wrun,whold}.c tests/fuzz/fuzz_worker.c -lcrypto -o fuzz_worker && ./fuzz_worker SECONDS SEED VNET
  *
  * A real worker thread runs on a loopback UDP socket (with UDP_GRO) and a datagram socketpair for its TAP.
@@ -148,6 +148,7 @@ int main(int argc, char **argv)
 {
     double seconds = argc > 1 ? atof(argv[1]) : 2;
     rng_state = argc > 2 ? strtoull(argv[2], NULL, 10) | 1 : 1;
+    tl_sodium_load(); /* small messages through libsodium where it is, as the module does */
     setup(argc > 3 ? atoi(argv[3]) : 0);
     size_t cap = 65536 + (size_t)TL_OVERHEAD * TL_MAX_FRAGMENTS;
     uint8_t *frame = malloc(65536), *out = malloc(cap);

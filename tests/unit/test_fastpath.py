@@ -179,3 +179,34 @@ def _open_both(d: memoryview, py: Keypair, c: Keypair, expired: bool) -> None:
         assert got == 3
         return
     assert py.replay.commit(counter) and got == want
+
+
+@built
+@pytest.mark.parametrize("suite", SUITES)
+def test_both_sides_of_the_small_message_threshold_agree(suite: str) -> None:
+    """Messages of at most fast.SMALL bytes take libsodium where it loads (sodium.c), larger ones OpenSSL: the
+    same bytes either way, and a forged tag is a decrypt verdict on both sides of the threshold."""
+    assert F is not None
+    (py, _), (c, _) = _pair(suite, False), _pair(suite, True)
+    (_, c_rx), (_, py_rx), (_, c_forged_rx) = _pair(suite, True), _pair(suite, False), _pair(suite, True)
+    for n in (0, 1, F.SMALL - 1, F.SMALL, F.SMALL + 1, 2 * F.SMALL):
+        frame = random.Random(n).randbytes(n)
+        want = py.seal_frame(frame, 1400, 0)
+        assert c.seal_frame(frame, 1400, 0) == want, n
+        d = bytes(want[0])
+        assert (
+            c_rx.fast.open(d, False)
+            == frame
+            == py_rx.decrypt(W.nonce96(W.DATA_HEADER.unpack_from(d)[5]), d[16:], d[:16])
+        )
+        forged = bytearray(d)
+        forged[-1] ^= 1
+        assert c_forged_rx.fast.open(bytes(forged), False) == 3, n  # tl_verdict TL_DECRYPT
+
+
+@built
+def test_libsodium_is_used_where_the_system_has_it() -> None:
+    import ctypes.util
+
+    assert F is not None
+    assert F.SODIUM is (ctypes.util.find_library("sodium") == "libsodium.so.23")

@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CORE = ROOT / "tapliance" / "fastpath"
 HARNESS = ROOT / "tests" / "fuzz" / "fuzz_core.c"
 WORKER_HARNESS = ROOT / "tests" / "fuzz" / "fuzz_worker.c"
-WORKER_SOURCES = [str(CORE / f"{n}.c") for n in ("core", "session", "worker", "wsend", "wrun", "whold")]
+WORKER_SOURCES = [str(CORE / f"{n}.c") for n in ("core", "sodium", "session", "worker", "wsend", "wrun", "whold")]
 SECONDS = 2
 SANITIZE = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer"]
 
@@ -31,7 +31,19 @@ needs_cc = pytest.mark.skipif(
 @needs_cc
 def test_the_parser_survives_the_fuzzer_under_asan_and_ubsan(tmp_path: Path) -> None:
     exe = tmp_path / "fuzz_core"
-    cc = ["gcc", "-g", "-O1", "-Wall", "-Wextra", "-Werror", *SANITIZE, f"-I{CORE}", str(CORE / "core.c"), str(HARNESS)]
+    cc = [
+        "gcc",
+        "-g",
+        "-O1",
+        "-Wall",
+        "-Wextra",
+        "-Werror",
+        *SANITIZE,
+        f"-I{CORE}",
+        str(CORE / "core.c"),
+        str(CORE / "sodium.c"),
+        str(HARNESS),
+    ]
     build = subprocess.run([*cc, "-lcrypto", "-o", str(exe)], capture_output=True, text=True, check=False)
     assert build.returncode == 0, build.stderr
     env = {
