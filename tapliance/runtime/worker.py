@@ -77,7 +77,9 @@ def wrap(node: Node, transports: list[Transport], tap_fd: int, tap_vnet: bool) -
         return transports
     udp = transports[0]
     assert isinstance(udp, UdpTransport)
-    log.info("data path: compiled, with a worker thread owning the TAP and the UDP socket")
+    fast = getattr(udp.protocol, "fast", None)
+    small = "libsodium" if getattr(fast, "SODIUM", False) else "OpenSSL (no libsodium23)"
+    log.info("data path: compiled, with a worker thread owning the TAP and the UDP socket; small messages: %s", small)
     return [DataWorker(node, udp, tap_fd, tap_vnet)]
 
 
