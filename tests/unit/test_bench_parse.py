@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -196,3 +197,19 @@ def test_a_baseline_row_runs_the_trees_code_even_from_the_repo(tmp_path: Path) -
     cmd = Tapliance("tapliance-baseline", "chacha20-poly1305", tree=tmp_path, commit="0" * 40).command()
     out = subprocess.run([*cmd, "--version"], cwd=REPO, capture_output=True, text=True, check=True).stdout
     assert out.strip() == "the tree of the baseline"
+
+
+def test_the_cold_seal_micro_benchmark_builds_and_runs() -> None:
+    """scripts/benchlib/coldseal (the figure behind fastpath/sodium.c): both lines, two rounds without sleep."""
+    import shutil
+
+    if shutil.which("gcc") is None:
+        pytest.skip("no gcc")
+    from scripts.benchlib.tunnels.tapliance import REPO
+
+    env = {"PYTHONPATH": str(REPO / "scripts"), "PATH": "/usr/bin:/bin"}
+    argv = [sys.executable, "-m", "benchlib.coldseal", "2", "0"]
+    p = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    assert len(lines) == 2 and lines[0].startswith("OpenSSL: seal after 0 ms idle"), p.stdout
