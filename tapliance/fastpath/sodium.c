@@ -6,9 +6,9 @@
  * times): OpenSSL 24 us per seal (13-15 us of it the nonce), libsodium 12.9 us; warm 0.95 against 0.68 us. A
  * ping pays for the first operation on each side: ping RTT through the worker went from 0.234 to 0.208 ms
  * (fastd 0.211; the bench's lab and its ping, 5 interleaved rounds of 100; docs/performance.md has
- * scripts/bench's figures). For bulk data OpenSSL's assembly is faster (1400-byte seals: about 10 against 7.3 Gbit/s on one core), so only
- * messages of at most TL_SMALL bytes take libsodium; both are RFC 8439 ChaCha20-Poly1305 and give the same
- * bytes (the compiled-vs-Python tests check both sides of the threshold).
+ * scripts/bench's figures). For bulk data OpenSSL's assembly is faster (1400-byte seals: about 10 against 7.3
+ * Gbit/s on one core), so only messages of at most TL_SMALL bytes take libsodium; both are RFC 8439
+ * ChaCha20-Poly1305 and give the same bytes (the compiled-vs-Python tests check both sides of the threshold).
  *
  * libsodium is loaded with dlopen (libsodium.so.23, Debian's libsodium23, which python3-nacl depends on), not
  * linked: where it is missing every message takes OpenSSL, and nothing else changes. tl_sodium_load runs once,
