@@ -17,7 +17,6 @@
 #define UDP_GRO 104
 #endif
 
-#define RECV_SIZE (1 << 17) /* runtime/udp.py RECV_SIZE */
 
 double tl_now(void)
 {
@@ -118,7 +117,7 @@ static void authenticated(tl_worker *w, double now)
     w->awaiting = 0;
 }
 
-static tl_rx_slot *slot_for(tl_worker *w, uint32_t index)
+tl_rx_slot *tl_slot_for(tl_worker *w, uint32_t index)
 {
     for (int i = 0; i < TL_RX_SLOTS; i++)
         if (w->rx[i].s != NULL && w->rx[i].index == index)
@@ -147,7 +146,7 @@ static size_t on_data(tl_worker *w, size_t n, size_t off, size_t seg, const tl_h
     if (h->fcnt > 1 && h->fidx == 0 && !w->run_have) { /* the whole run in this batch: opened in place */
         unsigned fcnt;
         long size = tl_run_size(buf, n, off, seg, &fcnt);
-        if (size >= 0 && (size_t)size <= RECV_SIZE) {
+        if (size >= 0 && (size_t)size <= TL_RECV_SIZE) {
             if (tl_session_open_run(slot->s, buf, n, off, seg, w->open_buf + TL_VNET_HDR, (size_t)size) != TL_OK) {
                 tl_hand_up(w, TL_UP_DATAGRAM, d, len, src); /* the core finds and counts the bad one */
                 return 1;
@@ -184,7 +183,7 @@ static void on_batch(tl_worker *w, size_t n, size_t seg, const struct sockaddr_s
         tl_rx_slot *slot = NULL;
         if (peer && !w->python_rx && len >= TL_OVERHEAD && tl_header_read(d, len, &h) == 0 && h.type == TL_MSG_DATA
             && !(h.flags & ~TL_FLAGS_KNOWN) && !(h.flags & TL_FLAG_CONTROL) && (w->tap_vnet || !(h.flags & TL_FLAG_VNET))
-            && h.fidx < h.fcnt && (slot = slot_for(w, h.receiver)) != NULL && now < slot->until && !tl_held(w, slot, &h)) {
+            && h.fidx < h.fcnt && (slot = tl_slot_for(w, h.receiver)) != NULL && now < slot->until && !tl_held(w, slot, &h)) {
             off += on_data(w, n, off, seg, &h, slot, src, now) * seg;
             continue;
         }
@@ -202,7 +201,7 @@ static void on_socket(tl_worker *w)
     for (int i = 0; i < TL_BATCH && budget > 0; i++) {
         struct sockaddr_storage src;
         char cbuf[CMSG_SPACE(sizeof(int))];
-        struct iovec iov = {w->recv_buf, RECV_SIZE};
+        struct iovec iov = {w->recv_buf, TL_RECV_SIZE};
         struct msghdr m = {.msg_name = &src, .msg_namelen = sizeof src, .msg_iov = &iov, .msg_iovlen = 1};
         m.msg_control = cbuf;
         m.msg_controllen = sizeof cbuf;
@@ -281,10 +280,10 @@ int tl_worker_init(tl_worker *w, int tap_fd, int sock_fd, int tap_vnet, int gso,
     w->ep = epoll_create1(EPOLL_CLOEXEC);
     w->tap_buf = malloc(TL_READ_SIZE);
     w->seal_buf = malloc(TL_READ_SIZE + (size_t)TL_OVERHEAD * TL_MAX_FRAGMENTS);
-    w->recv_buf = malloc(RECV_SIZE);
-    w->open_buf = malloc(TL_VNET_HDR + RECV_SIZE);
+    w->recv_buf = malloc(TL_RECV_SIZE);
+    w->open_buf = malloc(TL_VNET_HDR + TL_RECV_SIZE);
     w->batch_buf = malloc(TL_READ_SIZE + TL_OVERHEAD);
-    w->run_buf = malloc(TL_RUN_SIZE);
+    w->run_buf = malloc(TL_RECV_SIZE);
     pthread_mutex_init(&w->lock, NULL);
     if (w->notify_fd < 0 || w->stop_fd < 0 || w->ep < 0 || !w->tap_buf || !w->seal_buf || !w->recv_buf || !w->open_buf
         || !w->batch_buf || !w->run_buf)

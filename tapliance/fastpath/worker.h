@@ -54,10 +54,11 @@ typedef struct {
  * it too (Reassembler.hold: each partial frame's rest and REORDER_WINDOW more, which its rules need). After
  * the limit, at a frame's start, the worker takes the session's datagrams again.
  *
- * Why TL_LOSS_HOLD and not just the reorder window: measured with scripts/bench's lossy test (1% random loss,
- * single-stream TCP), handing the session back after the window (32) gave 0.6-0.95 Gbit/s, after 128 about
- * 1.0, after 512 or more 1.2-1.27 (the same as the core taking every datagram): under sustained loss the core
- * keeps the session, and the TCP stream is CPU-bound instead of loss-bound. Without loss nothing is held. */
+ * Why TL_LOSS_HOLD and not just the reorder window: measured with the bench's lab and lossy test (benchlib
+ * Runner.tcp_lossy: 1% random loss, single-stream TCP; docs/architecture.md), handing the session back after
+ * the window (32) gave 0.6-0.95 Gbit/s, after 128 about 1.0, after 512 or more 1.19-1.34 (the core taking every
+ * fragment: 1.14-1.35): under sustained loss the core keeps the session, and the TCP stream is CPU-bound
+ * instead of loss-bound. Without loss nothing is held. */
 #define TL_LOSS_HOLD 1024
 
 typedef struct {
@@ -109,6 +110,7 @@ void tl_worker_free(tl_worker *w);
 #define TL_READ_SIZE (65536 + 512) /* runtime/loop.py READ_SIZE */
 #define TL_BATCH 64                /* reads per readiness event, as the Python loop */
 #define TL_BUDGET (192 << 10)      /* ... or bytes */
+#define TL_RECV_SIZE (1 << 17)     /* one receive call, and the most a collected run holds: runtime/udp.py RECV_SIZE */
 double tl_now(void);
 void tl_hand_up(tl_worker *w, int kind, const uint8_t *data, size_t len, const struct sockaddr_storage *addr);
 void tl_on_tap(tl_worker *w);
@@ -117,12 +119,12 @@ void tl_hold(tl_worker *w, tl_rx_slot *s, const tl_header *h);
 int tl_held(tl_worker *w, tl_rx_slot *s, const tl_header *h);
 void tl_holds_installed(const tl_rx_slot old[TL_RX_SLOTS], tl_rx_slot now[TL_RX_SLOTS], const int asked[TL_RX_SLOTS]);
 int tl_same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b);
+tl_rx_slot *tl_slot_for(tl_worker *w, uint32_t index); /* the installed receive session with this index */
 /* Frame runs across receive calls (wrun.c; the lock held). tl_run_take: a data datagram of the peer's, for an
  * installed session: TL_RUN_NOT_MINE (the caller hands it up), TL_RUN_HELD (kept, or handed up with the
  * run), or the size of the frame it completed, opened at open_buf + TL_VNET_HDR. */
-#define TL_RUN_SIZE (1 << 17) /* worker.c RECV_SIZE */
-#define TL_RUN_WAIT 0.005     /* s: an incomplete run goes up after this (fragments.py REORDER_TIME) */
-#define TL_RUN_WAIT_MS 5
+#define TL_RUN_WAIT_MS 5                  /* an incomplete run goes up after this (fragments.py REORDER_TIME) */
+#define TL_RUN_WAIT (TL_RUN_WAIT_MS * 1e-3) /* ... in seconds, as tl_now() counts */
 #define TL_RUN_NOT_MINE (-2)
 #define TL_RUN_HELD (-1)
 long tl_run_take(tl_worker *w, const uint8_t *d, size_t len, const tl_header *h, tl_rx_slot *slot,

@@ -10,7 +10,7 @@
  * what interrupted them, and holds the session (worker.h, tl_rx_slot): the Python core reassembles from there
  * (its rules for loss, reordering and salvage stay the only ones). A run left incomplete for
  * TL_RUN_WAIT goes up the same way (worker.c's epoll timeout). Unauthenticated bytes are only ever copied;
- * memory: one buffer of RECV_SIZE. */
+ * memory: one buffer of TL_RECV_SIZE. */
 #include <string.h>
 
 #include "worker.h"
@@ -28,9 +28,9 @@ void tl_run_flush(tl_worker *w)
     tl_header last = w->run_h; /* the core has a partial frame now: it needs what follows, for a while */
     last.fidx = (uint8_t)(w->run_have - 1);
     last.counter += w->run_have - 1;
-    for (int i = 0; i < TL_RX_SLOTS; i++)
-        if (w->rx[i].s != NULL && w->rx[i].index == w->run_h.receiver)
-            tl_hold(w, &w->rx[i], &last);
+    tl_rx_slot *slot = tl_slot_for(w, w->run_h.receiver);
+    if (slot != NULL)
+        tl_hold(w, slot, &last);
     w->run_have = 0;
     w->run_len = 0;
 }
@@ -52,7 +52,7 @@ static void append(tl_worker *w, const uint8_t *d, size_t len)
     w->run_have++;
 }
 
-/* The run is whole: open it like a GRO batch's (returns 1 and the frame's size), or hand it up (returns 0). */
+/* The run is whole: open it like a GRO batch's (returns the frame's size), or hand it up (returns -1). */
 static long finish(tl_worker *w, tl_rx_slot *slot, double now)
 {
     unsigned fcnt;
@@ -74,7 +74,7 @@ long tl_run_take(tl_worker *w, const uint8_t *d, size_t len, const tl_header *h,
                  const struct sockaddr_storage *src, double now)
 {
     if (w->run_have == 0) {
-        if (h->fidx != 0 || h->fcnt < 2 || (size_t)h->fcnt * len > TL_RUN_SIZE)
+        if (h->fidx != 0 || h->fcnt < 2 || (size_t)h->fcnt * len > TL_RECV_SIZE)
             return TL_RUN_NOT_MINE;
         w->run_h = *h;
         w->run_seg = len;
@@ -104,9 +104,7 @@ void tl_run_installed(tl_worker *w)
 {
     if (w->run_have == 0)
         return;
-    int kept = 0;
-    for (int i = 0; i < TL_RX_SLOTS; i++)
-        kept |= w->rx[i].s != NULL && w->rx[i].index == w->run_h.receiver && !w->rx[i].holding;
-    if (!kept || w->python_rx || !tl_same_addr(&w->run_src, &w->peer))
+    tl_rx_slot *slot = tl_slot_for(w, w->run_h.receiver);
+    if (slot == NULL || slot->holding || w->python_rx || !tl_same_addr(&w->run_src, &w->peer))
         tl_run_flush(w);
 }
