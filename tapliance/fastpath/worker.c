@@ -43,6 +43,8 @@ void tl_hand_up(tl_worker *w, int kind, const uint8_t *data, size_t len, const s
     it->data = copy;
     it->len = len;
     it->kind = kind;
+    it->to_tap = kind == TL_UP_TAP || (kind == TL_UP_DATAGRAM && len > 0 && data[0] == TL_MSG_DATA);
+    w->to_tap += (unsigned)it->to_tap;
     w->queued += len;
     if (addr != NULL)
         it->addr = *addr;
@@ -63,6 +65,7 @@ unsigned tl_worker_take(tl_worker *w, tl_item *out, unsigned max)
     for (unsigned i = 0; i < k; i++) {
         out[i] = w->ring[(w->head + i) % TL_RING];
         w->queued -= out[i].len;
+        w->to_tap -= (unsigned)out[i].to_tap;
     }
     w->head = (w->head + k) % TL_RING;
     w->count -= k;
@@ -103,7 +106,7 @@ static void deliver(tl_worker *w, size_t len, uint8_t flags)
         memset(frame, 0, TL_VNET_HDR);
         len += TL_VNET_HDR;
     }
-    if (w->count > 0) { /* datagrams before it wait for the core: the frame waits behind them */
+    if (w->to_tap > 0) { /* data before it waits for the core: the frame waits behind it (handshakes do not count) */
         tl_hand_up(w, TL_UP_TAP, frame, len, NULL);
         return;
     }
@@ -331,6 +334,7 @@ void tl_worker_free(tl_worker *w)
     for (unsigned i = 0; i < w->count; i++)
         free(w->ring[(w->head + i) % TL_RING].data);
     w->count = 0;
+    w->to_tap = 0;
     int fds[3] = {w->notify_fd, w->stop_fd, w->ep};
     for (int i = 0; i < 3; i++)
         if (fds[i] >= 0)

@@ -45,6 +45,7 @@ typedef struct {
     uint8_t *data;
     size_t len;
     int kind;
+    int to_tap; /* may reach the TAP through the core (a data datagram, an opened frame): frames wait behind it */
     struct sockaddr_storage addr;
 } tl_item;
 
@@ -86,6 +87,7 @@ typedef struct {
     uint64_t loss_hold; /* TL_LOSS_HOLD, or what Worker(loss_hold=) says (tests) */
     tl_item ring[TL_RING];
     unsigned head, count;
+    unsigned to_tap; /* items in the queue with to_tap set */
     size_t queued; /* bytes in the queue */
     uint64_t n[TL_N_COUNT];
     double last_sent, last_received, awaiting; /* awaiting: first send since the last receive, 0: none */

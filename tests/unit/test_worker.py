@@ -258,6 +258,16 @@ def test_frames_opened_while_the_core_has_datagrams_waiting_come_behind_them(rig
     assert [g[0] for g in got] == [1, 1, 1, 1, 2] and got[-1][1:] == (frame(5000), None)
 
 
+def test_frames_do_not_wait_behind_handshakes(rig: Rig) -> None:
+    """Only what may reach the TAP through the core holds frames back: under a handshake flood every frame
+    would otherwise take the Python path (torture's flood row kept 68% of its throughput so)."""
+    rig.install()
+    rig.to_worker(bytes([W.MSG_INITIATION]) + os.urandom(147))  # up, and not taken yet
+    rig.to_worker_gso(frame(70))
+    assert rig.tap_frames(1) == [frame(70)]  # straight to the TAP
+    assert [g[0] for g in rig.handed_up(1)] == [1]
+
+
 def test_an_incomplete_run_goes_up_after_a_short_wait(rig: Rig) -> None:
     rig.install()
     parts = rig.sealed(frame(3000))
