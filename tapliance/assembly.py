@@ -119,8 +119,8 @@ def native_params(tunnel: C.TunnelConfig, offload: bool) -> NativeParams:
     )
 
 
-def fastpath_wanted(configured: bool) -> bool:
-    """``tunnel.fastpath``, or TAPLIANCE_FASTPATH where it is set (tapliance.fastpath)."""
+def fastpath_wanted(configured: bool | None) -> bool | None:
+    """``tunnel.fastpath`` (None: auto), or TAPLIANCE_FASTPATH where it is set (tapliance.fastpath)."""
     try:
         return fastpath.wanted(configured)
     except ValueError as e:

@@ -138,11 +138,13 @@ class TunnelConfig:
     tcp_proxy_protocol: bool = setting(
         False, "port sharing: send the backend a PROXY protocol v2 header (the real client address)", kind="bool"
     )
-    fastpath: bool = setting(
-        False,
-        "seal and open data through the compiled data path where it is built (the Python path where it is not); "
-        "`TAPLIANCE_FASTPATH=1`/`0` in the environment overrides",
+    fastpath: bool | None = setting(
+        None,
+        "the data path: unset, the compiled worker thread where it can run (a point-to-point peer over UDP) and "
+        "the Python path elsewhere; `true`, the compiled path everywhere it is built (in the loop where no worker "
+        "can run); `false`, the pure-Python path; `TAPLIANCE_FASTPATH=1`/`0` in the environment overrides",
         kind="bool",
+        shown="unset (auto)",
     )
 
 

@@ -8,9 +8,13 @@ every check that needs its state (expiry, key confirmation, roaming, reassembly,
 every drop; the compiled path only replaces the per-datagram crypto loop and the window (proto/native/
 keypair.py builds a session per keypair when ``NativeProtocol.fast`` is set).
 
-Selection: ``tunnel.fastpath`` in the config (default off: the pure-Python path is the reference), and the
-environment variable ``TAPLIANCE_FASTPATH`` (``1``/``0``), which overrides it. Asked for where the module
-could not be built, the daemon says so once and runs the Python path.
+Selection: ``tunnel.fastpath`` in the config, and the environment variable ``TAPLIANCE_FASTPATH`` (``1``/``0``),
+which overrides it. Unset (the default, "auto"): the compiled path where it is built and its worker thread can
+run (runtime/worker.py: a point-to-point peer over UDP), the Python path elsewhere (a hub, several peers, TCP,
+legacy suites: there the compiled calls in the loop would cost latency, docs/performance.md). ``true``: the
+compiled path wherever it is built, in the loop where no worker runs. ``false``: the pure-Python path, the
+reference. Asked for (``true``) where the module could not be built, the daemon says so once and runs the
+Python path; on auto it says so at info level.
 """
 
 from __future__ import annotations
@@ -35,9 +39,9 @@ except ImportError as e:  # not built here (no compiler or headers when it was i
     unavailable = str(e)
 
 
-def wanted(configured: bool, environ: Mapping[str, str] = os.environ) -> bool:
-    """Whether the compiled path is asked for: ``TAPLIANCE_FASTPATH`` if set, else the config's value.
-    Raises ValueError for a value that is neither on nor off."""
+def wanted(configured: bool | None, environ: Mapping[str, str] = os.environ) -> bool | None:
+    """Whether the compiled path is asked for: ``TAPLIANCE_FASTPATH`` if set, else the config's value (None:
+    auto). Raises ValueError for a value that is neither on nor off."""
     value = environ.get(ENV, "").strip().lower()
     if not value:
         return configured
@@ -51,11 +55,16 @@ def wanted(configured: bool, environ: Mapping[str, str] = os.environ) -> bool:
 _warned: list[bool] = []
 
 
-def module(asked: bool) -> ModuleType | None:
-    """The compiled module if ``asked`` and built; asked for but missing: a warning (once) and None."""
-    if not asked:
+def module(asked: bool | None) -> ModuleType | None:
+    """The compiled module if ``asked`` (True, or None: auto) and built; missing: a line in the log (once; a
+    warning when it was asked for) and None."""
+    if asked is False:
         return None
     if fast is None and not _warned:
         _warned.append(True)
-        log.warning("fastpath: the compiled data path is not built here (%s): running the Python path", unavailable)
+        log.log(
+            logging.WARNING if asked else logging.INFO,
+            "fastpath: the compiled data path is not built here (%s): running the Python path",
+            unavailable,
+        )
     return fast

@@ -71,9 +71,14 @@ def wrap(node: Node, transports: list[Transport], tap_fd: int, tap_vnet: bool) -
     """The transports with the worker in front of the UDP one, where it can run (else unchanged)."""
     reason = why_not(node, transports)
     if reason is not None:
-        proto = transports[0].protocol if transports and isinstance(transports[0], UdpTransport) else None
-        if isinstance(proto, NativeProtocol) and proto.fast is not None:
-            log.info("data path: compiled, in the loop (no worker thread: %s)", reason)
+        for t in transports:
+            proto = t.protocol if isinstance(t, UdpTransport) else None
+            if isinstance(proto, NativeProtocol) and proto.fast is not None:
+                if proto.fast_auto:  # tunnel.fastpath unset: the loop's compiled calls cost latency, not worth it
+                    proto.python_path()
+                    log.info("data path: Python (no worker thread: %s; fastpath = true compiles it anyway)", reason)
+                else:
+                    log.info("data path: compiled, in the loop (no worker thread: %s)", reason)
         return transports
     udp = transports[0]
     assert isinstance(udp, UdpTransport)

@@ -3,8 +3,9 @@
 first run (deploys, restarts) -> traffic check (playbooks/verify.yml: ping + 8 MiB TCP with sha256) ->
 second run changed=0 -> `--check --diff` with a changed variable shows the diff and changes nothing ->
 `--limit` to one end (the peer's key is read from the other host) changed=0 -> lab down leaves nothing.
-l2-bridge runs a mixed pair (a supported case): site-a with ``tapliance_fastpath: true`` on the compiled data
-path, site-b on the default Python path, each checked in its ``tapliance status --json``.
+l2-bridge runs a mixed pair (a supported case): site-a on the default (the compiled data path's worker, point to
+point), site-b with ``tapliance_fastpath: false`` on the Python path, each checked in its ``tapliance status
+--json``; l3-nat runs both ends on the default.
 """
 
 from __future__ import annotations
@@ -43,11 +44,11 @@ def explain(r: RunResult) -> str:
 
 
 def fastpath_inventory(lab: Lab) -> tuple[str, ...]:
-    """ansible-playbook arguments giving l2-bridge's site-a the compiled data path (none for l3-nat)."""
+    """ansible-playbook arguments giving l2-bridge's site-b the Python data path (none for l3-nat)."""
     if lab.topo.name != "l2-bridge":
         return ()
     extra = lab.dir / "fastpath.yml"
-    extra.write_text("all:\n  hosts:\n    site-a:\n      tapliance_fastpath: true\n")
+    extra.write_text("all:\n  hosts:\n    site-b:\n      tapliance_fastpath: false\n")
     return ("-i", str(extra))
 
 
@@ -77,7 +78,7 @@ def test_deploy_verify_idempotent_checkmode_limit(lab: Lab, capsys: pytest.Captu
     assert isinstance(rx, dict) and isinstance(tx, dict)
     assert rx["sha256"] == tx["sha256"] and rx["bytes"] == tx["bytes"] == 8 << 20
     paths = {h: data_path(lab, h) for h in ("site-a", "site-b")}
-    assert paths == {"site-a": "compiled" if fp else "python", "site-b": "python"}, paths
+    assert paths == {"site-a": "compiled", "site-b": "python" if fp else "compiled"}, paths
 
     second = lab.deploy(*fp)
     assert second.rc == 0, explain(second)

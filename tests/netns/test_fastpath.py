@@ -38,3 +38,21 @@ def test_the_config_key_selects_and_the_environment_overrides(lab: TunnelLab) ->
     lab.wait_ping("a", OVERLAY["b"])
     assert lab.status("a")["data_path"] == "compiled" and lab.status("b")["data_path"] == "python"
     transfer(lab.sides["b"].ns, lab.sides["a"].ns, OVERLAY["a"], 4 << 20)
+
+
+def test_the_default_runs_the_worker_point_to_point_and_python_where_no_worker_can(lab: TunnelLab) -> None:
+    """tunnel.fastpath unset (auto): a's one peer is point to point, so the compiled path runs with its worker;
+    b has a second peer configured, so no worker can run and b stays on the Python path, saying why."""
+    from tapliance import keyfile
+
+    lab.write_config("a")
+    other = keyfile.encode(keyfile.public_from_private(keyfile.generate_private()))
+    lab.write_config("b", extra=f'[[peer]]\nname = "elsewhere"\npublic_key = "{other}"\n')
+    lab.start("a", env={ENV: ""})
+    lab.start("b", env={ENV: ""})
+    lab.wait_ping("a", OVERLAY["b"])
+    assert lab.status("a")["data_path"] == "compiled" and lab.status("b")["data_path"] == "python"
+    transfer(lab.sides["a"].ns, lab.sides["b"].ns, OVERLAY["b"], 4 << 20)
+    log_a, log_b = (lab.sides[n].log.read_text() for n in ("a", "b"))
+    assert "with a worker thread" in log_a, log_a[-2000:]
+    assert "data path: Python (no worker thread: not point to point" in log_b, log_b[-2000:]

@@ -43,6 +43,21 @@ def test_selection_the_environment_overrides_the_config() -> None:
         fastpath.wanted(True, {"TAPLIANCE_FASTPATH": "maybe"})
 
 
+def test_selection_unset_is_auto_and_the_environment_still_decides() -> None:
+    assert fastpath.wanted(None, {}) is None
+    assert fastpath.wanted(None, {"TAPLIANCE_FASTPATH": "1"}) is True
+    assert fastpath.wanted(None, {"TAPLIANCE_FASTPATH": "0"}) is False
+    assert fastpath.wanted(None, {"TAPLIANCE_FASTPATH": ""}) is None
+    assert fastpath.module(False) is None
+    assert fastpath.module(None) is fastpath.fast and fastpath.module(True) is fastpath.fast
+
+
+def test_the_default_is_auto() -> None:
+    from tapliance.config.model import TunnelConfig
+
+    assert TunnelConfig().fastpath is None
+
+
 def test_a_bad_environment_value_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TAPLIANCE_FASTPATH", "2")
     with pytest.raises(ConfigError, match="use 1"):

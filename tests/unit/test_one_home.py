@@ -71,7 +71,7 @@ SAME: dict[str, Any] = {
     "tapliance_keepalive": T.keepalive,
     "tapliance_underlay_mtu": T.underlay_mtu,
     "tapliance_log_level": L.level,
-    "tapliance_fastpath": T.fastpath,  # rendered only when true
+    "tapliance_fastpath": T.fastpath,  # None (auto): rendered only when set
     # per-peer keys: the role renders a host's value into each of its [[peer]]s (a hub: into the peer of that
     # host), and only when it differs from the default
     "tapliance_accept_addresses": P.accept_addresses,

@@ -46,7 +46,9 @@ class NativeParams:
     handshake_cpu: float  # share of one core handshake processing may use before cookies are required
     passphrase_guesses: int  # shared-secret mode: pairing runs (passphrase guesses) per minute, in all
     offload: bool  # our TAP has offloads: we announce CAP_VNET and take virtio-net headers and super-frames
-    fastpath: bool  # seal and open data through the compiled data path (tapliance.fastpath), where it is built
+    # seal and open data through the compiled data path (tapliance.fastpath) where it is built; None: auto, the
+    # compiled path only where its worker thread runs (runtime/worker.py falls back to Python elsewhere)
+    fastpath: bool | None
 
 
 class NativeBase(DatagramProtocol[Peer]):
