@@ -71,6 +71,13 @@ class Rig:
             out += self.w.take()
         return out
 
+    def opened(self, n: int) -> None:
+        """Wait until the worker has opened ``n`` frames (its stats; they reset at every call)."""
+        deadline, seen = time.monotonic() + 5, 0
+        while seen < n and time.monotonic() < deadline:
+            seen += self.w.stats()["rx_frames"]
+            time.sleep(0.01)
+
     def to_worker_gso(self, frame: bytes) -> None:
         """The far end's frame as it sends it: all its datagrams in one GSO send."""
         buf, seg = self.theirs.seal_frame(frame, MAX_CHUNK)
@@ -254,6 +261,7 @@ def test_frames_opened_while_the_core_has_datagrams_waiting_come_behind_them(rig
         rig.to_worker(d)  # up (the hold), and not taken yet
     for d in rig.sealed(frame(5000)):
         rig.to_worker(d)  # the worker's: opened, but for the TAP behind what waits
+    rig.opened(1)  # before anything is taken: taken first, the frame would find nothing to wait behind
     got = rig.handed_up(5)
     assert [g[0] for g in got] == [1, 1, 1, 1, 2] and got[-1][1:] == (frame(5000), None)
 
