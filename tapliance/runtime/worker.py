@@ -74,7 +74,7 @@ def wrap(node: Node, transports: list[Transport], tap_fd: int, tap_vnet: bool) -
         for t in transports:
             proto = t.protocol if isinstance(t, UdpTransport) else None
             if isinstance(proto, NativeProtocol) and proto.fast is not None:
-                if proto.fast_auto:  # tunnel.fastpath unset: the loop's compiled calls cost latency, not worth it
+                if proto.params.fastpath is None:  # auto: the loop's compiled calls cost latency, not worth it
                     proto.python_path()
                     log.info("data path: Python (no worker thread: %s; fastpath = true compiles it anyway)", reason)
                 else:

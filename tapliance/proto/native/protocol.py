@@ -73,7 +73,6 @@ class NativeProtocol(Receive, Send, Control, Initiator, Responder, Pairing, Time
         self.cookies = CookieChecker(self.static_public, params.handshake_rate, params.handshake_cpu, ctx.random, now)
         self.caps = W.CAP_VNET if params.offload else 0  # and per peer: Peer.caps
         self.fast = fastpath.module(params.fastpath)
-        self.fast_auto = params.fastpath is None  # the compiled path only with a worker (runtime/worker.py)
 
     def python_path(self) -> None:
         """From now on seal and open in Python: before any session exists (runtime/worker.py, at start-up, when
