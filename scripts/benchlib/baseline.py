@@ -3,7 +3,8 @@
 The commit's ``tapliance`` package is exported with ``git archive`` into the results directory and run
 from there with the repo's venv (``PYTHONPATH`` puts it ahead of the editable install), so both
 versions meet the same machine, the same rounds and the same noise: the way to show that a change
-did not slow the data path down.
+did not slow the data path down. Where the commit has the compiled data path (``setup.py``), it is
+built in that tree too, so the row runs what that commit's default would run, not the Python path.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import shutil
 from pathlib import Path
 
 from .lab import BenchError, run
-from .tunnels.tapliance import REPO, Tapliance
+from .tunnels.tapliance import PYTHON, REPO, Tapliance
 
 
 def tunnel(commit: str, where: Path) -> Tapliance:
@@ -25,6 +26,15 @@ def tunnel(commit: str, where: Path) -> Tapliance:
     if not (tree / "tapliance" / "__init__.py").exists():
         shutil.rmtree(tree, ignore_errors=True)
         tree.mkdir(parents=True)
-        tar = run(["git", "-C", str(REPO), "archive", "--format=tar", sha, "tapliance"]).stdout
+        has_setup = run(["git", "-C", str(REPO), "cat-file", "-e", f"{sha}:setup.py"], check=False).returncode == 0
+        paths = ["tapliance", "setup.py"] if has_setup else ["tapliance"]
+        tar = run(["git", "-C", str(REPO), "archive", "--format=tar", sha, *paths]).stdout
         run(["tar", "-x", "-C", str(tree)], input=tar)
+        if has_setup:  # the compiled data path, as the commit's bootstrap would build it
+            p = run([str(PYTHON), "setup.py", "build_ext", "--inplace"], check=False, timeout=300, cwd=tree)
+            if p.returncode != 0:
+                shutil.rmtree(tree, ignore_errors=True)
+                raise BenchError(
+                    f"--baseline {commit}: building its compiled data path failed: {p.stderr.decode()[-300:]}"
+                )
     return Tapliance("tapliance-baseline", "chacha20-poly1305", tree=tree, commit=sha)

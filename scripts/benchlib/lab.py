@@ -36,10 +36,15 @@ def one_line(text: str | bytes, limit: int = 160) -> str:
 
 
 def run(
-    args: Sequence[str], *, check: bool = True, timeout: float = 60, input: bytes | None = None
+    args: Sequence[str],
+    *,
+    check: bool = True,
+    timeout: float = 60,
+    input: bytes | None = None,
+    cwd: Path | None = None,
 ) -> subprocess.CompletedProcess[bytes]:
     try:
-        p = subprocess.run(list(args), capture_output=True, timeout=timeout, input=input, check=False)
+        p = subprocess.run(list(args), capture_output=True, timeout=timeout, input=input, check=False, cwd=cwd)
     except subprocess.TimeoutExpired:
         raise BenchError(f"{' '.join(args[:6])}: timed out after {timeout:g} s") from None
     if check and p.returncode != 0:

@@ -202,6 +202,21 @@ def test_a_baseline_row_runs_the_trees_code_even_from_the_repo(tmp_path: Path, m
     assert out.strip() == "the tree of the baseline"
 
 
+def test_a_baseline_tree_has_its_compiled_data_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--baseline exported only the package: its row ran the Python path ("the compiled data path is not built
+    here"), and an A/B of a fast-path change compared it with the wrong path."""
+    import shutil
+
+    from scripts.benchlib import baseline
+    from scripts.benchlib.tunnels.tapliance import REPO
+
+    if not (REPO / ".git").exists() or shutil.which("gcc") is None:
+        pytest.skip("needs the git repository and gcc")
+    monkeypatch.setattr(baseline, "PYTHON", Path(sys.executable))
+    t = baseline.tunnel("HEAD", tmp_path)
+    assert t.tree is not None and list((t.tree / "tapliance" / "fastpath").glob("_fast*.so"))
+
+
 def test_the_cold_seal_micro_benchmark_builds_and_runs() -> None:
     """scripts/benchlib/coldseal (the figure behind fastpath/sodium.c): both lines, two rounds without sleep."""
     import shutil
