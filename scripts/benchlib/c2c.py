@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import json
 import secrets
-import subprocess
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 from tapliance import keyfile
+from tapliance.lab import netns
 
 from .figure import Figure
 from .lab import BenchError, one_line, run
@@ -22,51 +24,33 @@ UL = {"c1": ("10.96.1.2", "10.96.1.1"), "c2": ("10.96.2.2", "10.96.2.1")}  # (cl
 OV = {"h": "10.95.0.1", "c1": "10.95.0.11", "c2": "10.95.0.12"}
 
 
-class Lab3:
-    def __init__(self, work: Path) -> None:
-        self.prefix = f"tc{secrets.token_hex(2)}"
-        self.work = work
-        self.procs: list[subprocess.Popen[bytes]] = []
-        for n in ("h", "c1", "c2"):
-            run(["ip", "netns", "add", self.ns(n)])
-            self.sh(n, ["ip", "link", "set", "lo", "up"])
-        for c, (mine, hubs) in UL.items():
-            self.sh("h", ["ip", "link", "add", f"to{c}", "type", "veth", "peer", "name", "ul0", "netns", self.ns(c)])
-            self.sh("h", ["ip", "addr", "add", f"{hubs}/24", "dev", f"to{c}"])
-            self.sh("h", ["ip", "link", "set", f"to{c}", "up"])
-            self.sh(c, ["ip", "addr", "add", f"{mine}/24", "dev", "ul0"])
-            self.sh(c, ["ip", "link", "set", "ul0", "up"])
+@dataclass
+class Lab3(netns.NsLab):
+    """The hub h and its two clients (tapliance.lab.netns.NsLab: names, processes, teardown)."""
 
-    def ns(self, n: str) -> str:
-        return f"{self.prefix}{n}"
+    Error: ClassVar[type[Exception]] = BenchError
 
-    def sh(
-        self, n: str, args: list[str], check: bool = True, timeout: float = 60
-    ) -> subprocess.CompletedProcess[bytes]:
-        return run(["ip", "netns", "exec", self.ns(n), *args], check=check, timeout=timeout)
-
-    def spawn(self, n: str, args: list[str], log: str) -> subprocess.Popen[bytes]:
-        with open(self.work / log, "ab") as f:
-            p = subprocess.Popen(["ip", "netns", "exec", self.ns(n), *args], stdout=f, stderr=f,
-                                 stdin=subprocess.DEVNULL)  # fmt: skip
-        self.procs.append(p)
-        return p
+    @classmethod
+    def create(cls, work: Path) -> Lab3:
+        lab = cls(f"tc{secrets.token_hex(2)}", work)
+        try:
+            for n in ("h", "c1", "c2"):
+                run(["ip", "netns", "add", lab.ns(n)])
+                lab.sh(n, ["ip", "link", "set", "lo", "up"])
+            for c, (mine, hubs) in UL.items():
+                lab.sh("h", ["ip", "link", "add", f"to{c}", "type", "veth", "peer", "name", "ul0", "netns", lab.ns(c)])
+                lab.sh("h", ["ip", "addr", "add", f"{hubs}/24", "dev", f"to{c}"])
+                lab.sh("h", ["ip", "link", "set", f"to{c}", "up"])
+                lab.sh(c, ["ip", "addr", "add", f"{mine}/24", "dev", "ul0"])
+                lab.sh(c, ["ip", "link", "set", "ul0", "up"])
+        except BaseException:
+            lab.destroy()
+            raise
+        return lab
 
     def stop_all(self) -> None:
-        for p in self.procs:
-            if p.poll() is None:
-                p.terminate()
-                try:
-                    p.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.wait()
-        self.procs.clear()
-
-    def destroy(self) -> None:
-        self.stop_all()
-        for n in ("h", "c1", "c2"):
-            run(["ip", "netns", "del", self.ns(n)], check=False)
+        for p in list(self.procs):
+            self.stop(p)
 
     def wait_ping(self, n: str, addr: str, timeout: float = 30) -> None:
         t0 = time.monotonic()
@@ -76,7 +60,7 @@ class Lab3:
         raise BenchError(f"{addr} not reachable from {n} within {timeout:g} s")
 
     def iperf(self, duration: float) -> float:
-        srv = self.spawn("c2", ["iperf3", "-s", "-1", "-B", OV["c2"]], "iperf-s.log")
+        srv = self.spawn("c2", ["iperf3", "-s", "-1", "-B", OV["c2"]], self.dir / "iperf-s.log")
         time.sleep(0.5)
         try:
             out = self.sh("c1", ["iperf3", "-c", OV["c2"], "-t", f"{duration:g}", "-J"], timeout=duration + 30).stdout
@@ -89,18 +73,18 @@ def _tapliance(lab: Lab3, duration: float) -> float:
     keys = {n: keyfile.generate_private() for n in OV}
     pub = {n: keyfile.encode(keyfile.public_from_private(k)) for n, k in keys.items()}
     for n, k in keys.items():
-        (lab.work / f"c2c-{n}.key").write_text(keyfile.encode(k) + "\n")
-        (lab.work / f"c2c-{n}.key").chmod(0o600)
+        (lab.dir / f"c2c-{n}.key").write_text(keyfile.encode(k) + "\n")
+        (lab.dir / f"c2c-{n}.key").chmod(0o600)
     for n, addr in OV.items():
         if n == "h":
             peers = "".join(f'[[peer]]\nname = "{c}"\npublic_key = "{pub[c]}"\n' for c in UL)
         else:
             peers = f'[[peer]]\nname = "h"\npublic_key = "{pub["h"]}"\nendpoint = "{UL[n][1]}:9123"\n'
-        conf = lab.work / f"c2c-{n}.toml"
+        conf = lab.dir / f"c2c-{n}.toml"
         conf.write_text(f'[interface]\nname = "tl0"\naddresses = ["{addr}/24"]\n[tunnel]\nlisten = ":9123"\n'
-                        f'private_key_file = "{lab.work / f"c2c-{n}.key"}"\n'
-                        f'control_socket = "{lab.work / f"c2c-{n}.sock"}"\n{peers}')  # fmt: skip
-        lab.spawn(n, [str(TAPLIANCE), "up", "-c", str(conf)], f"c2c-{n}.log")
+                        f'private_key_file = "{lab.dir / f"c2c-{n}.key"}"\n'
+                        f'control_socket = "{lab.dir / f"c2c-{n}.sock"}"\n{peers}')  # fmt: skip
+        lab.spawn(n, [str(TAPLIANCE), "up", "-c", str(conf)], lab.dir / f"c2c-{n}.log")
         time.sleep(0.8 if n == "h" else 0.1)
     lab.wait_ping("c1", OV["c2"])
     try:
@@ -110,19 +94,19 @@ def _tapliance(lab: Lab3, duration: float) -> float:
 
 
 def _openvpn(lab: Lab3, duration: float) -> float:
-    fp = {n: self_signed(f"c2c-{n}", lab.work / f"ov-{n}.key", lab.work / f"ov-{n}.crt") for n in OV}
+    fp = {n: self_signed(f"c2c-{n}", lab.dir / f"ov-{n}.key", lab.dir / f"ov-{n}.crt") for n in OV}
     common = ["openvpn", "--dev", "ovpn0", "--dev-type", "tap", "--proto", "udp", "--disable-dco",
               "--data-ciphers", "AES-256-GCM", "--verb", "3", "--script-security", "1"]  # fmt: skip
-    server = lab.work / "ov-h.conf"
+    server = lab.dir / "ov-h.conf"
     server.write_text("<peer-fingerprint>\n" + "\n".join(fp[c] for c in UL) + "\n</peer-fingerprint>\n")
     lab.spawn("h", [*common, "--config", str(server), "--mode", "server", "--tls-server", "--dh", "none",
-                    "--server-bridge", "--client-to-client", "--port", "1194", "--cert", str(lab.work / "ov-h.crt"),
-                    "--key", str(lab.work / "ov-h.key")], "ov-h.log")  # fmt: skip
+                    "--server-bridge", "--client-to-client", "--port", "1194", "--cert", str(lab.dir / "ov-h.crt"),
+                    "--key", str(lab.dir / "ov-h.key")], lab.dir / "ov-h.log")  # fmt: skip
     time.sleep(1.5)
     for c in UL:
         lab.spawn(c, [*common, "--client", "--nobind", "--remote", UL[c][1], "1194", "--peer-fingerprint", fp["h"],
-                      "--cert", str(lab.work / f"ov-{c}.crt"), "--key", str(lab.work / f"ov-{c}.key")],
-                  f"ov-{c}.log")  # fmt: skip
+                      "--cert", str(lab.dir / f"ov-{c}.crt"), "--key", str(lab.dir / f"ov-{c}.key")],
+                  lab.dir / f"ov-{c}.log")  # fmt: skip
     try:
         for n, addr in OV.items():
             _wait_dev(lab, n)
@@ -140,12 +124,12 @@ def _wait_dev(lab: Lab3, n: str, timeout: float = 30) -> None:
         if lab.sh(n, ["ip", "link", "show", "ovpn0"], check=False).returncode == 0:
             return
         time.sleep(0.2)
-    raise BenchError(f"openvpn on {n}: no ovpn0: {one_line((lab.work / f'ov-{n}.log').read_text())}")
+    raise BenchError(f"openvpn on {n}: no ovpn0: {one_line((lab.dir / f'ov-{n}.log').read_text())}")
 
 
 def client_to_client(work: Path, duration: float) -> Figure:
     f = Figure("client-to-client single-stream TCP through the hub", ">= 3x OpenVPN --server-bridge --client-to-client")
-    lab = Lab3(work)
+    lab = Lab3.create(work)
     try:
         mine = _tapliance(lab, duration)
         theirs = _openvpn(lab, duration)

@@ -7,15 +7,15 @@ Traffic only ever goes between these two namespaces.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import secrets
-import signal
 import subprocess
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, ClassVar
+
+from tapliance.lab import netns
 
 NETNS_DIR = Path("/run/netns")
 UNDERLAY = {"a": "10.98.0.1", "b": "10.98.0.2"}  # veth ul0 in each namespace, /24
@@ -27,36 +27,17 @@ class BenchError(RuntimeError):
     """A step failed; the text is one line, fit for the table's 'failed' column."""
 
 
-def one_line(text: str | bytes, limit: int = 160) -> str:
-    if isinstance(text, bytes):
-        text = text.decode(errors="replace")
-    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
-    s = lines[-1] if lines else ""
-    return s if len(s) <= limit else s[: limit - 3] + "..."
+one_line = netns.last_line
 
 
-def run(
-    args: Sequence[str],
-    *,
-    check: bool = True,
-    timeout: float = 60,
-    input: bytes | None = None,
-    cwd: Path | None = None,
-) -> subprocess.CompletedProcess[bytes]:
-    try:
-        p = subprocess.run(list(args), capture_output=True, timeout=timeout, input=input, check=False, cwd=cwd)
-    except subprocess.TimeoutExpired:
-        raise BenchError(f"{' '.join(args[:6])}: timed out after {timeout:g} s") from None
-    if check and p.returncode != 0:
-        raise BenchError(f"{' '.join(args[:6])}: exit {p.returncode}: {one_line(p.stderr or p.stdout)}")
-    return p
+def run(args: Sequence[str], **kw: Any) -> subprocess.CompletedProcess[bytes]:
+    """tapliance.lab.netns.run, failing with a BenchError."""
+    return netns.run(args, error=BenchError, **kw)
 
 
 @dataclass
-class Lab:
-    prefix: str
-    dir: Path
-    procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+class Lab(netns.NsLab):
+    Error: ClassVar[type[Exception]] = BenchError
 
     @classmethod
     def create(cls, workdir: Path) -> Lab:
@@ -74,42 +55,6 @@ class Lab:
             lab.destroy()
             raise
         return lab
-
-    def ns(self, side: str) -> str:
-        return f"{self.prefix}{side}"
-
-    def sh(self, side: str, args: Sequence[str], **kw: object) -> subprocess.CompletedProcess[bytes]:
-        return run(["ip", "netns", "exec", self.ns(side), *args], **kw)  # type: ignore[arg-type]
-
-    def spawn(
-        self, side: str, args: Sequence[str], log: Path, *, env: dict[str, str] | None = None
-    ) -> subprocess.Popen[bytes]:
-        """Start a long-running process in ``side``; ``ip netns exec`` execs it, so its pid is the program's."""
-        with open(log, "ab") as f:
-            p = subprocess.Popen(
-                ["ip", "netns", "exec", self.ns(side), *args],
-                stdout=f,
-                stderr=f,
-                stdin=subprocess.DEVNULL,
-                env=env,
-                start_new_session=True,
-            )
-        self.procs.append(p)
-        return p
-
-    def stop(self, p: subprocess.Popen[bytes], timeout: float = 10) -> None:
-        """SIGTERM (graceful teardown), then SIGKILL if it lingers."""
-        if p.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                p.send_signal(signal.SIGTERM)
-            try:
-                p.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(p.pid, signal.SIGKILL)
-                p.wait(timeout=5)
-        if p in self.procs:
-            self.procs.remove(p)
 
     def wait_ping(
         self, side: str, addr: str, timeout: float = 30, procs: Sequence[subprocess.Popen[bytes]] = ()
@@ -144,21 +89,5 @@ class Lab:
             time.sleep(0.05)
         raise BenchError(f"nothing listening on {proto}/{port} in namespace {side} after {timeout:g} s")
 
-    def destroy(self) -> None:
-        """Stop our processes, kill anything else left in our namespaces, delete them."""
-        for p in list(self.procs):
-            with contextlib.suppress(Exception):
-                self.stop(p, timeout=3)
-        for ns in list_ns(self.prefix):
-            pids = run(["ip", "netns", "pids", ns], check=False).stdout.split()
-            for pid in pids:
-                with contextlib.suppress(ProcessLookupError, ValueError):
-                    os.kill(int(pid), signal.SIGKILL)
-            run(["ip", "netns", "del", ns], check=False)
 
-
-def list_ns(prefix: str) -> list[str]:
-    try:
-        return sorted(n for n in os.listdir(NETNS_DIR) if n.startswith(prefix))
-    except FileNotFoundError:
-        return []
+list_ns = netns.list_ns

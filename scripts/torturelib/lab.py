@@ -17,12 +17,14 @@ import contextlib
 import ctypes
 import os
 import secrets
-import signal
 import socket
 import subprocess
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, ClassVar
+
+from tapliance.lab import netns
 
 NETNS_DIR = Path("/run/netns")
 CLONE_NEWNET = 0x40000000
@@ -39,22 +41,14 @@ class LabError(RuntimeError):
     """A lab step failed; one line."""
 
 
-def run(args: Sequence[str], *, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess[bytes]:
-    try:
-        p = subprocess.run(list(args), capture_output=True, timeout=timeout, check=False)
-    except subprocess.TimeoutExpired:
-        raise LabError(f"{' '.join(args[:8])}: timed out after {timeout:g} s") from None
-    if check and p.returncode != 0:
-        err = (p.stderr or p.stdout).decode(errors="replace").strip().splitlines()
-        raise LabError(f"{' '.join(args[:8])}: exit {p.returncode}: {err[-1] if err else ''}")
-    return p
+def run(args: Sequence[str], **kw: Any) -> subprocess.CompletedProcess[bytes]:
+    """tapliance.lab.netns.run, failing with a LabError."""
+    return netns.run(args, error=LabError, **kw)
 
 
 @dataclass
-class Lab:
-    prefix: str
-    dir: Path
-    procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+class Lab(netns.NsLab):
+    Error: ClassVar[type[Exception]] = LabError
 
     @classmethod
     def create(cls, workdir: Path) -> Lab:
@@ -66,12 +60,6 @@ class Lab:
             lab.destroy()
             raise
         return lab
-
-    def ns(self, side: str) -> str:
-        return f"{self.prefix}{side}"
-
-    def sh(self, side: str, args: Sequence[str], **kw: object) -> subprocess.CompletedProcess[bytes]:
-        return run(["ip", "netns", "exec", self.ns(side), *args], **kw)  # type: ignore[arg-type]
 
     def _build(self) -> None:
         for s in SIDES:
@@ -92,37 +80,6 @@ class Lab:
         self.sh("b", ["ip", "link", "add", "lan0", "type", "veth", "peer", "name", "lan1"])  # no dummy module here
         self.sh("b", ["ip", "addr", "add", "192.168.77.1/24", "dev", "lan0"])
         self.sh("b", ["ip", "link", "set", "lan0", "up"])
-
-    def spawn(
-        self, side: str, args: Sequence[str], log: Path, env: dict[str, str] | None = None
-    ) -> subprocess.Popen[bytes]:
-        """A long-running process in ``side`` (``ip netns exec`` execs it: its pid is the program's)."""
-        with open(log, "ab") as f:
-            p = subprocess.Popen(
-                ["ip", "netns", "exec", self.ns(side), *args],
-                stdout=f,
-                stderr=f,
-                stdin=subprocess.DEVNULL,
-                env=env,
-                start_new_session=True,
-            )
-        self.procs.append(p)
-        return p
-
-    def stop(self, p: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: float = 10) -> int:
-        """Send ``sig`` (SIGKILL after ``timeout`` if it lingers); the exit status."""
-        if p.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                p.send_signal(sig)
-            try:
-                p.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(p.pid, signal.SIGKILL)
-                p.wait(timeout=5)
-        if p in self.procs:
-            self.procs.remove(p)
-        return p.returncode
 
     @contextlib.contextmanager
     def inside(self, side: str) -> Iterator[None]:
@@ -156,21 +113,3 @@ class Lab:
             s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
         return s
-
-    def destroy(self) -> None:
-        """Stop our processes, kill anything else left in our namespaces, delete them."""
-        for p in list(self.procs):
-            with contextlib.suppress(Exception):
-                self.stop(p, timeout=3)
-        for ns in list_ns(self.prefix):
-            for pid in run(["ip", "netns", "pids", ns], check=False).stdout.split():
-                with contextlib.suppress(ProcessLookupError, ValueError):
-                    os.kill(int(pid), signal.SIGKILL)
-            run(["ip", "netns", "del", ns], check=False)
-
-
-def list_ns(prefix: str) -> list[str]:
-    try:
-        return sorted(n for n in os.listdir(NETNS_DIR) if n.startswith(prefix))
-    except FileNotFoundError:
-        return []

@@ -12,9 +12,12 @@ import contextlib
 import os
 import secrets
 import shutil
+import signal
 import subprocess
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 NETNS_DIR = "/run/netns"
 
@@ -101,3 +104,86 @@ def cleanup(prefix: str) -> list[str]:
     for d in etc.glob(f"{prefix}*") if prefix and etc.is_dir() else []:
         shutil.rmtree(d, ignore_errors=True)
     return removed
+
+
+def last_line(text: str | bytes, limit: int = 160) -> str:
+    """The last non-empty line of a command's output, at most ``limit`` characters: an error's one line."""
+    if isinstance(text, bytes):
+        text = text.decode(errors="replace")
+    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
+    line = lines[-1] if lines else ""
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
+def run(
+    args: Sequence[str],
+    *,
+    check: bool = True,
+    timeout: float = 60,
+    input: bytes | None = None,
+    cwd: Path | None = None,
+    error: type[Exception] = LabError,
+) -> subprocess.CompletedProcess[bytes]:
+    """Run a command, output captured; a failure or a timeout raises ``error`` with one line."""
+    try:
+        p = subprocess.run(list(args), capture_output=True, timeout=timeout, input=input, check=False, cwd=cwd)
+    except subprocess.TimeoutExpired:
+        raise error(f"{' '.join(args[:8])}: timed out after {timeout:g} s") from None
+    if check and p.returncode != 0:
+        raise error(f"{' '.join(args[:8])}: exit {p.returncode}: {last_line(p.stderr or p.stdout)}")
+    return p
+
+
+@dataclass
+class NsLab:
+    """Namespaces named ``prefix`` + a side, and the long-running processes started in them: the base of the
+    bench's and the torture suite's labs (scripts/benchlib, scripts/torturelib), which build the topology."""
+
+    prefix: str
+    dir: Path
+    procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    Error: ClassVar[type[Exception]] = LabError
+
+    def ns(self, side: str) -> str:
+        return f"{self.prefix}{side}"
+
+    def sh(self, side: str, args: Sequence[str], **kw: object) -> subprocess.CompletedProcess[bytes]:
+        return run(["ip", "netns", "exec", self.ns(side), *args], error=self.Error, **kw)  # type: ignore[arg-type]
+
+    def spawn(
+        self, side: str, args: Sequence[str], log: Path, *, env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
+        """A long-running process in ``side``; ``ip netns exec`` execs it, so its pid is the program's."""
+        with open(log, "ab") as f:
+            p = subprocess.Popen(
+                ["ip", "netns", "exec", self.ns(side), *args],
+                stdout=f,
+                stderr=f,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                start_new_session=True,
+            )
+        self.procs.append(p)
+        return p
+
+    def stop(self, p: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: float = 10) -> int:
+        """Send ``sig`` (SIGKILL to its group after ``timeout`` if it lingers); the exit status."""
+        if p.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                p.send_signal(sig)
+            try:
+                p.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(p.pid, signal.SIGKILL)
+                p.wait(timeout=5)
+        if p in self.procs:
+            self.procs.remove(p)
+        return p.returncode
+
+    def destroy(self) -> None:
+        """Stop our processes, kill anything else left in our namespaces, delete them (and their devices)."""
+        for p in list(self.procs):
+            with contextlib.suppress(Exception):
+                self.stop(p, timeout=3)
+        cleanup(self.prefix)
