@@ -54,7 +54,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--only",
         help="comma-separated tunnels: "
         + ",".join(t.name for t in tunnels.ALL)
-        + " ('tapliance' selects both native suites)",
+        + " ('tapliance' selects both native suites on the default path, the Python path and the compiled calls in"
+        " the loop; the default table has every tunnel but " + ", ".join(tunnels.EXPLICIT) + ", which point to point"
+        " run what the default runs)",
     )
     p.add_argument("--quick", action="store_true", help="smoke run: 1 round, 1 s tests, 10 pings")
     p.add_argument(

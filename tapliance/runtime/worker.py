@@ -25,6 +25,7 @@ import os
 import time
 from typing import Any
 
+from tapliance import fastpath
 from tapliance.proto.drops import Drop
 from tapliance.proto.native import constants as K
 from tapliance.proto.native.peer import Peer
@@ -73,7 +74,9 @@ def wrap(node: Node, transports: list[Transport], tap_fd: int, tap_vnet: bool) -
     if reason is not None:
         for t in transports:
             proto = t.protocol if isinstance(t, UdpTransport) else None
-            if isinstance(proto, NativeProtocol) and proto.fast is not None:
+            if isinstance(proto, NativeProtocol) and proto.fast is None and fastpath.fast is not None:
+                log.info("data path: Python (tunnel.fastpath = false, or %s=0)", fastpath.ENV)
+            elif isinstance(proto, NativeProtocol) and proto.fast is not None:
                 if proto.params.fastpath is None:  # auto: the loop's compiled calls cost latency, not worth it
                     proto.python_path()
                     log.info("data path: Python (no worker thread: %s; fastpath = true compiles it anyway)", reason)

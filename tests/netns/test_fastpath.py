@@ -38,6 +38,7 @@ def test_the_config_key_selects_and_the_environment_overrides(lab: TunnelLab) ->
     lab.wait_ping("a", OVERLAY["b"])
     assert lab.status("a")["data_path"] == "compiled" and lab.status("b")["data_path"] == "python"
     transfer(lab.sides["b"].ns, lab.sides["a"].ns, OVERLAY["a"], 4 << 20)
+    assert "data path: Python (tunnel.fastpath = false, or TAPLIANCE_FASTPATH=0)" in lab.sides["b"].log.read_text()
 
 
 def test_the_default_runs_the_worker_point_to_point_and_python_where_no_worker_can(lab: TunnelLab) -> None:

@@ -20,6 +20,7 @@ ALL: tuple[Tunnel, ...] = (
     Fastd(),
     Tapliance("tapliance", "chacha20-poly1305"),
     Tapliance("tapliance-aes", "aes-256-gcm"),
+    Tapliance("tapliance-python", "chacha20-poly1305", fastpath=False),
     Tapliance("tapliance-fast", "chacha20-poly1305", fastpath=True),
     Tapliance("tapliance-fast-aes", "aes-256-gcm", fastpath=True),
     Tapliance("tapliance-fast-loop", "chacha20-poly1305", fastpath=True, worker=False),
@@ -33,10 +34,15 @@ ALL: tuple[Tunnel, ...] = (
 )
 PEERS = ("openvpn", "tinc", "fastd")  # "best peer" in the ratio line is the fastest of these
 TAPLIANCE = "tapliance"  # the default-suite tunnel the ratio line is about
-# what ``--only tapliance`` selects: both native suites, on the Python and on the compiled data path
-NATIVE = ("tapliance", "tapliance-aes", "tapliance-fast", "tapliance-fast-aes", "tapliance-fast-loop")
+# what ``--only tapliance`` selects: both native suites on the default path (the worker point to point), and the
+# default suite on the Python path and the compiled calls in the loop
+NATIVE = ("tapliance", "tapliance-aes", "tapliance-python", "tapliance-fast-loop")
 LEGACY_PAIRS = (("tapliance-quicktun", "quicktun"),)  # a legacy-suite row and the original it speaks to
 TCP_ROWS = ("tapliance-tcp", ("openvpn-tcp", "tinc-tcp"))  # issue 12: tapliance over TCP against TCP-only peers
+
+
+# rows that run only when named: on a point-to-point pair they are what the default ("tapliance") runs
+EXPLICIT = ("tapliance-fast", "tapliance-fast-aes")
 
 
 def by_name() -> dict[str, Tunnel]:
@@ -44,9 +50,10 @@ def by_name() -> dict[str, Tunnel]:
 
 
 def select(only: str | None) -> list[Tunnel]:
-    """Tunnels named in ``--only`` (comma separated; ``tapliance`` also picks ``tapliance-aes``)."""
+    """Tunnels named in ``--only`` (comma separated; ``tapliance`` also picks the rest of NATIVE), or the
+    default table: every tunnel but the EXPLICIT ones."""
     if not only:
-        return list(ALL)
+        return [t for t in ALL if t.name not in EXPLICIT]
     wanted = {w.strip() for w in only.split(",") if w.strip()}
     known = by_name()
     unknown = sorted(w for w in wanted if w not in known)

@@ -24,6 +24,9 @@ while True:
 """
 
 
+FASTPATH = {None: "", True: "fastpath = true", False: "fastpath = false"}
+
+
 class Tapliance(Tunnel):
     packages = ()
 
@@ -35,13 +38,15 @@ class Tapliance(Tunnel):
         commit: str = "",
         metrics: bool = False,
         tcp: bool = False,
-        fastpath: bool = False,
+        fastpath: bool | None = None,
         worker: bool = True,
     ) -> None:
         """``tree``: run the tapliance package found there (a checkout of ``commit``) instead of the repo's;
         ``metrics``: side a serves [metrics] and a scraper reads /metrics and /api/status every second;
-        ``fastpath``: both sides run the compiled data path (``tunnel.fastpath = true``), with its worker thread
-        unless ``worker`` is false (``TAPLIANCE_WORKER=0``: the compiled calls inside the Python loop)."""
+        ``fastpath``: None writes no key (the default, auto: the worker thread point to point; what a
+        baseline's commit runs by default); true: both sides run the compiled data path
+        (``tunnel.fastpath = true``), with its worker thread unless ``worker`` is false
+        (``TAPLIANCE_WORKER=0``: the compiled calls inside the Python loop); false: the Python path."""
         self.name = name
         self.suite = suite
         self.tree = tree
@@ -56,7 +61,7 @@ class Tapliance(Tunnel):
             f"tapliance {'quicktun-tcp' if tcp else suite}{over}"
             + (f" @{commit[:8]}" if commit else "")
             + (" +metrics" if metrics else "")
-            + (" compiled" if fastpath else "")
+            + (" compiled" if fastpath else " Python path" if fastpath is False else "")
             + (" in the loop (no worker)" if fastpath and not worker else "")
         )
 
@@ -77,7 +82,11 @@ class Tapliance(Tunnel):
         how = (
             'transport = "tcp" (QuickTun TCP protocol, encrypted, authenticated)' if self.tcp else f"suite {self.suite}"
         )
-        fast = ", the compiled data path (tunnel.fastpath = true)" if self.fastpath else ""
+        fast = {
+            None: ", tunnel.fastpath unset (auto: the compiled data path's worker thread point to point)",
+            True: ", the compiled data path (tunnel.fastpath = true)",
+            False: ", the Python data path (tunnel.fastpath = false)",
+        }[self.fastpath]
         fast += ", its worker thread off (TAPLIANCE_WORKER=0)" if self.fastpath and not self.worker else ""
         return f"tapliance up, {how}, interface mtu 1500, offloads on (defaults){where}{scraped}{fast}"
 
@@ -102,7 +111,7 @@ class Tapliance(Tunnel):
             conf.write_text(
                 f'[interface]\nname = "tl0"\nmtu = 1500\naddresses = ["{OVERLAY[s]}/24"]\n\n'
                 f'[tunnel]\nlisten = "{UNDERLAY[s]}:{PORT}"\nprivate_key_file = "{work / f"{self.name}-{s}.key"}"\n'
-                f'suite = "{self.suite}"\n{"fastpath = true" if self.fastpath else ""}\n'  # no key: a baseline's code
+                f'suite = "{self.suite}"\n{FASTPATH[self.fastpath]}\n'  # no key: the default (and a baseline's)
                 f'control_socket = "{work / f"{self.name}-{s}.sock"}"\n{listen_tcp}\n'
                 f'[[peer]]\nname = "{other}"\npublic_key = "{pub[other]}"\n{endpoint}'
             )
