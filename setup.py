@@ -13,7 +13,7 @@ setup(
                 f"tapliance/fastpath/{n}.c"
                 for n in ("core", "sodium", "session", "worker", "wsend", "wrun", "whold", "module", "wmodule")
             ],
-            depends=[f"tapliance/fastpath/{n}.h" for n in ("core", "sodium", "session", "worker", "pyfast")],
+            depends=[f"tapliance/fastpath/{n}.h" for n in ("core", "session", "worker", "pyfast")],
             libraries=["crypto"],
             extra_compile_args=["-O2", "-Wall", "-Wextra", "-Wno-missing-field-initializers"],
             optional=True,
