@@ -27,7 +27,6 @@ from tests.netns.tunnel import OVERLAY, TAPLIANCE, UNDERLAY, TunnelLab
 QUICKTUN = "/usr/sbin/quicktun"  # Debian's package: reads IF_QT_<NAME> and IFACE (seed notes 1.2)
 QT_KEYPAIR = "/usr/sbin/keypair"
 PORT = 2998  # QuickTun's default port; every legacy socket in these tests uses it
-TRANSFER = str(Path(__file__).with_name("transfer.py"))
 MIB = 1 << 20
 PAD_BYTES = 64 * MIB  # OTPTunnel spends 2 pad bytes per byte sent (offsets of one parity)
 # the TAP MTU each format fits over a 1500-byte IPv4 underlay (tinytaptunnel's own 1418, tappet 1402)
@@ -187,28 +186,6 @@ def start_tapliance(ns: str, config: Path, sock: Path, log: Path) -> subprocess.
 def status(ns: str, sock: Path) -> dict[str, Any]:
     out = netns.ns_exec(ns, [*TAPLIANCE, "status", "--json", "-s", str(sock)]).stdout
     return json.loads(out)  # type: ignore[no-any-return]
-
-
-def transfer(src_ns: str, dst_ns: str, dst_ip: str, nbytes: int, port: int = 5001) -> float:
-    """``nbytes`` over TCP from ``src_ns`` to ``dst_ip`` (in ``dst_ns``), sha256 compared at both ends;
-    returns the seconds it took."""
-    rx = subprocess.Popen(
-        ["ip", "netns", "exec", dst_ns, sys.executable, TRANSFER, "recv", str(port)], stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert rx.stdout is not None and rx.stdout.readline().strip() == "listening"
-        t0 = time.monotonic()
-        tx = netns.ns_exec(src_ns, [sys.executable, TRANSFER, "send", dst_ip, str(port), str(nbytes)], timeout=120)
-        took = time.monotonic() - t0
-        out_rx, _ = rx.communicate(timeout=60)
-    finally:
-        if rx.poll() is None:
-            rx.kill()
-            rx.wait()
-    sent = tx.stdout.decode().split()
-    assert sent[0] == str(nbytes)
-    assert out_rx.split() == sent, "sha256 differs across the tunnel"
-    return took
 
 
 _SNIFF = """

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from tapliance import fastpath
-from tests.netns.legacy import transfer
+from tests.netns.transfer import transfer
 from tests.netns.tunnel import OVERLAY, TunnelLab
 
 pytestmark = pytest.mark.skipif(fastpath.fast is None, reason=f"compiled path not built: {fastpath.unavailable}")

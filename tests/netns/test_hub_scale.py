@@ -9,9 +9,9 @@ import threading
 import time
 from pathlib import Path
 
-from tests.netns.legacy import transfer
 from tests.netns.tcplab import UDP_PORT, Node, star, stop_all
 from tests.netns.test_hub_handout import _wait_addr
+from tests.netns.transfer import transfer
 from tests.netns.tunnel import TAPLIANCE
 
 FLOOD = r"""
@@ -36,16 +36,21 @@ def _client_config(c: Node, hub: Node, i: int) -> None:
     )
 
 
+def _up(hub: Node, clients: list[Node], tmp: Path, extra: dict[str, str], known: list[Node] | None = None) -> None:
+    """The hub knows ``known`` (default: every client); every client is configured for the hub; all start."""
+    _hub_config(hub, clients if known is None else known, tmp, extra)
+    for i, c in enumerate(clients, 1):
+        _client_config(c, hub, i)
+    hub.start()
+    for c in clients:
+        c.start()
+
+
 def test_twenty_clients_leases_isolation_and_a_mac_flood(prefix: str, tmp_path: Path) -> None:
     hub, clients = star(prefix, tmp_path, 20)
     extra = {"c1": 'reserve = ["10.252.0.111"]', "c19": "client_to_client = false", "c20": "client_to_client = false"}
-    _hub_config(hub, clients, tmp_path, extra)
-    for i, c in enumerate(clients, 1):
-        _client_config(c, hub, i)
     try:
-        hub.start()
-        for c in clients:
-            c.start()
+        _up(hub, clients, tmp_path, extra)
         got = {c.name: _wait_addr(c, 40) for c in clients}
         assert got["c1"] == "10.252.0.111/24"
         assert len(set(got.values())) == 20, got
@@ -68,13 +73,8 @@ def test_twenty_clients_leases_isolation_and_a_mac_flood(prefix: str, tmp_path: 
 def test_reload_adds_and_removes_peers_without_touching_the_others(prefix: str, tmp_path: Path) -> None:
     hub, clients = star(prefix, tmp_path, 4)
     c1, c2, c3, c4 = clients
-    _hub_config(hub, [c1, c2, c3], tmp_path, {})
-    for i, c in enumerate(clients, 1):
-        _client_config(c, hub, i)
     try:
-        hub.start()
-        for c in clients:
-            c.start()
+        _up(hub, clients, tmp_path, {}, known=[c1, c2, c3])
         a1, a2 = _wait_addr(c1).split("/")[0], _wait_addr(c2).split("/")[0]
         _wait_addr(c3)
         before = {p["name"]: p["handshakes"] for p in hub.status()["peers"]}

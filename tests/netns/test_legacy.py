@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.netns.legacy import MIB, PORT, SUITE_MTU, LegacyLab, suite_lines, transfer
+from tests.netns.legacy import MIB, PORT, SUITE_MTU, LegacyLab, suite_lines
+from tests.netns.transfer import transfer
 from tests.netns.tunnel import OVERLAY, UNDERLAY
 
 # drops that real traffic between two honest ends never causes

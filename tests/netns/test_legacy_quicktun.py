@@ -30,8 +30,8 @@ from tests.netns.legacy import (
     start_quicktun,
     start_tapliance,
     status,
-    transfer,
 )
+from tests.netns.transfer import transfer
 from tests.netns.tunnel import OVERLAY, UNDERLAY
 
 

@@ -12,17 +12,14 @@ L3 NAT (l3_nat_up.sh + the peer's `ip route add 192.168.1.0/24 via 10.1.2.3 dev 
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tapliance.lab import netns
 from tests.netns.hostcmd import l3_state, ping, sh
+from tests.netns.transfer import transfer
 from tests.netns.tunnel import OVERLAY, TunnelLab
-
-TRANSFER = str(Path(__file__).with_name("transfer.py"))
 
 
 @pytest.fixture
@@ -51,12 +48,7 @@ def test_l2_bridge_example(lab: TunnelLab, prefix: str, tmp_path: Path) -> None:
     lan_mac = sh(lan, "cat", "/sys/class/net/lan0/address").strip()
     assert lan_mac in sh(b, "ip", "neigh", "show", "192.168.50.1")  # ARP (broadcast) crossed
     assert ping(lan, "192.168.50.7", 3) and ping(b, "192.168.50.2")
-    sent = subprocess.Popen(
-        ["ip", "netns", "exec", lan, sys.executable, TRANSFER, "recv", "5081"], stdout=subprocess.PIPE, text=True
-    )
-    assert sent.stdout is not None and sent.stdout.readline().strip() == "listening"
-    tx = netns.ns_exec(b, [sys.executable, TRANSFER, "send", "192.168.50.1", "5081", str(4 << 20)], timeout=60)
-    assert sent.communicate(timeout=60)[0].split() == tx.stdout.decode().split()
+    transfer(b, lan, "192.168.50.1", 4 << 20, port=5081, timeout=60)
 
     assert lab.stop("a") == 0
     assert l3_state(a, "eth1") == before  # A's LAN side as it was: addresses and default route
@@ -77,12 +69,7 @@ def test_l3_nat_example(lab: TunnelLab, prefix: str, tmp_path: Path) -> None:
 
     assert f"192.168.70.0/24 via {OVERLAY['a']} dev tl0" in sh(b, "ip", "route")
     lab.wait_ping("b", "192.168.70.1")  # L has no route to the tunnel subnet: only NAT makes this work
-    rx = subprocess.Popen(
-        ["ip", "netns", "exec", lan, sys.executable, TRANSFER, "recv", "5082"], stdout=subprocess.PIPE, text=True
-    )
-    assert rx.stdout is not None and rx.stdout.readline().strip() == "listening"
-    tx = netns.ns_exec(b, [sys.executable, TRANSFER, "send", "192.168.70.1", "5082", str(4 << 20)], timeout=60)
-    assert rx.communicate(timeout=60)[0].split() == tx.stdout.decode().split()
+    transfer(b, lan, "192.168.70.1", 4 << 20, port=5082, timeout=60)
     ruleset = sh(a, "nft", "list", "ruleset")
     assert ruleset.count("table ") == 1 and "table inet tapliance_tl0" in ruleset
     assert sh(a, "sysctl", "-n", "net.ipv4.ip_forward") == "1\n"

@@ -4,28 +4,16 @@ and TCP through the tunnel under underlay loss (nft numgen drops)."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from tapliance.lab import netns
+from tests.netns.transfer import transfer as checked
 from tests.netns.tunnel import OVERLAY, TunnelLab
-
-TRANSFER = str(Path(__file__).with_name("transfer.py"))
 
 
 def transfer(lab: TunnelLab, size: int, src: str = "a", dst: str = "b") -> None:
-    rx = subprocess.Popen(
-        ["ip", "netns", "exec", lab.sides[dst].ns, sys.executable, TRANSFER, "recv", "5002"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert rx.stdout is not None and rx.stdout.readline().strip() == "listening"
-    tx = lab.sh(src, [sys.executable, TRANSFER, "send", OVERLAY[dst], "5002", str(size)], timeout=180)
-    out_rx, _ = rx.communicate(timeout=60)
-    assert out_rx.split() == tx.stdout.decode().split(), "sha256 differs across the tunnel"
+    checked(lab.sides[src].ns, lab.sides[dst].ns, OVERLAY[dst], size, port=5002, timeout=180)
 
 
 def offloads(lab: TunnelLab, n: str) -> str:

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.netns.transfer import transfer as checked
 from tests.netns.tunnel import OVERLAY, TAPLIANCE, UNDERLAY, TunnelLab
 
-TRANSFER = str(Path(__file__).with_name("transfer.py"))
 PORT, RELAY_PORT = 9123, 9200
 RELAY = f"""
 import socket, sys
@@ -97,16 +97,7 @@ def peer(lab: TunnelLab, n: str) -> dict[str, object]:
 
 
 def transfer(lab: TunnelLab, nbytes: int) -> None:
-    rx = subprocess.Popen(
-        ["ip", "netns", "exec", lab.sides["b"].ns, sys.executable, TRANSFER, "recv", "5001"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert rx.stdout is not None and rx.stdout.readline().strip() == "listening"
-    tx = lab.sh("a", [sys.executable, TRANSFER, "send", OVERLAY["b"], "5001", str(nbytes)], timeout=180)
-    out_rx, _ = rx.communicate(timeout=60)
-    sent = tx.stdout.decode().split()
-    assert sent[0] == str(nbytes) and out_rx.split() == sent, "sha256 differs across the tunnel"
+    checked(lab.sides["a"].ns, lab.sides["b"].ns, OVERLAY["b"], nbytes, timeout=180)
 
 
 def kill9_mid_traffic(lab: TunnelLab, victim: str) -> None:

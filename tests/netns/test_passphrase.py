@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.netns.legacy import transfer
+from tests.netns.transfer import transfer
 from tests.netns.tunnel import OVERLAY, PORT, UNDERLAY, TunnelLab
 
 pytestmark = pytest.mark.netns

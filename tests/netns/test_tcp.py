@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.netns.legacy import transfer
 from tests.netns.tcplab import TCP_PORT, Node, password_file, star, stop_all, tcp_peer
+from tests.netns.transfer import transfer
 
 MIB = 1 << 20
 

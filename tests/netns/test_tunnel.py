@@ -11,9 +11,8 @@ from pathlib import Path
 import pytest
 
 from tapliance.lab import netns
+from tests.netns.transfer import transfer
 from tests.netns.tunnel import OVERLAY, TAPLIANCE, TunnelLab
-
-TRANSFER = str(Path(__file__).with_name("transfer.py"))
 
 
 def drops(lab: TunnelLab, n: str) -> dict[str, int]:
@@ -26,17 +25,7 @@ def test_ping_and_32mib_transfer_intact(lab: TunnelLab) -> None:
     lab.wait_ping("a", OVERLAY["b"])
     assert lab.ping("b", OVERLAY["a"], count=3)
     assert lab.ping("a", OVERLAY["b"], count=2, size=8000)  # fragmented on the TAP side and ours
-    rx = subprocess.Popen(
-        ["ip", "netns", "exec", lab.sides["b"].ns, sys.executable, TRANSFER, "recv", "5001"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert rx.stdout is not None and rx.stdout.readline().strip() == "listening"
-    tx = lab.sh("a", [sys.executable, TRANSFER, "send", OVERLAY["b"], "5001", str(32 << 20)], timeout=120)
-    out_rx, _ = rx.communicate(timeout=60)
-    sent = tx.stdout.decode().split()
-    assert sent[0] == str(32 << 20)
-    assert out_rx.split() == sent, "sha256 differs across the tunnel"
+    transfer(lab.sides["a"].ns, lab.sides["b"].ns, OVERLAY["b"], 32 << 20)
     st = lab.status("a")
     peer = st["peers"][0]  # type: ignore[index]
     assert peer["state"] == "up" and peer["tx_bytes"] > 32 << 20

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from tapliance import fastpath
-from tests.netns.legacy import transfer
+from tests.netns.transfer import transfer
 from tests.netns.tunnel import OVERLAY, TunnelLab
 
 pytestmark = pytest.mark.skipif(
