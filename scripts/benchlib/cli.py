@@ -187,6 +187,8 @@ def main(argv: list[str] | None = None) -> int:
         )
     print("targets (issue 5, tapliance default suite):")
     print("\n".join(report.targets(rows, tunnels.TAPLIANCE, tunnels.PEERS)))
+    print("targets (issue 16, tapliance default suite on its default path, each against the best peer at it):")
+    print("\n".join(report.fast_targets(rows, tunnels.TAPLIANCE, tunnels.PEERS)))
     subject, others = tunnels.TCP_ROWS
     if subject in rows:
         print("targets (issue 12, tapliance over TCP against OpenVPN and tinc over TCP):")

@@ -96,6 +96,42 @@ def targets(
     return out
 
 
+# issue 16: (key, what, the bar from the best peer's figure, higher is better, unit scale, unit)
+FAST_TARGETS: tuple[tuple[str, str, float, bool, float, str], ...] = (
+    ("rtt_median_ms", "added RTT <= the best peer's", 1.0, False, 1.0, "ms"),
+    ("udp64_pps", "64-byte frame rate >= 1.5x the best peer's", 1.5, True, 1e3, "kpps"),
+    ("tcp1_bps", "single-stream TCP >= 6x the best peer's", 6.0, True, 1e9, "Gbit/s"),
+    ("tcp1_loss_bps", "single-stream TCP under loss >= 2x the best peer's", 2.0, True, 1e9, "Gbit/s"),
+    ("cpu_s_per_gb", "CPU s/GB <= 1/6 of the best peer's", 1 / 6, False, 1.0, "s/GB"),
+)
+
+
+def fast_targets(rows: Mapping[str, Row], subject: str, peers: Sequence[str], baseline: str = "veth") -> list[str]:
+    """One line per issue-16 target for ``subject``, each against the peer best at that figure (RTT less the
+    baseline's: the RTT the tunnel adds)."""
+    out = []
+    s = rows.get(subject)
+    base = rows[baseline].value("rtt_median_ms") if baseline in rows else None
+    for key, what, factor, higher, scale, unit in FAST_TARGETS:
+        off = (base or 0.0) if key == "rtt_median_ms" else 0.0
+        mine = s.value(key) if s is not None else None
+        theirs = {p: v - off for p in peers if p in rows and (v := rows[p].value(key)) is not None}
+        if mine is None or not theirs or (key == "rtt_median_ms" and base is None):
+            out.append(_check(what, None))
+            continue
+        mine -= off
+        best = (max if higher else min)(theirs, key=lambda p: theirs[p])
+        bar = factor * theirs[best]
+        ok = mine >= bar if higher else mine <= bar
+        figures = f"{mine / scale:.3g} vs {best} {theirs[best] / scale:.3g} {unit} ({mine / theirs[best]:.2f}x)"
+        out.append(_check(what, (ok, figures)))
+    m = s.value("hwm_mib") if s is not None else None
+    out.append(
+        _check(f"daemon peak RSS <= {RSS_LIMIT_MIB:g} MiB", None if m is None else (m <= RSS_LIMIT_MIB, f"{m:.1f} MiB"))
+    )
+    return out
+
+
 def legacy_target(rows: Mapping[str, Row], subject: str, original: str) -> str:
     """tapliance speaking a predecessor's format against the predecessor itself: single-stream TCP >= its own."""
     s, o = rows.get(subject), rows.get(original)

@@ -124,6 +124,22 @@ def test_targets_report_pass_fail_and_figures() -> None:
     assert lines[3] == "  FAIL  daemon peak RSS <= 60 MiB: 61.0 MiB"
 
 
+def test_issue_16_targets_take_the_best_peer_at_each_figure() -> None:
+    r = rows()
+    for smp in r["tapliance"].samples:
+        smp.update(tcp1_loss_bps=1.3e9, cpu_s_per_gb=3.0)
+    for smp in r["openvpn"].samples:
+        smp["tcp1_loss_bps"] = 0.6e9
+    lines = report.fast_targets(r, "tapliance", PEERS)
+    assert lines[0] == "  PASS  added RTT <= the best peer's: 0.2 vs tinc 0.25 ms (0.80x)"  # less veth's 0.05
+    assert lines[1] == "  FAIL  64-byte frame rate >= 1.5x the best peer's: 50 vs openvpn 40 kpps (1.25x)"
+    assert lines[2].startswith("  FAIL  single-stream TCP >= 6x the best peer's: 2.9 vs tinc 0.62 Gbit/s")
+    assert lines[3] == "  PASS  single-stream TCP under loss >= 2x the best peer's: 1.3 vs openvpn 0.6 Gbit/s (2.17x)"
+    assert lines[4] == "  PASS  CPU s/GB <= 1/6 of the best peer's: 3 vs openvpn 20 s/GB (0.15x)"
+    assert lines[5] == "  PASS  daemon peak RSS <= 60 MiB: 45.5 MiB"
+    assert all(ln.startswith("  n/a ") for ln in report.fast_targets({}, "tapliance", PEERS))
+
+
 def test_legacy_target_compares_the_suite_with_the_original() -> None:
     r = {
         "quicktun": Row("quicktun", "QuickTun 2.2.6 nacltai", [sample(0.40e9)]),

@@ -83,7 +83,8 @@ class Tapliance(Tunnel):
             'transport = "tcp" (QuickTun TCP protocol, encrypted, authenticated)' if self.tcp else f"suite {self.suite}"
         )
         fast = {
-            None: ", tunnel.fastpath unset (auto: the compiled data path's worker thread point to point)",
+            None: ", tunnel.fastpath unset (auto: "
+            + ("the Python path over TCP)" if self.tcp else "the compiled data path's worker thread point to point)"),
             True: ", the compiled data path (tunnel.fastpath = true)",
             False: ", the Python data path (tunnel.fastpath = false)",
         }[self.fastpath]
