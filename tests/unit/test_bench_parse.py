@@ -209,8 +209,9 @@ def test_a_baseline_tree_has_its_compiled_data_path(tmp_path: Path, monkeypatch:
     from scripts.benchlib import baseline
     from scripts.benchlib.tunnels.tapliance import REPO
 
-    if not (REPO / ".git").exists() or shutil.which("gcc") is None:
-        pytest.skip("needs the git repository and gcc")
+    git = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, check=False)
+    if git.returncode != 0 or shutil.which("gcc") is None:  # an sdist; or a user git calls a stranger to the repo
+        pytest.skip("needs the git repository (readable by this user) and gcc")
     monkeypatch.setattr(baseline, "PYTHON", Path(sys.executable))
     t = baseline.tunnel("HEAD", tmp_path)
     assert t.tree is not None and list((t.tree / "tapliance" / "fastpath").glob("_fast*.so"))
