@@ -5,7 +5,6 @@ client on a veth of its own to h): tapliance's hub against OpenVPN 2.6 ``--serve
 from __future__ import annotations
 
 import json
-import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,24 +28,18 @@ class Lab3(netns.NsLab):
     """The hub h and its two clients (tapliance.lab.netns.NsLab: names, processes, teardown)."""
 
     Error: ClassVar[type[Exception]] = BenchError
+    TAG: ClassVar[str] = "tc"
 
-    @classmethod
-    def create(cls, work: Path) -> Lab3:
-        lab = cls(f"tc{secrets.token_hex(2)}", work)
-        try:
-            for n in ("h", "c1", "c2"):
-                run(["ip", "netns", "add", lab.ns(n)])
-                lab.sh(n, ["ip", "link", "set", "lo", "up"])
-            for c, (mine, hubs) in UL.items():
-                lab.sh("h", ["ip", "link", "add", f"to{c}", "type", "veth", "peer", "name", "ul0", "netns", lab.ns(c)])
-                lab.sh("h", ["ip", "addr", "add", f"{hubs}/24", "dev", f"to{c}"])
-                lab.sh("h", ["ip", "link", "set", f"to{c}", "up"])
-                lab.sh(c, ["ip", "addr", "add", f"{mine}/24", "dev", "ul0"])
-                lab.sh(c, ["ip", "link", "set", "ul0", "up"])
-        except BaseException:
-            lab.destroy()
-            raise
-        return lab
+    def _build(self) -> None:
+        for n in ("h", "c1", "c2"):
+            run(["ip", "netns", "add", self.ns(n)])
+            self.sh(n, ["ip", "link", "set", "lo", "up"])
+        for c, (mine, hubs) in UL.items():
+            self.sh("h", ["ip", "link", "add", f"to{c}", "type", "veth", "peer", "name", "ul0", "netns", self.ns(c)])
+            self.sh("h", ["ip", "addr", "add", f"{hubs}/24", "dev", f"to{c}"])
+            self.sh("h", ["ip", "link", "set", f"to{c}", "up"])
+            self.sh(c, ["ip", "addr", "add", f"{mine}/24", "dev", "ul0"])
+            self.sh(c, ["ip", "link", "set", "ul0", "up"])
 
     def stop_all(self) -> None:
         for p in list(self.procs):

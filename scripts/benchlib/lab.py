@@ -7,7 +7,6 @@ Traffic only ever goes between these two namespaces.
 
 from __future__ import annotations
 
-import secrets
 import subprocess
 import time
 from collections.abc import Sequence
@@ -38,23 +37,16 @@ def run(args: Sequence[str], **kw: Any) -> subprocess.CompletedProcess[bytes]:
 @dataclass
 class Lab(netns.NsLab):
     Error: ClassVar[type[Exception]] = BenchError
+    TAG: ClassVar[str] = "tb"
 
-    @classmethod
-    def create(cls, workdir: Path) -> Lab:
-        lab = cls(f"tb{secrets.token_hex(2)}", workdir)
-        workdir.mkdir(parents=True, exist_ok=True)
-        try:
-            for s in SIDES:
-                run(["ip", "netns", "add", lab.ns(s)])
-                lab.sh(s, ["ip", "link", "set", "lo", "up"])
-            lab.sh("a", ["ip", "link", "add", "ul0", "type", "veth", "peer", "name", "ul0", "netns", lab.ns("b")])
-            for s in SIDES:
-                lab.sh(s, ["ip", "addr", "add", f"{UNDERLAY[s]}/24", "dev", "ul0"])
-                lab.sh(s, ["ip", "link", "set", "ul0", "up"])
-        except BaseException:
-            lab.destroy()
-            raise
-        return lab
+    def _build(self) -> None:
+        for s in SIDES:
+            run(["ip", "netns", "add", self.ns(s)])
+            self.sh(s, ["ip", "link", "set", "lo", "up"])
+        self.sh("a", ["ip", "link", "add", "ul0", "type", "veth", "peer", "name", "ul0", "netns", self.ns("b")])
+        for s in SIDES:
+            self.sh(s, ["ip", "addr", "add", f"{UNDERLAY[s]}/24", "dev", "ul0"])
+            self.sh(s, ["ip", "link", "set", "ul0", "up"])
 
     def wait_ping(
         self, side: str, addr: str, timeout: float = 30, procs: Sequence[subprocess.Popen[bytes]] = ()

@@ -89,11 +89,15 @@ def targets(
         out.append(_check(f"{what}RTT <= {reference}'s", (a <= b, f"{what}{a - off:.3f} vs {b - off:.3f} ms")))
     else:
         out.append(_check(f"RTT <= {reference}'s", None))
-    m = v(s, "hwm_mib")
-    out.append(
-        _check(f"daemon peak RSS <= {RSS_LIMIT_MIB:g} MiB", None if m is None else (m <= RSS_LIMIT_MIB, f"{m:.1f} MiB"))
-    )
+    out.append(_rss_check(s))
     return out
+
+
+def _rss_check(s: Row | None) -> str:
+    m = s.value("hwm_mib") if s is not None else None
+    return _check(
+        f"daemon peak RSS <= {RSS_LIMIT_MIB:g} MiB", None if m is None else (m <= RSS_LIMIT_MIB, f"{m:.1f} MiB")
+    )
 
 
 # issue 16: (key, what, the bar from the best peer's figure, higher is better, unit scale, unit)
@@ -125,10 +129,7 @@ def fast_targets(rows: Mapping[str, Row], subject: str, peers: Sequence[str], ba
         ok = mine >= bar if higher else mine <= bar
         figures = f"{mine / scale:.3g} vs {best} {theirs[best] / scale:.3g} {unit} ({mine / theirs[best]:.2f}x)"
         out.append(_check(what, (ok, figures)))
-    m = s.value("hwm_mib") if s is not None else None
-    out.append(
-        _check(f"daemon peak RSS <= {RSS_LIMIT_MIB:g} MiB", None if m is None else (m <= RSS_LIMIT_MIB, f"{m:.1f} MiB"))
-    )
+    out.append(_rss_check(s))
     return out
 
 

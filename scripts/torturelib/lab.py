@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
-import secrets
 import socket
 import subprocess
 from collections.abc import Iterator, Sequence
@@ -49,17 +48,7 @@ def run(args: Sequence[str], **kw: Any) -> subprocess.CompletedProcess[bytes]:
 @dataclass
 class Lab(netns.NsLab):
     Error: ClassVar[type[Exception]] = LabError
-
-    @classmethod
-    def create(cls, workdir: Path) -> Lab:
-        lab = cls(f"tt{secrets.token_hex(2)}", workdir)
-        workdir.mkdir(parents=True, exist_ok=True)
-        try:
-            lab._build()
-        except BaseException:
-            lab.destroy()
-            raise
-        return lab
+    TAG: ClassVar[str] = "tt"
 
     def _build(self) -> None:
         for s in SIDES:

@@ -17,7 +17,7 @@ import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Self
 
 NETNS_DIR = "/run/netns"
 
@@ -143,6 +143,22 @@ class NsLab:
     dir: Path
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
     Error: ClassVar[type[Exception]] = LabError
+    TAG: ClassVar[str] = "tl"  # the prefix's letters, before 4 random hex digits
+
+    @classmethod
+    def create(cls, workdir: Path) -> Self:
+        """A lab under a new prefix, built (``_build``); a failed build is torn down before the error goes on."""
+        lab = cls(unique_prefix(cls.TAG), workdir)
+        workdir.mkdir(parents=True, exist_ok=True)
+        try:
+            lab._build()
+        except BaseException:
+            lab.destroy()
+            raise
+        return lab
+
+    def _build(self) -> None:
+        """The topology: namespaces ``ns(side)`` and what joins them (each lab's own)."""
 
     def ns(self, side: str) -> str:
         return f"{self.prefix}{side}"
