@@ -6,7 +6,8 @@
  *     .install(tx, remote, until, host, port, rx, python_rx)   what the worker may use (None/[]: nothing)
  *         tx: the send Session or None; rx: up to 3 (local index, Session, until[, hold]); host None: no
  *         endpoint; hold (worker.h tl_rx_slot): None, or the counter up to which the core needs datagrams
- *     .take() -> [(kind, bytes, (host, port) | None)]   kind 0: a TAP frame, 1: a datagram, 2: a frame for the TAP
+ *     .take() -> [(kind, bytes, (host, port) | None, seg)]   kind 0: a TAP frame, 1: a datagram, 2: a frame for
+ *         the TAP, 3: a held frame run of datagrams seg bytes apart (a GRO batch's layout; seg 0 for the rest)
  *     .stats() -> dict        counts since the last call (then reset), and the last send/receive times
  *
  * The worker holds a reference to every Session it was given, so none goes while the thread may use it. */
@@ -28,6 +29,7 @@ static const char *count_names[TL_N_COUNT] = {
     "tx_bytes", "tx_frames", "rx_bytes", "rx_frames", "replay", "expired_key", "decrypt", "runt",
     "tap_busy", "tap_error", "tx_busy", "tx_error", "tx_too_big", "rx_error", "worker_queue_full",
     "handed_up", "gso_sends", "gso_datagrams", "gro_receives", "gro_datagrams", "runs_joined", "runs_handed_up",
+    "runs_held",
 };
 
 static PyObject *worker_new(PyTypeObject *type, PyObject *args, PyObject *kw)
@@ -238,8 +240,11 @@ static PyObject *worker_take(WorkerObject *self, PyObject *unused)
         tl_item *it = &items[i];
         PyObject *t = NULL;
         if (out != NULL) {
-            PyObject *addr = it->kind == TL_UP_DATAGRAM ? addr_tuple(&it->addr) : Py_NewRef(Py_None);
-            t = addr == NULL ? NULL : Py_BuildValue("(iy#N)", it->kind, (const char *)it->data, (Py_ssize_t)it->len, addr);
+            int from = it->kind == TL_UP_DATAGRAM || it->kind == TL_UP_RUN;
+            PyObject *addr = from ? addr_tuple(&it->addr) : Py_NewRef(Py_None);
+            t = addr == NULL ? NULL
+                             : Py_BuildValue("(iy#Nn)", it->kind, (const char *)it->data, (Py_ssize_t)it->len, addr,
+                                             (Py_ssize_t)it->seg);
             if (t == NULL)
                 Py_CLEAR(out);
             else
@@ -275,7 +280,7 @@ static PyMethodDef worker_methods[] = {
     {"start", (PyCFunction)worker_start, METH_NOARGS, "Start the thread."},
     {"stop", (PyCFunction)worker_stop, METH_NOARGS, "Stop the thread and wait for it."},
     {"install", (PyCFunction)(void (*)(void))worker_install, METH_FASTCALL, "Install what the worker may use."},
-    {"take", (PyCFunction)worker_take, METH_NOARGS, "The items handed up: [(kind, bytes, addr)]."},
+    {"take", (PyCFunction)worker_take, METH_NOARGS, "The items handed up: [(kind, bytes, addr, seg)]."},
     {"stats", (PyCFunction)worker_stats, METH_NOARGS, "Counts since the last call, and the last times."},
     {NULL, NULL, 0, NULL},
 };

@@ -27,23 +27,24 @@ double tl_now(void)
 
 /* -- handing up to the Python loop (the caller holds the lock) ------------------------------------------- */
 
-void tl_hand_up(tl_worker *w, int kind, const uint8_t *data, size_t len, const struct sockaddr_storage *addr)
+tl_item *tl_hand_up(tl_worker *w, int kind, const uint8_t *data, size_t len, const struct sockaddr_storage *addr)
 {
     if (w->count == TL_RING || w->queued + len > TL_RING_BYTES) {
         w->n[TL_N_UP_FULL]++;
-        return;
+        return NULL;
     }
     uint8_t *copy = malloc(len ? len : 1);
     if (copy == NULL) {
         w->n[TL_N_UP_FULL]++;
-        return;
+        return NULL;
     }
     memcpy(copy, data, len);
     tl_item *it = &w->ring[(w->head + w->count) % TL_RING];
     it->data = copy;
     it->len = len;
+    it->seg = 0;
     it->kind = kind;
-    it->to_tap = kind == TL_UP_TAP || (kind == TL_UP_DATAGRAM && len > 0 && data[0] == TL_MSG_DATA);
+    it->to_tap = kind == TL_UP_TAP || kind == TL_UP_RUN || (kind == TL_UP_DATAGRAM && len > 0 && data[0] == TL_MSG_DATA);
     w->to_tap += (unsigned)it->to_tap;
     w->queued += len;
     if (addr != NULL)
@@ -55,6 +56,16 @@ void tl_hand_up(tl_worker *w, int kind, const uint8_t *data, size_t len, const s
         uint64_t one = 1;
         if (write(w->notify_fd, &one, sizeof one) < 0) { /* the counter only saturates: nothing to do */
         }
+    }
+    return it;
+}
+
+void tl_hand_up_run(tl_worker *w, const uint8_t *data, size_t len, size_t seg, const struct sockaddr_storage *addr)
+{
+    tl_item *it = tl_hand_up(w, TL_UP_RUN, data, len, addr);
+    if (it != NULL) {
+        it->seg = seg;
+        w->n[TL_N_RUNS_HELD]++;
     }
 }
 
@@ -159,7 +170,7 @@ static size_t on_data(tl_worker *w, size_t n, size_t off, size_t seg, const tl_h
             return fcnt;
         }
     }
-    long size = tl_run_take(w, d, len, h, slot, src, now);
+    long size = tl_run_take(w, d, len, h, slot, src, now, 0);
     if (size == TL_RUN_NOT_MINE) {
         tl_hand_up(w, TL_UP_DATAGRAM, d, len, src);
         if (h->fcnt > 1) /* a fragment the core will reassemble: it sees what its rules need */
@@ -168,6 +179,31 @@ static size_t on_data(tl_worker *w, size_t n, size_t off, size_t seg, const tl_h
         authenticated(w, now);
         deliver(w, (size_t)size, h->flags);
     }
+    return 1;
+}
+
+/* A data datagram of a session the core holds (tl_held said so, and kept the hold's count): up, and a whole
+ * frame run up as one item, from this batch or collected across receive calls (worker.h, the hold); returns
+ * how many datagrams of the batch it used. */
+static size_t on_held(tl_worker *w, size_t n, size_t off, size_t seg, const tl_header *h, tl_rx_slot *slot,
+                      const struct sockaddr_storage *src, double now)
+{
+    const uint8_t *d = w->recv_buf + off;
+    size_t len = n - off < seg ? n - off : seg;
+    unsigned fcnt;
+    if (h->fcnt > 1 && h->fidx == 0 && !w->run_have && tl_run_size(w->recv_buf, n, off, seg, &fcnt) >= 0) {
+        size_t end = off + (size_t)fcnt * seg < n ? off + (size_t)fcnt * seg : n;
+        tl_hand_up_run(w, d, end - off, seg, src);
+        tl_header t = *h;
+        for (unsigned i = 1; i < fcnt; i++) { /* the hold's count of the run's other datagrams */
+            t.fidx = (uint8_t)i;
+            t.counter = h->counter + i;
+            tl_held(w, slot, &t);
+        }
+        return fcnt;
+    }
+    if (tl_run_take(w, d, len, h, slot, src, now, 1) == TL_RUN_NOT_MINE)
+        tl_hand_up(w, TL_UP_DATAGRAM, d, len, src);
     return 1;
 }
 
@@ -186,8 +222,10 @@ static void on_batch(tl_worker *w, size_t n, size_t seg, const struct sockaddr_s
         tl_rx_slot *slot = NULL;
         if (peer && !w->python_rx && len >= TL_OVERHEAD && tl_header_read(d, len, &h) == 0 && h.type == TL_MSG_DATA
             && !(h.flags & ~TL_FLAGS_KNOWN) && !(h.flags & TL_FLAG_CONTROL) && (w->tap_vnet || !(h.flags & TL_FLAG_VNET))
-            && h.fidx < h.fcnt && (slot = tl_slot_for(w, h.receiver)) != NULL && now < slot->until && !tl_held(w, slot, &h)) {
-            off += on_data(w, n, off, seg, &h, slot, src, now) * seg;
+            && h.fidx < h.fcnt && (slot = tl_slot_for(w, h.receiver)) != NULL && now < slot->until) {
+            size_t used = tl_held(w, slot, &h) ? on_held(w, n, off, seg, &h, slot, src, now)
+                                               : on_data(w, n, off, seg, &h, slot, src, now);
+            off += used * seg;
             continue;
         }
         if (w->run_have && len > 0 && d[0] == TL_MSG_DATA)

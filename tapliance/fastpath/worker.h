@@ -28,8 +28,9 @@
 #define TL_FLAG_CONTROL 0x02
 
 /* FRAME: a TAP frame to send; DATAGRAM: a datagram to receive; TAP: an opened frame for the TAP, queued behind
- * what waits for the core (the TAP sees frames in the order their datagrams came) */
-enum tl_up_kind { TL_UP_FRAME = 0, TL_UP_DATAGRAM = 1, TL_UP_TAP = 2 };
+ * what waits for the core (the TAP sees frames in the order their datagrams came); RUN: a held session's frame
+ * run, whole and in order, unopened: the core takes it as one GRO batch of seg-byte datagrams (a hold, below) */
+enum tl_up_kind { TL_UP_FRAME = 0, TL_UP_DATAGRAM = 1, TL_UP_TAP = 2, TL_UP_RUN = 3 };
 
 enum tl_count {
     TL_N_TX_BYTES, TL_N_TX_FRAMES, TL_N_RX_BYTES, TL_N_RX_FRAMES, /* per peer, without virtio-net headers */
@@ -38,12 +39,14 @@ enum tl_count {
     TL_N_UP_FULL,                                                /* the hand-up queue was full */
     TL_N_HANDED_UP, TL_N_GSO_SENDS, TL_N_GSO_DATAGRAMS, TL_N_GRO_RECEIVES, TL_N_GRO_DATAGRAMS,
     TL_N_RUNS_JOINED, TL_N_RUNS_HANDED_UP, /* frame runs collected across receive calls (wrun.c) */
+    TL_N_RUNS_HELD,                        /* ... and whole runs handed up as one item, under a hold */
     TL_N_COUNT
 };
 
 typedef struct {
     uint8_t *data;
     size_t len;
+    size_t seg; /* RUN: the datagrams' stride */
     int kind;
     int to_tap; /* may reach the TAP through the core (a data datagram, an opened frame): frames wait behind it */
     struct sockaddr_storage addr;
@@ -59,7 +62,12 @@ typedef struct {
  * Runner.tcp_lossy: 1% random loss, single-stream TCP; docs/architecture.md), handing the session back after
  * the window (32) gave 0.6-0.95 Gbit/s, after 128 about 1.0, after 512 or more 1.19-1.34 (the core taking every
  * fragment: 1.14-1.35): under sustained loss the core keeps the session, and the TCP stream is CPU-bound
- * instead of loss-bound. Without loss nothing is held. */
+ * instead of loss-bound. Without loss nothing is held.
+ *
+ * What is held still goes up in the order it came, but a frame run that arrives whole and in order (in one GRO
+ * batch, or collected across receive calls as wrun.c does) goes up as one item (TL_UP_RUN), which the core
+ * opens as it opens a GRO batch's run (receive.py _open_run: the same rules, one call instead of one per
+ * datagram); whatever has a gap still goes up datagram by datagram. */
 #define TL_LOSS_HOLD 1024
 
 typedef struct {
@@ -99,6 +107,7 @@ typedef struct {
     uint8_t *run_buf; /* a frame run collected across receive calls, unopened (wrun.c) */
     size_t run_len, run_seg;
     unsigned run_have;
+    int run_held; /* collected under a hold: whole, it goes up as one item instead of being opened */
     tl_header run_h; /* its first datagram's header */
     struct sockaddr_storage run_src;
     double run_since;
@@ -114,7 +123,8 @@ void tl_worker_free(tl_worker *w);
 #define TL_BUDGET (192 << 10)      /* ... or bytes */
 #define TL_RECV_SIZE (1 << 17)     /* one receive call, and the most a collected run holds: runtime/udp.py RECV_SIZE */
 double tl_now(void);
-void tl_hand_up(tl_worker *w, int kind, const uint8_t *data, size_t len, const struct sockaddr_storage *addr);
+tl_item *tl_hand_up(tl_worker *w, int kind, const uint8_t *data, size_t len, const struct sockaddr_storage *addr);
+void tl_hand_up_run(tl_worker *w, const uint8_t *data, size_t len, size_t seg, const struct sockaddr_storage *addr);
 void tl_on_tap(tl_worker *w);
 /* Holds (whold.c): start or widen one for datagram h, handed up; merge an install's; is h the core's? */
 void tl_hold(tl_worker *w, tl_rx_slot *s, const tl_header *h);
@@ -123,14 +133,14 @@ void tl_holds_installed(const tl_rx_slot old[TL_RX_SLOTS], tl_rx_slot now[TL_RX_
 int tl_same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b);
 tl_rx_slot *tl_slot_for(tl_worker *w, uint32_t index); /* the installed receive session with this index */
 /* Frame runs across receive calls (wrun.c; the lock held). tl_run_take: a data datagram of the peer's, for an
- * installed session: TL_RUN_NOT_MINE (the caller hands it up), TL_RUN_HELD (kept, or handed up with the
- * run), or the size of the frame it completed, opened at open_buf + TL_VNET_HDR. */
+ * installed session (held: one the core holds, tl_held): TL_RUN_NOT_MINE (the caller hands it up), TL_RUN_HELD
+ * (kept, or handed up with the run), or the size of the frame it completed, opened at open_buf + TL_VNET_HDR. */
 #define TL_RUN_WAIT_MS 5                  /* an incomplete run goes up after this (fragments.py REORDER_TIME) */
 #define TL_RUN_WAIT (TL_RUN_WAIT_MS * 1e-3) /* ... in seconds, as tl_now() counts */
 #define TL_RUN_NOT_MINE (-2)
 #define TL_RUN_HELD (-1)
 long tl_run_take(tl_worker *w, const uint8_t *d, size_t len, const tl_header *h, tl_rx_slot *slot,
-                 const struct sockaddr_storage *src, double now);
+                 const struct sockaddr_storage *src, double now, int held);
 void tl_run_flush(tl_worker *w);
 void tl_run_check(tl_worker *w, double now);
 void tl_run_installed(tl_worker *w);

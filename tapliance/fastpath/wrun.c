@@ -9,8 +9,9 @@
  * install that withdraws the run's session) hands the collected datagrams up unchanged, in order, followed by
  * what interrupted them, and holds the session (worker.h, tl_rx_slot): the Python core reassembles from there
  * (its rules for loss, reordering and salvage stay the only ones). A run left incomplete for
- * TL_RUN_WAIT goes up the same way (worker.c's epoll timeout). Unauthenticated bytes are only ever copied;
- * memory: one buffer of TL_RECV_SIZE. */
+ * TL_RUN_WAIT goes up the same way (worker.c's epoll timeout). A run collected while the core holds the session
+ * is not opened here: whole, it goes up as one item (TL_UP_RUN), which the core opens as a GRO batch's.
+ * Unauthenticated bytes are only ever copied; memory: one buffer of TL_RECV_SIZE. */
 #include <string.h>
 
 #include "worker.h"
@@ -29,7 +30,7 @@ void tl_run_flush(tl_worker *w)
     last.fidx = (uint8_t)(w->run_have - 1);
     last.counter += w->run_have - 1;
     tl_rx_slot *slot = tl_slot_for(w, w->run_h.receiver);
-    if (slot != NULL)
+    if (slot != NULL && !w->run_held) /* (a held run's datagrams were counted by tl_held as they came) */
         tl_hold(w, slot, &last);
     w->run_have = 0;
     w->run_len = 0;
@@ -71,8 +72,13 @@ static long finish(tl_worker *w, tl_rx_slot *slot, double now)
 }
 
 long tl_run_take(tl_worker *w, const uint8_t *d, size_t len, const tl_header *h, tl_rx_slot *slot,
-                 const struct sockaddr_storage *src, double now)
+                 const struct sockaddr_storage *src, double now, int held)
 {
+    if (w->run_have != 0 && (!continues(w, h, len) || held != w->run_held)) {
+        tl_run_flush(w);
+        if (!held) /* the core holds the session now: what interrupted goes up alone */
+            return TL_RUN_NOT_MINE;
+    }
     if (w->run_have == 0) {
         if (h->fidx != 0 || h->fcnt < 2 || (size_t)h->fcnt * len > TL_RECV_SIZE)
             return TL_RUN_NOT_MINE;
@@ -80,16 +86,19 @@ long tl_run_take(tl_worker *w, const uint8_t *d, size_t len, const tl_header *h,
         w->run_seg = len;
         w->run_src = *src;
         w->run_since = now;
+        w->run_held = held;
         append(w, d, len);
         return TL_RUN_HELD;
-    }
-    if (!continues(w, h, len)) {
-        tl_run_flush(w);
-        return TL_RUN_NOT_MINE;
     }
     append(w, d, len);
     if (w->run_have < w->run_h.fcnt)
         return TL_RUN_HELD;
+    if (held) { /* whole: the core opens it */
+        tl_hand_up_run(w, w->run_buf, w->run_len, w->run_seg, &w->run_src);
+        w->run_have = 0;
+        w->run_len = 0;
+        return TL_RUN_HELD;
+    }
     long size = finish(w, slot, now);
     return size < 0 ? TL_RUN_HELD : size; /* handed up: nothing more to do with d either */
 }
@@ -105,6 +114,6 @@ void tl_run_installed(tl_worker *w)
     if (w->run_have == 0)
         return;
     tl_rx_slot *slot = tl_slot_for(w, w->run_h.receiver);
-    if (slot == NULL || slot->holding || w->python_rx || !tl_same_addr(&w->run_src, &w->peer))
+    if (slot == NULL || (slot->holding && !w->run_held) || w->python_rx || !tl_same_addr(&w->run_src, &w->peer))
         tl_run_flush(w);
 }

@@ -6,7 +6,8 @@ To the loop it is a transport in front of the peer's UdpTransport:
     ready   -> what the worker handed up (TAP frames it had no session for, datagrams that are not its to
                open: handshakes, other addresses, unknown or unconfirmed indices, control frames, fragments
                that do not make a whole run, collected runs it gave up on) goes to the node as if the loop
-               had read it; frames it opened while such datagrams waited come behind them, for the TAP
+               had read it; the whole frame runs of a session the core holds (its reassembler is at work)
+               as one GRO batch each; frames it opened while such datagrams waited come behind them, for the TAP
     flush   -> the UdpTransport sends what Python queued, then ``resync`` installs in the worker what the
                core decided: the usable keypair and endpoint to send with, the keypairs to open with
                (current, previous), and for each what the reassembler still needs of its datagrams
@@ -50,7 +51,16 @@ DROPS = {
     "rx_error": Drop.RX_ERROR,
     "worker_queue_full": Drop.WORKER_BUSY,
 }
-TOTALS = ("handed_up", "gso_sends", "gso_datagrams", "gro_receives", "gro_datagrams", "runs_joined", "runs_handed_up")
+TOTALS = (
+    "handed_up",
+    "gso_sends",
+    "gso_datagrams",
+    "gro_receives",
+    "gro_datagrams",
+    "runs_joined",
+    "runs_handed_up",
+    "runs_held",
+)
 
 
 def why_not(node: Node, transports: list[Transport]) -> str | None:
@@ -116,11 +126,13 @@ class DataWorker:
 
     def _on_ready(self, now: float) -> None:
         on_frame, on_datagram, v6, to_tap = self.node.on_frame, self.proto.on_datagram, self.udp.v6, self.node.to_tap
-        for kind, data, addr in self.worker.take():
+        for kind, data, addr, seg in self.worker.take():
             if kind == 1:
                 on_datagram(data, normalize(addr) if v6 else addr, now)
             elif kind == 2:  # opened by the worker, queued behind datagrams of the core's: in their order
                 to_tap.append(data)
+            elif kind == 3:  # a whole frame run of a session the core holds: as if it came in one GRO batch
+                self.proto.on_datagram_batch(memoryview(data), seg, normalize(addr) if v6 else addr, now)
             else:
                 on_frame(data, now)
 
@@ -191,7 +203,7 @@ class DataWorker:
         st["worker"] = True
         for name in ("gso_sends", "gso_datagrams", "gro_receives", "gro_datagrams"):
             st[name] = int(st[name]) + self.totals[name]  # type: ignore[call-overload]
-        for name in ("handed_up", "runs_joined", "runs_handed_up"):
+        for name in ("handed_up", "runs_joined", "runs_handed_up", "runs_held"):
             st[name] = self.totals[name]
         return st
 

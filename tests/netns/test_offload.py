@@ -63,4 +63,7 @@ def test_tcp_under_loss(lab: TunnelLab, segmented: bool) -> None:
         drops = status["drops"]
         assert drops.get("frag_overtaken", 0) > 0, drops  # type: ignore[union-attr]
         assert status["reassembly_salvaged"] > 0, status  # type: ignore[operator]
+        udp = status["transports"][0]  # type: ignore[index]
+        if udp.get("worker"):  # the worker holds the session for the reassembler: whole runs went up as one item
+            assert udp["runs_held"] > 0, udp
     assert lab.ping("a", OVERLAY["b"], count=2)

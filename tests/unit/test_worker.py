@@ -63,12 +63,13 @@ class Rig:
     def tap_frames(self, n: int) -> list[bytes]:
         return [_recv(self.tap_far) for _ in range(n)]
 
-    def handed_up(self, n: int) -> list[tuple[int, bytes, Any]]:
-        out: list[tuple[int, bytes, Any]] = []
+    def handed_up(self, n: int) -> list[tuple[Any, ...]]:
+        """``n`` items: (kind, bytes, addr), and for a held frame run (kind 3) its stride, too."""
+        out: list[tuple[Any, ...]] = []
         deadline = time.monotonic() + 5
         while len(out) < n and time.monotonic() < deadline:
             select.select([self.w.fileno()], [], [], 0.2)
-            out += self.w.take()
+            out += [(k, d, a, s) if k == 3 else (k, d, a) for k, d, a, s in self.w.take()]
         return out
 
     def opened(self, n: int) -> None:
@@ -315,8 +316,8 @@ def test_the_cores_hold_hands_up_what_it_needs_then_the_worker_takes_over(rig: R
     rig.install(hold=5)  # the core needs counters up to 5
     a, b = rig.sealed(frame(5000)), rig.sealed(frame(3000))  # 0-3, 4-6: 6 is past 5, but in 5's frame
     for d in a + b:
-        rig.to_worker(d)
-    assert rig.handed_up(7) == [(1, d, peer) for d in a + b]
+        rig.to_worker(d)  # whole frame runs of a held session: up as one item each, for the core to open
+    assert rig.handed_up(2) == [(3, b"".join(r), peer, len(r[0])) for r in (a, b)]
     for d in rig.sealed(frame(3001)):  # 7-9: the worker's
         rig.to_worker(d)
     assert rig.tap_frames(1) == [frame(3001)]
@@ -324,17 +325,17 @@ def test_the_cores_hold_hands_up_what_it_needs_then_the_worker_takes_over(rig: R
     more = rig.sealed(frame(3002))  # 10-12: the worker holds, so the core's rules see what follows
     for d in more:
         rig.to_worker(d)
-    assert [g[1] for g in rig.handed_up(3)] == more
+    assert [g[1] for g in rig.handed_up(1)] == [b"".join(more)]
     c = rig.sealed(frame(3003))  # 13-15, 13 lost: a gap widens the hold to 15 + loss_hold
     d2 = rig.sealed(frame(3004))  # 16-18: 18 is past 17, but in 17's frame
     for d in c[1:] + d2:
-        rig.to_worker(d)
-    assert [g[1] for g in rig.handed_up(5)] == c[1:] + d2
+        rig.to_worker(d)  # what has a gap goes up datagram by datagram
+    assert [g[1] for g in rig.handed_up(3)] == [*c[1:], b"".join(d2)]
     for d in rig.sealed(frame(3005)):
         rig.to_worker(d)
     assert rig.tap_frames(1) == [frame(3005)]
     st = rig.settle()
-    assert (st["runs_joined"], st["handed_up"], st["rx_frames"]) == (2, 15, 2)
+    assert (st["runs_joined"], st["handed_up"], st["runs_held"], st["rx_frames"]) == (2, 6, 4, 2)
 
 
 def test_an_install_keeps_the_workers_hold_and_what_it_handed_up(rig: Rig) -> None:
