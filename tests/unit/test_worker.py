@@ -351,3 +351,22 @@ def test_an_install_keeps_the_workers_hold_and_what_it_handed_up(rig: Rig) -> No
     assert [g[1] for g in rig.handed_up(2)] == parts[2:]
     rig.to_worker_gso(frame(80))
     assert rig.tap_frames(1) == [frame(80)]
+
+
+def test_a_held_sessions_whole_runs_go_up_as_one_item_each(rig: Rig) -> None:
+    """Under a hold a frame run that is whole goes up as one item, the way it would reach the core in a GRO
+    batch (its datagrams seg bytes apart), from one batch or collected across receive calls; one with a gap
+    goes up datagram by datagram, as before."""
+    peer = rig.peer.getsockname()[:2]
+    rig.install(hold=20)
+    buf, seg = rig.theirs.seal_frame(frame(9000), MAX_CHUNK)  # 0-6, in one GSO send: one GRO batch
+    opt = [(17, 103, seg.to_bytes(2, "little"))]
+    rig.peer.sendmsg([buf], opt, 0, rig.udp.getsockname())
+    assert rig.handed_up(1) == [(3, bytes(buf), peer, seg)]
+    gap = rig.sealed(frame(3000))  # 7-9, 8 lost
+    whole = rig.sealed(frame(4000))  # 10-12, datagram by datagram
+    for d in (gap[0], gap[2], *whole):
+        rig.to_worker(d)
+    assert rig.handed_up(3) == [(1, gap[0], peer), (1, gap[2], peer), (3, b"".join(whole), peer, len(whole[0]))]
+    st = rig.settle()
+    assert (st["runs_held"], st["runs_joined"], st["rx_frames"]) == (2, 0, 0)
