@@ -5,8 +5,10 @@ through the same inputs; ``run`` returns everything they put on the wire and on 
 Datagrams travel as the runtime hands them over: a sealed buffer of more than one datagram arrives as one
 GRO batch (``on_datagram_batch``), a single datagram alone. The scenario covers single-datagram frames,
 fragmented frames, super-frames (both TAPs with offloads), keepalives, GRO runs of small frames, fragments
-delivered one by one and out of order (handed up to reassembly), replays of whole batches and of single
-datagrams, forgeries inside a batch and alone, and a batch whose last datagram is cut short.
+delivered one by one and out of order (handed up to reassembly), a super-frame that lost a datagram followed
+by whole runs (as the compiled worker hands a held session's up: its segments salvaged first, then given up
+past the reorder window), replays of whole batches and of single datagrams, forgeries inside a batch and
+alone, and a batch whose last datagram is cut short.
 """
 
 from __future__ import annotations
@@ -114,6 +116,11 @@ def run(fast_a: bool, fast_b: bool, vnet: bool) -> dict[str, Any]:
     if vnet:
         deliver(b, a, send(a, _tcp_superframe(40000)), now)  # a super-frame: one GSO buffer, one GRO run
         deliver(a, b, send(b, _tcp_superframe(9000)), now)
+        ((buf, seg),) = send(a, _tcp_superframe(30000))  # one datagram lost, the rest one by one: reassembly
+        deliver(b, a, [(buf[o : o + seg], seg) for o in range(0, len(buf), seg) if o != 3 * seg], now)
+        deliver(b, a, send(a, _tcp_superframe(20000)), now)  # a whole run after it (as the worker hands up
+        for _ in range(3):  # a held session's): the partial's segments first; past the reorder window, given up
+            deliver(b, a, send(a, _tcp_superframe(40000)), now)
     now += 11.0
     a.node.on_timer(now)
     b.node.on_timer(now)
