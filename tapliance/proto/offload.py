@@ -73,9 +73,14 @@ def salvage(chunks: list[bytes | None]) -> list[bytes]:
     return [seg for _, seg in salvage_from(chunks)]
 
 
-def salvage_from(chunks: list[bytes | None], skip: set[int] | frozenset[int] = frozenset()) -> list[tuple[int, bytes]]:
+def salvage_from(
+    chunks: list[bytes | None], skip: set[int] | frozenset[int] = frozenset(), *, partial: bool = False
+) -> list[tuple[int, bytes]]:
     """``salvage`` as (where the segment's payload starts in the frame, segment), leaving out the segments
-    starting at an offset in ``skip`` (those delivered already)."""
+    starting at an offset in ``skip`` (those delivered already). ``partial``: each segment with a virtio-net
+    header asking for its TCP/UDP checksum (``F_NEEDS_CSUM``, the pseudo-header sum in the field), as the
+    super-frame itself did, instead of checksummed: the receiving kernel, or the converter for a plain TAP
+    (``to_plain``), finishes it."""
     first = chunks[0]
     if first is None or len(first) < HDR_LEN + 14:
         return []
@@ -93,7 +98,7 @@ def salvage_from(chunks: list[bytes | None], skip: set[int] | frozenset[int] = f
         return start not in skip and all(chunks[i] is not None for i in range(start // size, (end - 1) // size + 1))
 
     try:
-        return [(start, seg) for start, _, seg in _segments(frame, arrived, header_within=size)]
+        return [(start, seg) for start, _, seg in _segments(frame, arrived, header_within=size, partial=partial)]
     except OffloadError:
         return []
 
@@ -128,11 +133,14 @@ def _layout(f: bytearray, flags: int, kind: int, csum_start: int, header_within:
 
 
 def _segments(
-    frame: bytes | bytearray, keep: Callable[[int, int], bool] | None = None, header_within: int | None = None
+    frame: bytes | bytearray,
+    keep: Callable[[int, int], bool] | None = None,
+    header_within: int | None = None,
+    partial: bool = False,
 ) -> Iterator[tuple[int, int, bytes]]:
     """(start, end, plain frame) per segment of ``frame``, start/end being the segment payload's byte
     range in ``frame``; segments for which ``keep(start, end)`` is false are skipped, and with
-    ``header_within`` the headers must lie in the first that many bytes."""
+    ``header_within`` the headers must lie in the first that many bytes. ``partial``: see salvage_from."""
     if len(frame) < HDR_LEN + 14:
         raise OffloadError("frame shorter than its headers")
     flags, gso_type, _hdr_len, gso_size, csum_start, csum_offset = HDR.unpack_from(frame)
@@ -153,12 +161,12 @@ def _segments(
         start = HDR_LEN + lay.head + i * gso_size
         if keep is not None and not keep(start, start + len(chunk)):
             continue
-        yield start, start + len(chunk), _segment(f, lay, chunk, i, n, gso_size)
+        yield start, start + len(chunk), _segment(f, lay, chunk, i, n, gso_size, partial)
 
 
-def _segment(f: bytearray, lay: _Layout, chunk: memoryview, i: int, n: int, gso_size: int) -> bytes:
+def _segment(f: bytearray, lay: _Layout, chunk: memoryview, i: int, n: int, gso_size: int, partial: bool) -> bytes:
     """Segment ``i`` of ``n``: the super-frame's headers with lengths, ids, sequence number, flags and
-    checksums rewritten for ``chunk``."""
+    checksums rewritten for ``chunk`` (``partial``: the L4 checksum left to the kernel, salvage_from)."""
     l3, l4, head = lay.l3, lay.l4, lay.head
     s = bytearray(f[:head])
     s += chunk
@@ -182,7 +190,11 @@ def _segment(f: bytearray, lay: _Layout, chunk: memoryview, i: int, n: int, gso_
     else:
         s[l4 + 4 : l4 + 6] = struct.pack("!H", l4_total)
         cpos = l4 + 6
+    pseudo = _pseudo(s, l3, lay.v6, 6 if lay.tcp else 17, l4_total)
+    if partial:
+        s[cpos : cpos + 2] = struct.pack("!H", pseudo)
+        return HDR.pack(F_NEEDS_CSUM, GSO_NONE, head, 0, l4, cpos - l4) + s
     s[cpos : cpos + 2] = b"\x00\x00"
-    c = ~checksum(memoryview(s)[l4:], _pseudo(s, l3, lay.v6, 6 if lay.tcp else 17, l4_total)) & 0xFFFF
+    c = ~checksum(memoryview(s)[l4:], pseudo) & 0xFFFF
     s[cpos : cpos + 2] = struct.pack("!H", c if (c or lay.tcp) else 0xFFFF)
     return bytes(s)

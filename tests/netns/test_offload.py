@@ -40,7 +40,9 @@ def test_tcp_under_loss(lab: TunnelLab, segmented: bool) -> None:
     """2% of underlay packets dropped: TCP through the tunnel still delivers intact, and a lost
     datagram costs only its frame (no stuck reassembly). With ``segmented`` the underlay veth does
     not pass UDP GSO bursts through whole, so single datagrams of a frame are lost (the receiver's
-    per-datagram path and reassembly timeouts); otherwise whole sealed super-frames are lost."""
+    per-datagram path and reassembly timeouts); otherwise whole sealed super-frames are lost. The
+    salvaged segments reach b's kernel with their TCP checksum left to it (a virtio-net header asking
+    for it), and the checked transfer says the kernel took them."""
     if segmented:
         lab.sh("a", ["ethtool", "-K", "ul0", "tx-udp-segmentation", "off"])
     lab.start("a")

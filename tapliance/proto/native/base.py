@@ -152,11 +152,12 @@ class NativeBase(DatagramProtocol[Peer]):
         return False
 
     def _deliver_salvaged(self, salvaged: list[tuple[object, list[bytes]]], now: float) -> None:
-        """Segments the reassembler saved out of super-frames that lost a datagram, to the switch."""
+        """Segments the reassembler saved out of super-frames that lost a datagram, to the switch (each with a
+        virtio-net header that leaves its checksum to the kernel: fragments.py)."""
         for owner, segments in salvaged:
             if isinstance(owner, Peer):
                 for seg in segments:
-                    self._ingress(owner, seg, 0, now)
+                    self._ingress(owner, seg, W.FLAG_VNET, now)
 
     def _completed(self, peer: Peer, addr: Addr, now: float, caps: int, *, initiator: bool) -> None:
         peer.transition(Input.ESTABLISH_INITIATOR if initiator else Input.ESTABLISH_RESPONDER)

@@ -181,7 +181,7 @@ class Receive(NativeBase):
                 return
             if isinstance(whole, list):  # the rest of a super-frame whose first segments went early
                 for seg in whole:
-                    self._ingress(peer, seg, 0, now)
+                    self._ingress(peer, seg, W.FLAG_VNET, now)
                 return
             frame = whole
         if flags & W.FLAG_CONTROL:
