@@ -63,7 +63,7 @@ def _pseudo(f: bytearray, l3: int, v6: bool, proto: int, length: int) -> int:
 
 def to_plain(frame: bytes | bytearray) -> list[bytes]:
     """Frames without virtio-net header, segmented and checksummed as the header asks."""
-    return [seg for _, _, seg in _segments(frame)]
+    return [seg for _, seg in _segments(frame)]
 
 
 def salvage(chunks: list[bytes | None]) -> list[bytes]:
@@ -74,13 +74,14 @@ def salvage(chunks: list[bytes | None]) -> list[bytes]:
 
 
 def salvage_from(
-    chunks: list[bytes | None], skip: set[int] | frozenset[int] = frozenset(), *, partial: bool = False
-) -> list[tuple[int, bytes]]:
-    """``salvage`` as (where the segment's payload starts in the frame, segment), leaving out the segments
-    starting at an offset in ``skip`` (those delivered already). ``partial``: each segment with a virtio-net
-    header asking for its TCP/UDP checksum (``F_NEEDS_CSUM``, the pseudo-header sum in the field), as the
-    super-frame itself did, instead of checksummed: the receiving kernel, or the converter for a plain TAP
-    (``to_plain``), finishes it."""
+    chunks: list[bytes | None], skip: set[int] | frozenset[int] = frozenset(), *, runs: bool = False
+) -> list[tuple[list[int], bytes]]:
+    """``salvage`` as (where the payload of each segment a frame holds starts in the super-frame, frame),
+    leaving out the segments starting at an offset in ``skip`` (those delivered already). ``runs``: for a TAP
+    or peer with offloads, each run of consecutive TCP segments that all arrived is one frame with a
+    virtio-net header that leaves segmenting and checksums to the kernel, as the super-frame itself did
+    (GSO, ``F_NEEDS_CSUM``: the pseudo-header sum in the field); a lone segment, or a UDP one, one frame
+    whose checksum is left to the kernel. ``to_plain`` finishes them for a plain TAP or peer."""
     first = chunks[0]
     if first is None or len(first) < HDR_LEN + 14:
         return []
@@ -98,7 +99,7 @@ def salvage_from(
         return start not in skip and all(chunks[i] is not None for i in range(start // size, (end - 1) // size + 1))
 
     try:
-        return [(start, seg) for start, _, seg in _segments(frame, arrived, header_within=size, partial=partial)]
+        return list(_segments(frame, arrived, header_within=size, runs=runs))
     except OffloadError:
         return []
 
@@ -114,9 +115,10 @@ class _Layout(NamedTuple):
     tcp: bool
     seq: int  # TCP sequence number of the first segment
     ip_id: int  # IPv4 identification of the first segment
+    mss: int  # the payload bytes per segment (the virtio-net header's gso_size)
 
 
-def _layout(f: bytearray, flags: int, kind: int, csum_start: int, header_within: int | None) -> _Layout:
+def _layout(f: bytearray, flags: int, kind: int, csum_start: int, gso_size: int, header_within: int | None) -> _Layout:
     l3, et = _l3(f)
     v6 = et == 0x86DD
     if (kind == GSO_TCPV4 and et != 0x0800) or (kind == GSO_TCPV6 and not v6):
@@ -129,18 +131,19 @@ def _layout(f: bytearray, flags: int, kind: int, csum_start: int, header_within:
         raise OffloadError("header lengths outside the frame")
     seq = int.from_bytes(f[l4 + 4 : l4 + 8], "big") if tcp else 0
     ip_id = int.from_bytes(f[l3 + 4 : l3 + 6], "big") if not v6 else 0
-    return _Layout(l3, l4, l4_len, head, v6, tcp, seq, ip_id)
+    return _Layout(l3, l4, l4_len, head, v6, tcp, seq, ip_id, gso_size)
 
 
 def _segments(
     frame: bytes | bytearray,
     keep: Callable[[int, int], bool] | None = None,
     header_within: int | None = None,
-    partial: bool = False,
-) -> Iterator[tuple[int, int, bytes]]:
-    """(start, end, plain frame) per segment of ``frame``, start/end being the segment payload's byte
-    range in ``frame``; segments for which ``keep(start, end)`` is false are skipped, and with
-    ``header_within`` the headers must lie in the first that many bytes. ``partial``: see salvage_from."""
+    runs: bool = False,
+) -> Iterator[tuple[list[int], bytes]]:
+    """(starts, plain frame) per segment of ``frame``, starts holding where the segment's payload starts in
+    ``frame``; segments for which ``keep(start, end)`` (their payload's byte range) is false are skipped,
+    and with ``header_within`` the headers must lie in the first that many bytes. ``runs``: see
+    salvage_from (then a frame may hold several segments, and starts has each one's)."""
     if len(frame) < HDR_LEN + 14:
         raise OffloadError("frame shorter than its headers")
     flags, gso_type, _hdr_len, gso_size, csum_start, csum_offset = HDR.unpack_from(frame)
@@ -149,24 +152,30 @@ def _segments(
     if kind == GSO_NONE:
         if flags & F_NEEDS_CSUM:
             _finish_csum(f, csum_start, csum_offset)
-        yield HDR_LEN, len(frame), bytes(f)
+        yield [HDR_LEN], bytes(f)
         return
     if kind not in (GSO_TCPV4, GSO_TCPV6, GSO_UDP_L4) or gso_size == 0:
         raise OffloadError(f"unsupported GSO type {gso_type}")
-    lay = _layout(f, flags, kind, csum_start, header_within)
+    lay = _layout(f, flags, kind, csum_start, gso_size, header_within)
     payload = memoryview(f)[lay.head :]
     n = -(-len(payload) // gso_size) or 1
-    for i in range(n):
-        chunk = payload[i * gso_size : (i + 1) * gso_size]
+    group: list[int] = []  # consecutive segments kept, for one frame (runs)
+    for i in range(n + 1):
         start = HDR_LEN + lay.head + i * gso_size
-        if keep is not None and not keep(start, start + len(chunk)):
-            continue
-        yield start, start + len(chunk), _segment(f, lay, chunk, i, n, gso_size, partial)
+        kept = i < n and (keep is None or keep(start, min(start + gso_size, len(frame))))
+        if group and (not kept or not (runs and lay.tcp)):
+            first, count = group[0], len(group)
+            chunk = payload[first * gso_size : (first + count) * gso_size]
+            yield [HDR_LEN + lay.head + j * gso_size for j in group], _segment(f, lay, chunk, first, n, runs, count)
+            group = []
+        if kept:
+            group.append(i)
 
 
-def _segment(f: bytearray, lay: _Layout, chunk: memoryview, i: int, n: int, gso_size: int, partial: bool) -> bytes:
-    """Segment ``i`` of ``n``: the super-frame's headers with lengths, ids, sequence number, flags and
-    checksums rewritten for ``chunk`` (``partial``: the L4 checksum left to the kernel, salvage_from)."""
+def _segment(f: bytearray, lay: _Layout, chunk: memoryview, i: int, n: int, partial: bool, count: int = 1) -> bytes:
+    """Segments ``i`` .. ``i + count - 1`` of ``n`` as one frame: the super-frame's headers with lengths, ids,
+    sequence number, flags and checksums rewritten for ``chunk``. ``partial``: the L4 checksum left to the
+    kernel (salvage_from), as is the segmenting of a frame of more than one."""
     l3, l4, head = lay.l3, lay.l4, lay.head
     s = bytearray(f[:head])
     s += chunk
@@ -178,22 +187,25 @@ def _segment(f: bytearray, lay: _Layout, chunk: memoryview, i: int, n: int, gso_
         s[l3 + 4 : l3 + 6] = struct.pack("!H", (lay.ip_id + i) & 0xFFFF)
         s[l3 + 10 : l3 + 12] = b"\x00\x00"
         s[l3 + 10 : l3 + 12] = struct.pack("!H", ~checksum(s[l3:l4]) & 0xFFFF)
+    gso = GSO_NONE
     if lay.tcp:
-        s[l4 + 4 : l4 + 8] = struct.pack("!I", (lay.seq + i * gso_size) & 0xFFFFFFFF)
+        s[l4 + 4 : l4 + 8] = struct.pack("!I", (lay.seq + i * lay.mss) & 0xFFFFFFFF)
         fl = s[l4 + 13]
-        if i < n - 1:
+        if i + count < n:
             fl &= ~(TCP_FIN | TCP_PSH)
         if i > 0:
             fl &= ~TCP_CWR
         s[l4 + 13] = fl
         cpos = l4 + 16
+        if count > 1:
+            gso = (GSO_TCPV6 if lay.v6 else GSO_TCPV4) | (GSO_ECN if fl & TCP_CWR else 0)
     else:
         s[l4 + 4 : l4 + 6] = struct.pack("!H", l4_total)
         cpos = l4 + 6
     pseudo = _pseudo(s, l3, lay.v6, 6 if lay.tcp else 17, l4_total)
     if partial:
         s[cpos : cpos + 2] = struct.pack("!H", pseudo)
-        return HDR.pack(F_NEEDS_CSUM, GSO_NONE, head, 0, l4, cpos - l4) + s
+        return HDR.pack(F_NEEDS_CSUM, gso, head, lay.mss if count > 1 else 0, l4, cpos - l4) + s
     s[cpos : cpos + 2] = b"\x00\x00"
     c = ~checksum(memoryview(s)[l4:], pseudo) & 0xFFFF
     s[cpos : cpos + 2] = struct.pack("!H", c if (c or lay.tcp) else 0xFFFF)

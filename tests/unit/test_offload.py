@@ -138,6 +138,13 @@ def test_salvage_delivers_exactly_the_segments_whose_bytes_arrived(v6: bool, los
     assert len(full) - len(got) <= 2 * len(lost)  # a lost datagram costs at most two segments
     for seg in got:
         _verify_tcp(seg, v6)
+    runs = O.salvage_from(chunks, runs=True)  # for offload TAPs: each run of intact segments one frame
+    assert [s for _, f in runs for s in O.to_plain(f)] == want  # the kernel's segmenting gives the same bytes
+    assert sum(len(starts) for starts, _ in runs) == len(want) and len(runs) <= len(lost) + 1
+    for starts, f in runs:
+        flags, gso, hdr_len, mss, csum_start, csum_offset = O.HDR.unpack_from(f)
+        assert flags == O.F_NEEDS_CSUM and (csum_start, csum_offset) == (hdr_len - 20, 16)
+        assert (gso & ~O.GSO_ECN, mss) == (((O.GSO_TCPV6 if v6 else O.GSO_TCPV4), 1448) if len(starts) > 1 else (0, 0))
 
 
 def test_salvage_needs_the_first_chunk_and_a_gso_frame() -> None:
@@ -151,9 +158,9 @@ def test_salvage_needs_the_first_chunk_and_a_gso_frame() -> None:
 
 def test_lost_datagram_of_a_super_frame_costs_only_its_segments() -> None:
     """Offload peers: a super-frame loses one datagram; when the next frame completes, the segments
-    that fully arrived are delivered first (one frame each, with a virtio-net header that leaves the TCP
-    checksum to the kernel, as the super-frame's did) and counted; the partial frame is given up
-    REORDER_TIME later, delivering nothing twice."""
+    that fully arrived are delivered first (each run of them one smaller super-frame, with a virtio-net
+    header that leaves segmenting and the TCP checksum to the kernel, as the super-frame's did) and counted;
+    the partial frame is given up REORDER_TIME later, delivering nothing twice."""
     net, a, b = pair(vnet=(True, True))
     net.advance(1)
     sf, payload = _tcp(30000, False)
@@ -170,8 +177,9 @@ def test_lost_datagram_of_a_super_frame_costs_only_its_segments() -> None:
     assert b.n.drops == {"frag_overtaken": 1}
     *salvaged, last = b.tap_out
     assert last == sf2
-    assert all(O.HDR.unpack_from(f)[:2] == (O.F_NEEDS_CSUM, O.GSO_NONE) for f in salvaged)
-    segs = [_verify_tcp(O.to_plain(f)[0], False) for f in salvaged]  # the checksum finished as a kernel would
+    assert all(O.HDR.unpack_from(f)[0] == O.F_NEEDS_CSUM for f in salvaged)
+    assert len(salvaged) == 2  # the runs of segments before and after the loss, a smaller super-frame each
+    segs = [_verify_tcp(s, False) for f in salvaged for s in O.to_plain(f)]  # segmented and finished, as a kernel
     assert 18 <= len(segs) <= 20 and b.p.reasm.salvaged == len(segs)  # 21 segments, one or two lost
     for seq, _flags, data in segs:
         assert data == payload[seq - 1000 : seq - 1000 + len(data)]

@@ -152,8 +152,8 @@ class NativeBase(DatagramProtocol[Peer]):
         return False
 
     def _deliver_salvaged(self, salvaged: list[tuple[object, list[bytes]]], now: float) -> None:
-        """Segments the reassembler saved out of super-frames that lost a datagram, to the switch (each with a
-        virtio-net header that leaves its checksum to the kernel: fragments.py)."""
+        """Segments the reassembler saved out of super-frames that lost a datagram, to the switch (in runs, each
+        with a virtio-net header that leaves segmenting and checksums to the kernel: fragments.py)."""
         for owner, segments in salvaged:
             if isinstance(owner, Peer):
                 for seg in segments:

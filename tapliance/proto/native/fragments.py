@@ -19,9 +19,10 @@ timeout there stalls TCP). Measured through the torture relay (docs/reliability.
 first later frame made depth-8 reordering alone cut a TCP transfer from 300 to 65 Mbit/s; waiting for 32
 or 128 later datagrams without the time bound left 5% loss at 4-10 Mbit/s. If the frame is a GSO
 super-frame (virtio-net header in chunk 0),
-the TCP/UDP segments whose bytes all arrived are salvaged and delivered as frames of their own (each with a
-virtio-net header that leaves its checksum to the kernel, as the super-frame's did: no pass over the payload
-here; offload.salvage_from ``partial``): a lost datagram
+the TCP/UDP segments whose bytes all arrived are salvaged and delivered, each run of them that arrived whole
+as one smaller super-frame (a virtio-net header that leaves segmenting and checksums to the kernel, as the
+super-frame's did: no pass over the payload here, and one TAP write per run; offload.salvage_from ``runs``):
+a lost datagram
 then costs TCP one or two segments instead of a 64 KiB burst, which it otherwise must retransmit through
 the same lossy path (1% loss would cut throughput ~50x).
 """
@@ -98,8 +99,8 @@ class Reassembler:
         self, counter: int, index: int, count: int, chunk: bytes, now: float, owner: object = None, flags: int = 0
     ) -> bytes | list[bytes] | None:
         """Take one authenticated fragment; return the whole frame once its last fragment arrives (or, of a
-        super-frame some of whose segments were delivered early, the rest of them, as segments: frames with a
-        virtio-net header, FLAG_VNET).
+        super-frame some of whose segments were delivered early, the rest of them, as runs of segments: frames
+        with a virtio-net header, FLAG_VNET).
         ``owner`` and ``flags`` (the data header's) come back with segments ``overtaken`` salvages."""
         frame_id = counter - index
         p = self._pending.get(frame_id)
@@ -158,10 +159,11 @@ class Reassembler:
         return ((max(ends) + self.window + 1) & ((1 << 64) - 1)) if ends else None
 
     def _segments_of(self, p: _Partial) -> list[bytes]:
-        """The segments of ``p`` that arrived whole and were not delivered yet (now marked delivered)."""
-        got = offload.salvage_from(p.chunks, p.sent, partial=True)
-        p.sent.update(start for start, _ in got)
-        self.salvaged += len(got)
+        """The segments of ``p`` that arrived whole and were not delivered yet (now marked delivered), in runs."""
+        got = offload.salvage_from(p.chunks, p.sent, runs=True)
+        for starts, _ in got:
+            p.sent.update(starts)
+            self.salvaged += len(starts)
         return [seg for _, seg in got]
 
     def overtaken(self, counter: int, now: float) -> list[tuple[object, list[bytes]]]:
@@ -169,7 +171,7 @@ class Reassembler:
         session's partial frames it passes are lost once it is more than ``window`` counters past their last
         fragment, or ``reorder_time`` after the first datagram passed them (``expire``: a burst's last frame
         has nothing far behind it). Lost ones are dropped (``frag_overtaken``); returns, per owner, the
-        segments salvaged from those that were GSO super-frames (frames with a virtio-net header)."""
+        segments salvaged from those that were GSO super-frames (runs of them, frames with a virtio-net header)."""
         if not self._pending:
             return []
         session, limit = counter >> 64, counter - self.window
