@@ -118,8 +118,9 @@ def run(fast_a: bool, fast_b: bool, vnet: bool) -> dict[str, Any]:
         deliver(a, b, send(b, _tcp_superframe(9000)), now)
         ((buf, seg),) = send(a, _tcp_superframe(30000))  # one datagram lost, the rest one by one: reassembly
         deliver(b, a, [(buf[o : o + seg], seg) for o in range(0, len(buf), seg) if o != 3 * seg], now)
-        deliver(b, a, send(a, _tcp_superframe(20000)), now)  # a whole run after it (as the worker hands up
-        for _ in range(3):  # a held session's): the partial's segments first; past the reorder window, given up
+        # a whole run after it, as the worker hands a held session's up: the partial's segments go first
+        deliver(b, a, send(a, _tcp_superframe(20000)), now)
+        for _ in range(3):  # and past the reorder window the partial is given up
             deliver(b, a, send(a, _tcp_superframe(40000)), now)
     now += 11.0
     a.node.on_timer(now)
