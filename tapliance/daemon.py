@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from tapliance.control.server import ControlServer
     from tapliance.proto.node import Node
     from tapliance.runtime.loop import Runtime, Transport
+    from tapliance.runtime.tap import Tap
 
 log = logging.getLogger("tapliance")
 Undo = list[tuple[str, Callable[[], object]]]
@@ -176,7 +177,7 @@ def _start(
             udp.UdpTransport(sock, proto, node.drops, gso=True, gro=udp.enable_gro(sock), gso_max=gso_max)
         )
     transports += tcp_side(cfg, built, undo)
-    transports = _worker(node, transports, tap.fd, cfg.tap_offload, undo)
+    transports = _worker(node, transports, tap, cfg.tap_offload, undo)
     if apply_net and (cfg.bridge or cfg.nat or cfg.routes):
         _apply_net(cfg, undo)
     rt = Runtime(node, tap.fd, transports, ifname=cfg.interface.name, listen=str(cfg.tunnel.listen))
@@ -191,15 +192,17 @@ def _start(
     return rt, control
 
 
-def _worker(node: Node, transports: list[Transport], tap_fd: int, vnet: bool, undo: Undo) -> list[Transport]:
+def _worker(node: Node, transports: list[Transport], tap: Tap, vnet: bool, undo: Undo) -> list[Transport]:
     """The compiled path's worker thread in front of the UDP transport, where it can run (runtime/worker.py);
     stopped before the TAP and the socket close."""
     from tapliance.runtime import worker
 
-    transports = worker.wrap(node, transports, tap_fd, vnet)
-    for t in transports:
-        if isinstance(t, worker.DataWorker):
-            undo.append(("data worker", t.stop))
+    transports = worker.wrap(node, transports, [tap.fd, *tap.extra_fds], vnet)
+    workers = [t for t in transports if isinstance(t, worker.DataWorker)]
+    for t in workers:
+        undo.append(("data worker", t.stop))
+    if not workers:
+        tap.single_queue()  # no worker reads the other queues: the kernel would queue frames there unread
     return transports
 
 

@@ -27,7 +27,15 @@ class Session:
 
 class Worker:
     def __init__(
-        self, tap_fd: int, sock_fd: int, tap_vnet: bool, gso: bool, max_chunk: int, loss_hold: int = 1024
+        self,
+        tap_fd: int,
+        sock_fd: int,
+        tap_vnet: bool,
+        gso: bool,
+        max_chunk: int,
+        loss_hold: int = 1024,
+        queue: int = 0,
+        steer_fd: int = -1,
     ) -> None: ...
     def fileno(self) -> int: ...
     def start(self) -> None: ...

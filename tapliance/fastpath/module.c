@@ -192,8 +192,8 @@ static PyObject *session_seal(SessionObject *self, PyObject *const *args, Py_ssi
         return NULL;
     }
     uint8_t *dst = (uint8_t *)PyByteArray_AS_STRING(out);
-    CRYPTO(len, tl_session_seal(&self->s, frame.buf, len, (size_t)max_chunk, (uint8_t)flags, (uint32_t)remote, dst,
-                                out_len, &seg, &count));
+    CRYPTO(len, tl_session_seal(&self->s, 0, frame.buf, len, (size_t)max_chunk, (uint8_t)flags, (uint32_t)remote,
+                                dst, out_len, &seg, &count));
     PyBuffer_Release(&frame);
     if (rc != 0) {
         Py_DECREF(out);

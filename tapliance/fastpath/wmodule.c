@@ -1,6 +1,7 @@
 /* tapliance.fastpath._fast.Worker: the worker thread's Python face (worker.h; runtime/worker.py drives it).
  *
- *   Worker(tap_fd, sock_fd, tap_vnet, gso, max_chunk, loss_hold=1024)   loss_hold: worker.h TL_LOSS_HOLD
+ *   Worker(tap_fd, sock_fd, tap_vnet, gso, max_chunk, loss_hold=1024, queue=0)   loss_hold: worker.h
+ *       TL_LOSS_HOLD; queue: a multi-queue TAP's queue past the first sends only, with its own context
  *     .fileno()        an eventfd, readable when items wait in the hand-up queue
  *     .start(), .stop()
  *     .install(tx, remote, until, host, port, rx, python_rx)   what the worker may use (None/[]: nothing)
@@ -13,6 +14,7 @@
  * The worker holds a reference to every Session it was given, so none goes while the thread may use it. */
 #include <arpa/inet.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <unistd.h>
 
 #include "pyfast.h"
@@ -37,10 +39,14 @@ static PyObject *worker_new(PyTypeObject *type, PyObject *args, PyObject *kw)
     int tap_fd, sock_fd, tap_vnet, gso;
     Py_ssize_t max_chunk;
     unsigned int loss_hold = TL_LOSS_HOLD;
-    static char *names[] = {"tap_fd", "sock_fd", "tap_vnet", "gso", "max_chunk", "loss_hold", NULL};
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "iippn|I", names, &tap_fd, &sock_fd, &tap_vnet, &gso, &max_chunk,
-                                     &loss_hold))
+    int queue = 0, steer_fd = -1;
+    static char *names[] = {"tap_fd", "sock_fd", "tap_vnet", "gso", "max_chunk", "loss_hold", "queue", "steer_fd",
+                            NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "iippn|Iii", names, &tap_fd, &sock_fd, &tap_vnet, &gso, &max_chunk,
+                                     &loss_hold, &queue, &steer_fd))
         return NULL;
+    if (queue < 0 || queue >= TL_QUEUES)
+        return PyErr_Format(PyExc_ValueError, "queue %d is not one of the %d send contexts", queue, TL_QUEUES);
     if (max_chunk < 1 || max_chunk > 65535)
         return PyErr_Format(PyExc_ValueError, "max_chunk %zd is not a datagram's payload size", max_chunk);
     WorkerObject *self = (WorkerObject *)type->tp_alloc(type, 0);
@@ -53,6 +59,12 @@ static PyObject *worker_new(PyTypeObject *type, PyObject *args, PyObject *kw)
         return PyErr_Occurred() ? NULL : PyErr_SetFromErrno(PyExc_OSError);
     }
     self->w.loss_hold = loss_hold;
+    self->w.queue = queue;
+    self->w.steer_fd = steer_fd;
+    if (queue > 0 && epoll_ctl(self->w.ep, EPOLL_CTL_DEL, sock_fd, NULL) != 0) { /* it sends only */
+        Py_DECREF(self);
+        return PyErr_SetFromErrno(PyExc_OSError);
+    }
     return (PyObject *)self;
 }
 
@@ -264,6 +276,8 @@ static PyObject *worker_stats(WorkerObject *self, PyObject *unused)
     memcpy(n, w->n, sizeof n);
     memset(w->n, 0, sizeof w->n);
     double sent = w->last_sent, received = w->last_received, awaiting = w->awaiting;
+    if (w->queue > 0) /* it never receives: its first send since the last call, and then none */
+        w->awaiting = 0;
     pthread_mutex_unlock(&w->lock);
     PyObject *d = Py_BuildValue("{sdsdsd}", "last_sent", sent, "last_received", received, "awaiting", awaiting);
     for (int i = 0; d != NULL && i < TL_N_COUNT; i++) {

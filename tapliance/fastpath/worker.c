@@ -121,7 +121,7 @@ static void deliver(tl_worker *w, size_t len, uint8_t flags)
         tl_hand_up(w, TL_UP_TAP, frame, len, NULL);
         return;
     }
-    if (write(w->tap_fd, frame, len) < 0)
+    if (write(tl_tap_write_fd(w, frame, len), frame, len) < 0)
         w->n[errno == EAGAIN || errno == EWOULDBLOCK ? TL_N_TAP_BUSY : TL_N_TAP_ERROR]++;
 }
 
@@ -316,6 +316,7 @@ int tl_worker_init(tl_worker *w, int tap_fd, int sock_fd, int tap_vnet, int gso,
     w->gso = gso;
     w->max_chunk = max_chunk;
     w->loss_hold = TL_LOSS_HOLD;
+    w->steer_fd = -1;
     w->notify_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     w->stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     w->ep = epoll_create1(EPOLL_CLOEXEC);

@@ -82,6 +82,8 @@ typedef struct {
 typedef struct {
     int tap_fd, sock_fd, notify_fd, stop_fd, ep;
     int tap_vnet, gso, started;
+    int queue; /* which send context (session.h); a worker past the first sends only: the first receives */
+    int steer_fd; /* the first's: the second queue's fd, where half the flows' frames are written; -1: none */
     size_t max_chunk;
     pthread_t thread;
     pthread_mutex_t lock; /* everything below */
@@ -126,6 +128,7 @@ double tl_now(void);
 tl_item *tl_hand_up(tl_worker *w, int kind, const uint8_t *data, size_t len, const struct sockaddr_storage *addr);
 void tl_hand_up_run(tl_worker *w, const uint8_t *data, size_t len, size_t seg, const struct sockaddr_storage *addr);
 void tl_on_tap(tl_worker *w);
+int tl_tap_write_fd(const tl_worker *w, const uint8_t *frame, size_t len);
 /* Holds (whold.c): start or widen one for datagram h, handed up; merge an install's; is h the core's? */
 void tl_hold(tl_worker *w, tl_rx_slot *s, const tl_header *h);
 int tl_held(tl_worker *w, tl_rx_slot *s, const tl_header *h);

@@ -112,7 +112,7 @@ static int send_frame(tl_worker *w, const uint8_t *frame, size_t n, double now)
     size_t out_len = n + (size_t)TL_OVERHEAD * count;
     uint8_t flags = w->tap_vnet ? TL_FLAG_VNET : 0;
     uint8_t *dst = destination(w, out_len, count);
-    if (tl_session_seal(w->tx, frame, n, w->max_chunk, flags, w->tx_remote, dst, out_len, &seg, &count) != 0)
+    if (tl_session_seal(w->tx, w->queue, frame, n, w->max_chunk, flags, w->tx_remote, dst, out_len, &seg, &count) != 0)
         return 0;
     if (count > 1) {
         send_buffer(w, dst, out_len, seg);
@@ -152,4 +152,38 @@ void tl_on_tap(tl_worker *w)
     }
     flush_batch(w);
     pthread_mutex_unlock(&w->lock);
+}
+
+/* -- a multi-queue TAP: which queue a received frame is written to ---------------------------------------- */
+
+/* The kernel sends a flow's frames out of the TAP queue that last wrote that flow (tun's flow steering, a
+ * symmetric hash), so the queue each received frame is written to decides which worker seals the flow's
+ * replies. A symmetric hash of the IPv4/IPv6 addresses and TCP/UDP ports picks it; anything else: the first. */
+int tl_tap_write_fd(const tl_worker *w, const uint8_t *frame, size_t len)
+{
+    size_t o = w->tap_vnet ? TL_VNET_HDR : 0;
+    if (w->steer_fd < 0 || len < o + 14 + 40)
+        return w->tap_fd;
+    const uint8_t *e = frame + o, *ip = e + 14;
+    uint32_t h = 0;
+    size_t l4;
+    uint8_t proto;
+    if (e[12] == 0x08 && e[13] == 0x00) {
+        for (int i = 0; i < 4; i++)
+            h ^= (uint32_t)(ip[12 + i] ^ ip[16 + i]) << (8 * i);
+        proto = ip[9];
+        l4 = 14 + (size_t)(ip[0] & 0x0f) * 4;
+    } else if (e[12] == 0x86 && e[13] == 0xdd) {
+        for (int i = 0; i < 16; i++)
+            h ^= (uint32_t)(ip[8 + i] ^ ip[24 + i]) << (8 * (i % 4));
+        proto = ip[6];
+        l4 = 14 + 40;
+    } else {
+        return w->tap_fd;
+    }
+    if ((proto == 6 || proto == 17) && o + l4 + 4 <= len)
+        h ^= (uint32_t)((e[l4] ^ e[l4 + 2]) << 8 | (e[l4 + 1] ^ e[l4 + 3]));
+    h ^= h >> 16;
+    h ^= h >> 8;
+    return (h ^ h >> 4 ^ h >> 2 ^ h >> 1) & 1 ? w->steer_fd : w->tap_fd;
 }

@@ -26,6 +26,8 @@ TUNSETIFF = 0x400454CA
 IFF_TAP = 0x0002
 IFF_NO_PI = 0x1000
 IFF_VNET_HDR = 0x4000
+IFF_MULTI_QUEUE = 0x0100
+QUEUES_ENV = "TAPLIANCE_TAP_QUEUES"  # 1 or 2; unset: 2 where the daemon may run on two CPUs or more
 TUNSETOFFLOAD = 0x400454D0
 TUN_F_CSUM, TUN_F_TSO4, TUN_F_TSO6, TUN_F_TSO_ECN, TUN_F_USO4, TUN_F_USO6 = 0x01, 0x02, 0x04, 0x08, 0x20, 0x40
 GSO_MAX_SIZE = 62000
@@ -35,6 +37,17 @@ OFFLOADS = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN
 
 class TapError(RuntimeError):
     """One-line, user-facing TAP setup failure."""
+
+
+def queues_wanted() -> int:
+    """How many queues a TAP we create gets (IFF_MULTI_QUEUE): each past the first gets a worker thread that
+    seals what the kernel sends out of it (runtime/worker.py). Two where the daemon may use two CPUs."""
+    value = os.environ.get(QUEUES_ENV, "").strip()
+    if value in ("1", "2"):
+        return int(value)
+    if value:
+        raise TapError(f"{QUEUES_ENV}={value!r}: must be 1 or 2 (or unset: 2 on a host with two CPUs or more)")
+    return 2 if len(os.sched_getaffinity(0)) >= 2 else 1
 
 
 def stable_mac(public_key: bytes, ifname: str) -> str:
@@ -74,6 +87,8 @@ class Tap:
         self.created = False
         self.vnet = False  # frames carry a virtio-net header (offloads on)
         self.offloads = 0
+        self.queues = 1
+        self.extra_fds: list[int] = []  # the queues past the first (IFF_MULTI_QUEUE)
         self._added_addrs: list[tuple[str, int]] = []
 
     def open(self) -> None:
@@ -88,10 +103,20 @@ class Tap:
             fd = os.open("/dev/net/tun", os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC)
         except OSError as e:
             raise TapError(f"cannot open /dev/net/tun: {e.strerror} (needs root or CAP_NET_ADMIN)") from None
-        flags = IFF_TAP | IFF_NO_PI | (IFF_VNET_HDR if self.offload else 0)
+        self.queues = 1 if exists else queues_wanted()  # an existing device keeps the queue mode it was made with
+        flags = (
+            IFF_TAP | IFF_NO_PI | (IFF_VNET_HDR if self.offload else 0) | (IFF_MULTI_QUEUE if self.queues > 1 else 0)
+        )
         try:
             fcntl.ioctl(fd, TUNSETIFF, struct.pack("16sH", self.name.encode(), flags))
+            for _ in range(self.queues - 1):
+                q = os.open("/dev/net/tun", os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC)
+                self.extra_fds.append(q)
+                fcntl.ioctl(q, TUNSETIFF, struct.pack("16sH", self.name.encode(), flags))
         except OSError as e:
+            for q in self.extra_fds:
+                os.close(q)
+            self.extra_fds = []
             os.close(fd)
             hint = " (is it a TUN device, or owned by another user / flags?)" if e.errno == errno.EINVAL else ""
             raise TapError(f"cannot attach TAP {self.name}: {e.strerror}{hint}") from None
@@ -106,6 +131,15 @@ class Tap:
             self.name,
             f"0x{self.offloads:x}" if self.vnet else "off",
         )
+
+    def single_queue(self) -> None:
+        """Detach the queues past the first: the device carries on with one."""
+        if self.extra_fds:
+            log.info("TAP %s: one queue (%d detached: no worker reads them)", self.name, len(self.extra_fds))
+        for q in self.extra_fds:
+            os.close(q)
+        self.extra_fds = []
+        self.queues = 1
 
     def configure(self, default_mac: str | None = None) -> None:
         """MTU, MAC, addresses, link up. Idempotent on a pre-existing device. ``default_mac`` applies
@@ -145,6 +179,7 @@ class Tap:
                         ipr.addr("del", index=idx, address=ip, prefixlen=plen)
             except (NetlinkError, IndexError, OSError) as e:
                 log.warning("could not remove addresses from %s: %s", self.name, e)
+        self.single_queue()
         os.close(self.fd)
         self.fd = -1
         log.info("%s TAP %s", "removed" if self.created else "detached from", self.name)

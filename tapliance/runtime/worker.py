@@ -15,12 +15,16 @@ To the loop it is a transport in front of the peer's UdpTransport:
                it hands a fragment up)
     sync    -> (every SYNC seconds, and before a status snapshot) the worker's counts become the peer's
                and the drops', its send and receive times the peer's, and volume rekeys are checked
+With a two-queue TAP (runtime/tap.py queues_wanted) there is a C worker per queue: the first as above, the
+others only read their queue, seal and send; the first writes each frame it opens to a queue by a hash of
+its flow, which is where the kernel then sends that flow's replies out (docs/architecture.md).
 The core stays the one authority: it installs, the worker only follows; keypairs are withdrawn by the
 next ``resync`` after the core dropped them, and each has its expiry time in the worker too.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import time
@@ -78,7 +82,7 @@ def why_not(node: Node, transports: list[Transport]) -> str | None:
     return None
 
 
-def wrap(node: Node, transports: list[Transport], tap_fd: int, tap_vnet: bool) -> list[Transport]:
+def wrap(node: Node, transports: list[Transport], tap_fds: list[int], tap_vnet: bool) -> list[Transport]:
     """The transports with the worker in front of the UDP one, where it can run (else unchanged)."""
     reason = why_not(node, transports)
     if reason is not None:
@@ -98,25 +102,37 @@ def wrap(node: Node, transports: list[Transport], tap_fd: int, tap_vnet: bool) -
     fast = getattr(udp.protocol, "fast", None)
     small = "libsodium" if getattr(fast, "SODIUM", False) else "OpenSSL (no libsodium23)"
     log.info("data path: compiled, with a worker thread owning the TAP and the UDP socket; small messages: %s", small)
-    return [DataWorker(node, udp, tap_fd, tap_vnet)]
+    return [DataWorker(node, udp, tap_fds, tap_vnet)]
 
 
 class DataWorker:
-    def __init__(self, node: Node, udp: UdpTransport, tap_fd: int, tap_vnet: bool) -> None:
+    def __init__(self, node: Node, udp: UdpTransport, tap_fds: list[int], tap_vnet: bool) -> None:
         proto = udp.protocol
         assert isinstance(proto, NativeProtocol) and proto.fast is not None
-        self.node, self.udp, self.proto, self.tap_fd, self.tap_vnet = node, udp, proto, tap_fd, tap_vnet
-        self.worker: Any = proto.fast.Worker(tap_fd, udp.sock.fileno(), tap_vnet, udp.gso, proto.max_chunk)
+        self.node, self.udp, self.proto, self.tap_fd, self.tap_vnet = node, udp, proto, tap_fds[0], tap_vnet
+        sock, gso, chunk = udp.sock.fileno(), udp.gso, proto.max_chunk
+        # one per TAP queue: the first sends and receives, the others (a multi-queue TAP) only send
+        steer = tap_fds[1] if len(tap_fds) > 1 else -1  # the first writes half the flows to the second queue
+        self.workers: list[Any] = [
+            proto.fast.Worker(fd, sock, tap_vnet, gso, chunk, queue=q, steer_fd=steer if q == 0 else -1)
+            for q, fd in enumerate(tap_fds)
+        ]
+        self.worker = self.workers[0]
+        if len(tap_fds) > 1:
+            log.info("TAP with %d queues: a send-only worker thread on each queue past the first", len(tap_fds))
         self._installed: tuple[object, ...] = ("nothing yet",)
         self.totals = dict.fromkeys(TOTALS, 0)
+        self.queue_tx_frames = [0] * len(self.workers)  # what each queue's worker sealed
         self.started = False
 
     def attach(self, poller: Poller) -> None:
         poller.unregister(self.tap_fd)  # the worker reads the TAP and the socket from now on
-        poller.register(self.worker.fileno(), self._on_ready)
+        for w in self.workers:
+            poller.register(w.fileno(), functools.partial(self._on_ready, worker=w))
         poller.every(SYNC, self.sync)
         self.resync(time.monotonic())
-        self.worker.start()
+        for w in self.workers:
+            w.start()
         self.started = True
 
     def _peer(self) -> Peer | None:
@@ -124,9 +140,9 @@ class DataWorker:
         p = ports[0] if len(ports) == 1 else None
         return p if isinstance(p, Peer) and p.protocol is self.proto else None
 
-    def _on_ready(self, now: float) -> None:
+    def _on_ready(self, now: float, worker: Any) -> None:
         on_frame, on_datagram, v6, to_tap = self.node.on_frame, self.proto.on_datagram, self.udp.v6, self.node.to_tap
-        for kind, data, addr, seg in self.worker.take():
+        for kind, data, addr, seg in worker.take():
             if kind == 1:
                 on_datagram(data, normalize(addr) if v6 else addr, now)
             elif kind == 2:  # opened by the worker, queued behind datagrams of the core's: in their order
@@ -146,7 +162,8 @@ class DataWorker:
         if peer is None:
             if self._installed != ():
                 self._installed = ()
-                self.worker.install(None, 0, 0.0, None, 0, [], True)  # nothing to open: all goes up
+                for w in self.workers:
+                    w.install(None, 0, 0.0, None, 0, [], True)  # nothing to open: all goes up
             return
         kp = peer.usable(now, proto.reject_after)
         tx = kp if kp is not None and peer.endpoint is not None and (peer.vnet or not self.tap_vnet) else None
@@ -161,11 +178,11 @@ class DataWorker:
             (k.local_index, k.fast, k.created + proto.reject_after, holds[i] if holds else None)
             for i, k in enumerate(keypairs)
         ]
-        if tx is None:
-            self.worker.install(None, 0, 0.0, host, port, rx, False)
-        else:
-            until = tx.created + proto.reject_after
-            self.worker.install(tx.fast, tx.remote_index, until, host, port, rx, False)
+        fast, remote, until = (
+            (None, 0, 0.0) if tx is None else (tx.fast, tx.remote_index, tx.created + proto.reject_after)
+        )
+        for w in self.workers:
+            w.install(fast, remote, until, host, port, rx, False)
 
     def _sendable(self, endpoint: tuple[str, int]) -> tuple[str, int]:
         return sendable(self.udp.sock, endpoint) if self.udp.v6 else endpoint
@@ -173,6 +190,14 @@ class DataWorker:
     def sync(self, now: float) -> None:
         """The worker's counts and times into the peer's and the drops'; volume rekeys."""
         st = self.worker.stats()
+        self.queue_tx_frames[0] += st["tx_frames"]
+        awaiting = [st["awaiting"]]  # the first's: its first send since it last received
+        for q, w in enumerate(self.workers[1:], 1):  # a send-only worker's: its first send since the last sync
+            more = w.stats()
+            self.queue_tx_frames[q] += more["tx_frames"]
+            awaiting.append(more["awaiting"])
+            for name, n in more.items():
+                st[name] = max(st[name], n) if name.startswith("last_") else st[name] + n
         drops = self.node.drops
         for name, reason in DROPS.items():
             if st[name]:
@@ -190,8 +215,9 @@ class DataWorker:
         if st["last_received"] > peer.last_received:
             peer.last_received = st["last_received"]
             peer.awaiting_reply_since = None
-        if st["awaiting"] and st["awaiting"] > peer.last_received and peer.awaiting_reply_since is None:
-            peer.awaiting_reply_since = st["awaiting"]
+        unanswered = [t for t in awaiting if t and t > peer.last_received]
+        if unanswered and peer.awaiting_reply_since is None:
+            peer.awaiting_reply_since = min(unanswered)
         kp = peer.current
         proto = self.proto
         if kp is not None and (kp.sent_bytes > proto.rekey_after_bytes or kp.counter > K.REKEY_AFTER_MESSAGES):
@@ -201,6 +227,8 @@ class DataWorker:
         self.sync(time.monotonic())
         st: dict[str, object] = dict(self.udp.stats())
         st["worker"] = True
+        st["tap_queues"] = len(self.workers)
+        st["queue_tx_frames"] = list(self.queue_tx_frames)
         for name in ("gso_sends", "gso_datagrams", "gro_receives", "gro_datagrams"):
             st[name] = int(st[name]) + self.totals[name]  # type: ignore[call-overload]
         for name in ("handed_up", "runs_joined", "runs_handed_up", "runs_held"):
@@ -210,7 +238,8 @@ class DataWorker:
     def stop(self) -> None:
         """Stop the thread (before the TAP and the socket close)."""
         if self.started:
-            self.worker.stop()
+            for w in self.workers:
+                w.stop()
             self.started = False
 
     def close(self) -> None:

@@ -4,7 +4,8 @@
  *   gcc -g -O1 -fsanitize=address,undefined -pthread -Itapliance/fastpath tapliance/fastpath/{core,sodium,session,
  *       worker,wsend,wrun,whold}.c tests/fuzz/fuzz_worker.c -lcrypto -o fuzz_worker && ./fuzz_worker SECONDS SEED VNET
  *
- * A real worker thread runs on a loopback UDP socket (with UDP_GRO) and a datagram socketpair for its TAP.
+ * A real worker thread runs on a loopback UDP socket (with UDP_GRO) and a datagram socketpair for its TAP, and
+ * a second, send-only one (a multi-queue TAP's second queue) on its own socketpair, sealing with the same session.
  * The harness is the far end: it seals frames with the far end's session, mangles most of them (bit flips,
  * cuts, header bytes overwritten, bytes appended), and sends them as one GSO burst (a GRO batch at the
  * worker), with a wrong segment size, or one by one (runs collected across receive calls, wrun.c), from the
@@ -19,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -27,10 +29,10 @@
 #include "worker.h"
 
 #define CHUNK 1400
-static tl_worker w;
+static tl_worker w, w2; /* w2: a send-only worker on a second TAP queue, sealing with the same session */
 static tl_replay our_window, far_window;
 static tl_session ours, far;
-static int tap_far, peer, other;
+static int tap_far, tap2_far, peer, other;
 static unsigned long delivered, intact_sent, inputs;
 
 static int udp_socket(struct sockaddr_in *addr)
@@ -67,13 +69,25 @@ static void setup(int vnet)
     other = udp_socket(&oa);
     if (tl_worker_init(&w, pair[0], sock, vnet, 1, CHUNK) != 0)
         abort();
+    w.steer_fd = pair[0]; /* a multi-queue TAP's steering (wsend.c) parses every delivered frame; one socket */
     w.tx = &ours;
     w.tx_remote = 9;
     w.tx_until = 1e12;
     memcpy(&w.peer, &pa, sizeof pa);
     w.peer_len = sizeof pa;
     w.rx[0] = (tl_rx_slot){.index = 7, .s = &ours, .until = 1e12};
-    if (tl_worker_start(&w) != 0)
+    int pair2[2];
+    if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK, 0, pair2) != 0 || tl_worker_init(&w2, pair2[0], sock, vnet, 1, CHUNK)
+        || epoll_ctl(w2.ep, EPOLL_CTL_DEL, sock, NULL) != 0) /* as wmodule.c makes a queue past the first */
+        abort();
+    tap2_far = pair2[1];
+    w2.queue = 1;
+    w2.tx = &ours;
+    w2.tx_remote = 9;
+    w2.tx_until = 1e12;
+    memcpy(&w2.peer, &pa, sizeof pa);
+    w2.peer_len = sizeof pa;
+    if (tl_worker_start(&w) != 0 || tl_worker_start(&w2) != 0)
         abort();
 }
 
@@ -109,6 +123,9 @@ static void drain(void)
         delivered += items[i].kind == TL_UP_TAP; /* opened, queued for the TAP behind what waited for the core */
         free(items[i].data);
     }
+    k = tl_worker_take(&w2, items, TL_RING);
+    for (unsigned i = 0; i < k; i++)
+        free(items[i].data);
 }
 
 static void round_once(uint8_t *frame, uint8_t *out, size_t cap)
@@ -117,8 +134,8 @@ static void round_once(uint8_t *frame, uint8_t *out, size_t cap)
     unsigned count;
     for (size_t i = 0; i < n; i++)
         frame[i] = (uint8_t)rnd();
-    if (rnd() % 4 == 0) { /* a TAP frame: the worker seals and sends it, or hands it up */
-        if (send(tap_far, frame, n, 0) < 0) {
+    if (rnd() % 4 == 0) { /* a TAP frame on either queue: its worker seals and sends it, or hands it up */
+        if (send(rnd() % 2 ? tap2_far : tap_far, frame, n, 0) < 0) {
         }
         return;
     }
@@ -127,7 +144,7 @@ static void round_once(uint8_t *frame, uint8_t *out, size_t cap)
         return;
     len = n + (size_t)TL_OVERHEAD * count;
     uint8_t flags = (uint8_t)(rnd() % 8 == 0 ? rnd() : (w.tap_vnet ? rnd() % 2 : 0));
-    if (tl_session_seal(&far, frame, n, CHUNK, flags, 7, out, len, &seg, &count) != 0)
+    if (tl_session_seal(&far, 0, frame, n, CHUNK, flags, 7, out, len, &seg, &count) != 0)
         abort();
     int intact = rnd() % 3 == 0;
     if (!intact)
@@ -174,6 +191,7 @@ int main(int argc, char **argv)
     poll(NULL, 0, 50);
     drain();
     tl_worker_free(&w);
+    tl_worker_free(&w2);
     tl_session_free(&ours);
     tl_session_free(&far);
     free(frame);

@@ -93,3 +93,43 @@ def test_without_gro_the_worker_joins_each_frames_datagrams_itself(lab: TunnelLa
     seen["drops"] = lab.status("b")["drops"]
     assert int(udp["runs_joined"]) > 200, seen
     assert int(udp["gro_receives"]) < 10, seen  # the test's premise: no GRO batches reached b
+
+
+FLOWS = """
+import socket, sys
+for port in range(40000, 40016):  # 16 flows: the kernel spreads them over the TAP's queues by a hash
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("", port))
+    for _ in range(50):
+        s.sendto(b"x" * 1000, (sys.argv[1], 9))
+    s.close()
+"""
+
+
+@pytest.mark.parametrize("queues", ["2", "1"])
+def test_a_two_queue_tap_gives_each_queue_a_worker(lab: TunnelLab, queues: str) -> None:
+    """TAPLIANCE_TAP_QUEUES=2 (the default on two CPUs): a's kernel sends flows out of both TAP queues, and
+    each queue's worker seals its own; checked transfers cross both ways; =1: one queue, one worker."""
+    env = {**ENV, "TAPLIANCE_TAP_QUEUES": queues}
+    for n in ("a", "b"):
+        lab.start(n, env=env)
+    lab.wait_ping("a", OVERLAY["b"])
+    transfer(lab.sides["a"].ns, lab.sides["b"].ns, OVERLAY["b"], 16 << 20)
+    transfer(lab.sides["b"].ns, lab.sides["a"].ns, OVERLAY["a"], 16 << 20, port=5003)
+    lab.sh("a", ["python3", "-c", FLOWS, OVERLAY["b"]])
+    udp = _udp(lab.status("a"))
+    assert udp["tap_queues"] == int(queues), udp
+    per_queue = udp["queue_tx_frames"]
+    assert isinstance(per_queue, list) and len(per_queue) == int(queues), udp
+    assert all(n > 0 for n in per_queue), per_queue
+    drops = lab.status("b")["drops"]
+    assert not {"decrypt", "replay", "internal_error"} & set(drops), drops  # type: ignore[arg-type]
+
+
+def test_a_bad_queue_count_is_one_line_and_no_tap(lab: TunnelLab) -> None:
+    lab.write_config("a")
+    s = lab.start("a", wait=False, env={**ENV, "TAPLIANCE_TAP_QUEUES": "3"})
+    assert s.proc is not None
+    assert s.proc.wait(timeout=10) != 0
+    assert "TAPLIANCE_TAP_QUEUES='3': must be 1 or 2" in s.log.read_text()
+    assert lab.sh("a", ["ip", "link", "show", "tl0"], check=False).returncode != 0

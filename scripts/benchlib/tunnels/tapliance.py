@@ -40,6 +40,7 @@ class Tapliance(Tunnel):
         tcp: bool = False,
         fastpath: bool | None = None,
         worker: bool = True,
+        queues: int | None = None,
     ) -> None:
         """``tree``: run the tapliance package found there (a checkout of ``commit``) instead of the repo's;
         ``metrics``: side a serves [metrics] and a scraper reads /metrics and /api/status every second;
@@ -55,6 +56,7 @@ class Tapliance(Tunnel):
         self.tcp = tcp
         self.fastpath = fastpath
         self.worker = worker
+        self.queues = queues
         self.underlay = ("tcp", TCP_PORT) if tcp else ("udp", PORT)
         over = " over TCP" if tcp else ""
         self.label = (
@@ -63,10 +65,13 @@ class Tapliance(Tunnel):
             + (" +metrics" if metrics else "")
             + (" compiled" if fastpath else " Python path" if fastpath is False else "")
             + (" in the loop (no worker)" if fastpath and not worker else "")
+            + (f", {queues} TAP queue{'s' if queues > 1 else ''}" if queues is not None else "")
         )
 
     def command(self) -> list[str]:
         env = ["env", "TAPLIANCE_WORKER=0"] if self.fastpath and not self.worker else []
+        if self.queues is not None:
+            env = [*(env or ["env"]), f"TAPLIANCE_TAP_QUEUES={self.queues}"]
         if self.tree is None:
             return [*env, str(TAPLIANCE)]
         # -P: no working directory in front of sys.path (scripts/bench runs in the repo, whose tapliance would
@@ -89,6 +94,7 @@ class Tapliance(Tunnel):
             False: ", the Python data path (tunnel.fastpath = false)",
         }[self.fastpath]
         fast += ", its worker thread off (TAPLIANCE_WORKER=0)" if self.fastpath and not self.worker else ""
+        fast += f", TAPLIANCE_TAP_QUEUES={self.queues}" if self.queues is not None else ""
         return f"tapliance up, {how}, interface mtu 1500, offloads on (defaults){where}{scraped}{fast}"
 
     def up(self, lab: Lab, work: Path) -> Daemons:
