@@ -142,9 +142,9 @@ class TunnelConfig:
         None,
         "the data path: unset, the compiled worker thread where it can run (a point-to-point peer over UDP) and "
         "the Python path elsewhere; `true`, the compiled path everywhere it is built (in the loop where no worker "
-        "can run); `false`, the pure-Python path; `TAPLIANCE_FASTPATH=1`/`0` in the environment overrides; where "
-        "the worker runs on a TAP the daemon creates, the TAP has two queues on a host with two CPUs or more, each "
-        "with its worker thread (`TAPLIANCE_TAP_QUEUES=1` or `2` overrides)",
+        "can run); `false`, the pure-Python path; `TAPLIANCE_FASTPATH=1`/`0` in the environment overrides; "
+        "`TAPLIANCE_TAP_QUEUES=2` gives a TAP the daemon creates for the worker a second queue with a send-only "
+        "worker thread of its own (measured no better in the bench, so one queue is the default)",
         kind="bool",
         shown="unset (auto)",
     )

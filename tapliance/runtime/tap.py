@@ -27,7 +27,7 @@ IFF_TAP = 0x0002
 IFF_NO_PI = 0x1000
 IFF_VNET_HDR = 0x4000
 IFF_MULTI_QUEUE = 0x0100
-QUEUES_ENV = "TAPLIANCE_TAP_QUEUES"  # 1 or 2; unset: 2 where the daemon may run on two CPUs or more
+QUEUES_ENV = "TAPLIANCE_TAP_QUEUES"  # 1 (unset) or 2: a second queue with a send-only worker (runtime/worker.py)
 TUNSETOFFLOAD = 0x400454D0
 TUN_F_CSUM, TUN_F_TSO4, TUN_F_TSO6, TUN_F_TSO_ECN, TUN_F_USO4, TUN_F_USO6 = 0x01, 0x02, 0x04, 0x08, 0x20, 0x40
 GSO_MAX_SIZE = 62000
@@ -41,13 +41,12 @@ class TapError(RuntimeError):
 
 def queues_wanted() -> int:
     """How many queues a TAP we create gets (IFF_MULTI_QUEUE): each past the first gets a worker thread that
-    seals what the kernel sends out of it (runtime/worker.py). Two where the daemon may use two CPUs."""
-    value = os.environ.get(QUEUES_ENV, "").strip()
-    if value in ("1", "2"):
-        return int(value)
-    if value:
-        raise TapError(f"{QUEUES_ENV}={value!r}: must be 1 or 2 (or unset: 2 on a host with two CPUs or more)")
-    return 2 if len(os.sched_getaffinity(0)) >= 2 else 1
+    seals what the kernel sends out of it (runtime/worker.py). One unless asked: two measured no better in the
+    bench, whose two daemons share two CPUs (docs/architecture.md, "A two-queue TAP")."""
+    value = os.environ.get(QUEUES_ENV, "").strip() or "1"
+    if value not in ("1", "2"):
+        raise TapError(f"{QUEUES_ENV}={value!r}: must be 1 (the default) or 2")
+    return int(value)
 
 
 def stable_mac(public_key: bytes, ifname: str) -> str:

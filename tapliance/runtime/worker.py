@@ -15,9 +15,10 @@ To the loop it is a transport in front of the peer's UdpTransport:
                it hands a fragment up)
     sync    -> (every SYNC seconds, and before a status snapshot) the worker's counts become the peer's
                and the drops', its send and receive times the peer's, and volume rekeys are checked
-With a two-queue TAP (runtime/tap.py queues_wanted) there is a C worker per queue: the first as above, the
-others only read their queue, seal and send; the first writes each frame it opens to a queue by a hash of
-its flow, which is where the kernel then sends that flow's replies out (docs/architecture.md).
+With a two-queue TAP (runtime/tap.py queues_wanted, TAPLIANCE_TAP_QUEUES=2) there is a C worker per queue:
+the first as above, the others only read their queue, seal and send; the first writes each frame it opens to
+a queue by a hash of its flow, which is where the kernel then sends that flow's replies out
+(docs/architecture.md).
 The core stays the one authority: it installs, the worker only follows; keypairs are withdrawn by the
 next ``resync`` after the core dropped them, and each has its expiry time in the worker too.
 """

@@ -108,7 +108,7 @@ for port in range(40000, 40016):  # 16 flows: the kernel spreads them over the T
 
 @pytest.mark.parametrize("queues", ["2", "1"])
 def test_a_two_queue_tap_gives_each_queue_a_worker(lab: TunnelLab, queues: str) -> None:
-    """TAPLIANCE_TAP_QUEUES=2 (the default on two CPUs): a's kernel sends flows out of both TAP queues, and
+    """TAPLIANCE_TAP_QUEUES=2: a's kernel sends flows out of both TAP queues, and
     each queue's worker seals its own; checked transfers cross both ways; =1: one queue, one worker."""
     env = {**ENV, "TAPLIANCE_TAP_QUEUES": queues}
     for n in ("a", "b"):
@@ -131,5 +131,5 @@ def test_a_bad_queue_count_is_one_line_and_no_tap(lab: TunnelLab) -> None:
     s = lab.start("a", wait=False, env={**ENV, "TAPLIANCE_TAP_QUEUES": "3"})
     assert s.proc is not None
     assert s.proc.wait(timeout=10) != 0
-    assert "TAPLIANCE_TAP_QUEUES='3': must be 1 or 2" in s.log.read_text()
+    assert "TAPLIANCE_TAP_QUEUES='3': must be 1 (the default) or 2" in s.log.read_text()
     assert lab.sh("a", ["ip", "link", "show", "tl0"], check=False).returncode != 0

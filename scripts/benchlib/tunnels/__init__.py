@@ -24,7 +24,7 @@ ALL: tuple[Tunnel, ...] = (
     Tapliance("tapliance-fast", "chacha20-poly1305", fastpath=True),
     Tapliance("tapliance-fast-aes", "aes-256-gcm", fastpath=True),
     Tapliance("tapliance-fast-loop", "chacha20-poly1305", fastpath=True, worker=False),
-    Tapliance("tapliance-1q", "chacha20-poly1305", queues=1),
+    Tapliance("tapliance-2q", "chacha20-poly1305", queues=2),
     QuickTun(),
     TaplianceQuicktun(),
     PyRelay("pyrelay", aead=False),
@@ -43,7 +43,7 @@ TCP_ROWS = ("tapliance-tcp", ("openvpn-tcp", "tinc-tcp"))  # issue 12: tapliance
 
 
 # rows that run only when named: on a point-to-point pair they are what the default ("tapliance") runs
-EXPLICIT = ("tapliance-fast", "tapliance-fast-aes", "tapliance-1q")
+EXPLICIT = ("tapliance-fast", "tapliance-fast-aes", "tapliance-2q")
 
 
 def by_name() -> dict[str, Tunnel]:
