@@ -27,8 +27,8 @@ void tl_session_free(tl_session *s);
 /* Seal a frame of n bytes under the next counters (tl_seal_frame) with queue's send context; *count: how many
  * it took. The counters are taken first, under send_lock, so two queues seal at once (the receiver's replay
  * window takes counters in any order). */
-int tl_session_seal(tl_session *s, int queue, const uint8_t *frame, size_t n, size_t max_chunk, uint8_t flags, uint32_t remote,
-                    uint8_t *out, size_t out_len, size_t *seg, unsigned *count);
+int tl_session_seal(tl_session *s, int queue, const uint8_t *frame, size_t n, size_t max_chunk, uint8_t flags,
+                    uint32_t remote, uint8_t *out, size_t out_len, size_t *seg, unsigned *count);
 int tl_session_open_one(tl_session *s, const uint8_t *dgram, size_t len, int expired, uint8_t *out, size_t out_len);
 int tl_session_open_run(tl_session *s, const uint8_t *buf, size_t len, size_t off, size_t seg, uint8_t *out,
                         size_t out_len);

@@ -14,7 +14,6 @@
  * The worker holds a reference to every Session it was given, so none goes while the thread may use it. */
 #include <arpa/inet.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <unistd.h>
 
 #include "pyfast.h"
@@ -54,17 +53,12 @@ static PyObject *worker_new(PyTypeObject *type, PyObject *args, PyObject *kw)
         return NULL;
     self->held = PyList_New(0);
     self->inited = 1;
-    if (self->held == NULL || tl_worker_init(&self->w, tap_fd, sock_fd, tap_vnet, gso, (size_t)max_chunk) != 0) {
+    if (self->held == NULL || tl_worker_init(&self->w, tap_fd, sock_fd, tap_vnet, gso, (size_t)max_chunk, queue) != 0) {
         Py_DECREF(self);
         return PyErr_Occurred() ? NULL : PyErr_SetFromErrno(PyExc_OSError);
     }
     self->w.loss_hold = loss_hold;
-    self->w.queue = queue;
     self->w.steer_fd = steer_fd;
-    if (queue > 0 && epoll_ctl(self->w.ep, EPOLL_CTL_DEL, sock_fd, NULL) != 0) { /* it sends only */
-        Py_DECREF(self);
-        return PyErr_SetFromErrno(PyExc_OSError);
-    }
     return (PyObject *)self;
 }
 

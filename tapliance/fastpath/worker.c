@@ -307,7 +307,7 @@ static void *run(void *arg)
     }
 }
 
-int tl_worker_init(tl_worker *w, int tap_fd, int sock_fd, int tap_vnet, int gso, size_t max_chunk)
+int tl_worker_init(tl_worker *w, int tap_fd, int sock_fd, int tap_vnet, int gso, size_t max_chunk, int queue)
 {
     memset(w, 0, sizeof *w);
     w->tap_fd = tap_fd;
@@ -316,6 +316,7 @@ int tl_worker_init(tl_worker *w, int tap_fd, int sock_fd, int tap_vnet, int gso,
     w->gso = gso;
     w->max_chunk = max_chunk;
     w->loss_hold = TL_LOSS_HOLD;
+    w->queue = queue;
     w->steer_fd = -1;
     w->notify_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     w->stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -336,7 +337,7 @@ int tl_worker_init(tl_worker *w, int tap_fd, int sock_fd, int tap_vnet, int gso,
         if (fl < 0 || fcntl(fds[i], F_SETFL, fl | O_NONBLOCK) != 0)
             return -1;
     }
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < (queue > 0 ? 2 : 3); i++) { /* a queue past the first sends only: no socket to read */
         struct epoll_event e = {.events = EPOLLIN, .data.fd = fds[i]};
         if (epoll_ctl(w->ep, EPOLL_CTL_ADD, fds[i], &e) != 0)
             return -1;

@@ -115,7 +115,7 @@ typedef struct {
     double run_since;
 } tl_worker;
 
-int tl_worker_init(tl_worker *w, int tap_fd, int sock_fd, int tap_vnet, int gso, size_t max_chunk);
+int tl_worker_init(tl_worker *w, int tap_fd, int sock_fd, int tap_vnet, int gso, size_t max_chunk, int queue);
 int tl_worker_start(tl_worker *w);
 void tl_worker_stop(tl_worker *w);
 void tl_worker_free(tl_worker *w);

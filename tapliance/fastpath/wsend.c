@@ -112,7 +112,8 @@ static int send_frame(tl_worker *w, const uint8_t *frame, size_t n, double now)
     size_t out_len = n + (size_t)TL_OVERHEAD * count;
     uint8_t flags = w->tap_vnet ? TL_FLAG_VNET : 0;
     uint8_t *dst = destination(w, out_len, count);
-    if (tl_session_seal(w->tx, w->queue, frame, n, w->max_chunk, flags, w->tx_remote, dst, out_len, &seg, &count) != 0)
+    if (tl_session_seal(w->tx, w->queue, frame, n, w->max_chunk, flags, w->tx_remote, dst, out_len, &seg, &count)
+        != 0)
         return 0;
     if (count > 1) {
         send_buffer(w, dst, out_len, seg);

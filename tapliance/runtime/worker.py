@@ -198,7 +198,8 @@ class DataWorker:
             self.queue_tx_frames[q] += more["tx_frames"]
             awaiting.append(more["awaiting"])
             for name, n in more.items():
-                st[name] = max(st[name], n) if name.startswith("last_") else st[name] + n
+                if name != "awaiting":  # a time each, kept apart above
+                    st[name] = max(st[name], n) if name.startswith("last_") else st[name] + n
         drops = self.node.drops
         for name, reason in DROPS.items():
             if st[name]:
