@@ -6,13 +6,14 @@ so frames they receive are learnt on it). The dialling end (the peer has an endp
 - probes UDP all the time: the native peer keeps a 1-second keepalive (``KEEPALIVE``), so its handshake
   is retried and its liveness known within ``UDP_ALIVE`` seconds;
 - falls back: no live UDP session ``FALLBACK_AFTER`` seconds after the start, or nothing heard over UDP
-  for ``UDP_ALIVE`` seconds once it worked, and the TCP member dials; once its tunnel is up, frames go
-  over TCP;
+  for ``UDP_ALIVE`` seconds once it worked, and the TCP member dials in the same pass (``on_timer``
+  asks to be run again at once); once its tunnel is up, frames go over TCP;
 - moves back: as soon as UDP is alive again, frames go over UDP; the TCP connection is closed
   ``GRACE`` seconds later (what it still carries arrives).
 The answering end (no endpoint) sends over the carrier the far end last spoke on, UDP while both are
-fresh; hearing the far end on neither, it sends nothing, UDP keepalives included (``mirror``), so that
-a far end whose UDP packets stopped reaching us (a one-way block) sees UDP go quiet and falls back.
+fresh; hearing the far end on neither, it sends nothing, UDP keepalives included (``mirror``: none once
+it has not heard the far end for a keepalive and a quarter second), so that a far end whose UDP
+packets stopped reaching us (a one-way block) sees UDP go quiet and falls back.
 With no carrier up yet, frames go to the UDP member, which holds a few and starts a handshake.
 """
 
@@ -30,9 +31,10 @@ if TYPE_CHECKING:
     from tapliance.proto.qtcp.peer import TcpPeer
 
 KEEPALIVE = 1.0
-UDP_ALIVE = 3.5
+UDP_ALIVE = 3.0
 FALLBACK_AFTER = 3.0
 GRACE = 5.0
+TICK = 0.25  # how often the carrier is chosen again
 
 
 class AutoPort(Port):
@@ -88,11 +90,21 @@ class FailoverProtocol(Protocol[AutoPort]):
         return m.protocol.send_control(m, payload, now)
 
     def on_timer(self, now: float) -> float:
+        dial = False
         for p in self.ports:
-            self._choose(p, now)
-        return now + 0.5
+            dial |= self._choose(p, now)
+        return now if dial else now + TICK  # a TCP member out of standby dials in the very next pass
 
-    def _choose(self, p: AutoPort, now: float) -> None:
+    def _choose(self, p: AutoPort, now: float) -> bool:
+        """Pick ``p``'s carrier; True when its unconnected TCP member has just been told to dial."""
+        was = p.tcp.standby
+        self._pick(p, now)
+        if was and not p.tcp.standby and p.tcp.conn is None:
+            p.tcp.next_dial = min(p.tcp.next_dial, now)  # the hangup we asked for is no failure to back off from
+            return True
+        return False
+
+    def _pick(self, p: AutoPort, now: float) -> None:
         udp_ok, tcp_ok = self.udp_alive(p, now), self.tcp_alive(p)
         if udp_ok:
             p.udp_ok_at, p.udp_seen = now, True

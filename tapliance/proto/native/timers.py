@@ -7,7 +7,8 @@
   send path), the responder as a fallback 2 x REKEY_TIMEOUT later;
 - persistent keepalive: an empty data message after ``keepalive`` seconds of tx silence; with
   keepalive 0, a passive one PASSIVE_KEEPALIVE after receiving data, so the far end can tell we live;
-  a ``mirror`` peer (the answering end of transport auto) gets keepalives only while we hear it;
+  a ``mirror`` peer (the answering end of transport auto) gets keepalives only while we hear it
+  (within its keepalive + 0.25 s);
   a peer with a keepalive and an endpoint but no session starts a handshake without waiting for data;
 - dead-peer detection: something sent but nothing received for keepalive + REKEY_TIMEOUT starts a
   handshake (this is how a peer that restarted and lost its keys is healed without an operator).
@@ -60,7 +61,7 @@ class Timers(NativeBase):
                 self._maybe_initiate(peer, now)
             deadline = max(rekey_at, now + K.HANDSHAKE_MIN_INTERVAL)
             interval = peer.keepalive or (K.PASSIVE_KEEPALIVE if peer.last_received > peer.last_sent else 0)
-            if interval and peer.spec.mirror and now - peer.last_received > 2 * interval + 0.5:
+            if interval and peer.spec.mirror and now - peer.last_received > interval + 0.25:
                 interval = 0  # deaf to them: silent too, so a far end whose packets do not reach us notices
             if interval:
                 if now - peer.last_sent >= interval:
