@@ -41,6 +41,7 @@ class Rig:
         self.tap.setblocking(False)
         self.udp = _udp(v6)
         self.udp.setsockopt(17, 104, 1)  # UDP_GRO, as the daemon's socket (runtime/udp.py)
+        self.udp.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)  # a 65000-byte frame's burst, on a busy host
         self.peer = _udp(v6)
         self.other = _udp(v6)
         assert F is not None
