@@ -163,7 +163,9 @@ def build_node(
             if p.transport == "auto" and native is not None and p.public_key is not None:
                 pairs.append((peer_name(p, i), native.peers[p.public_key], tport))
         if pairs:
-            protocols.append(FO.FailoverProtocol(ctx, pairs, now))
+            # before the TCP protocol: its carrier rule takes a TCP member out of standby, and the node runs
+            # the protocols' timers in this order, so that member dials in the same pass
+            protocols.insert(protocols.index(tcp), FO.FailoverProtocol(ctx, pairs, now))
     names = {
         p.public_key: p.endpoint
         for p in cfg.peers

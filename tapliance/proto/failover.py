@@ -6,8 +6,8 @@ so frames they receive are learnt on it). The dialling end (the peer has an endp
 - probes UDP all the time: the native peer keeps a 1-second keepalive (``KEEPALIVE``), so its handshake
   is retried and its liveness known within ``UDP_ALIVE`` seconds;
 - falls back: no live UDP session ``FALLBACK_AFTER`` seconds after the start, or nothing heard over UDP
-  for ``UDP_ALIVE`` seconds once it worked, and the TCP member dials in the same pass (``on_timer``
-  asks to be run again at once); once its tunnel is up, frames go over TCP;
+  for ``UDP_ALIVE`` seconds once it worked, and the TCP member dials in the same timer pass (the node
+  runs this protocol's timer first); once its tunnel is up, frames go over TCP;
 - moves back: as soon as UDP is alive again, frames go over UDP; the TCP connection is closed
   ``GRACE`` seconds later (what it still carries arrives).
 The answering end (no endpoint) sends over the carrier the far end last spoke on, UDP while both are
@@ -90,21 +90,14 @@ class FailoverProtocol(Protocol[AutoPort]):
         return m.protocol.send_control(m, payload, now)
 
     def on_timer(self, now: float) -> float:
-        dial = False
         for p in self.ports:
-            dial |= self._choose(p, now)
-        return now if dial else now + TICK  # a TCP member out of standby dials in the very next pass
+            self._choose(p, now)
+        return now + TICK
 
-    def _choose(self, p: AutoPort, now: float) -> bool:
-        """Pick ``p``'s carrier; True when its unconnected TCP member has just been told to dial."""
-        was = p.tcp.standby
-        self._pick(p, now)
-        if was and not p.tcp.standby and p.tcp.conn is None:
-            p.tcp.next_dial = min(p.tcp.next_dial, now)  # the hangup we asked for is no failure to back off from
-            return True
-        return False
-
-    def _pick(self, p: AutoPort, now: float) -> None:
+    def _choose(self, p: AutoPort, now: float) -> None:
+        """Pick ``p``'s carrier, and tell its TCP member whether to dial. The node runs this protocol's
+        timer before the TCP protocol's (assembly.py), so a member taken out of standby dials in the same
+        pass."""
         udp_ok, tcp_ok = self.udp_alive(p, now), self.tcp_alive(p)
         if udp_ok:
             p.udp_ok_at, p.udp_seen = now, True

@@ -1,17 +1,25 @@
 """``transport = "auto"``'s carrier rule (proto/failover.py) at the dialling end, on stand-ins for its two
-members: how soon UDP silence puts the TCP member to work, and that a hangup we asked for does not delay
-the next dial."""
+members: how soon UDP silence puts the TCP member to work; that the node runs the rule before the TCP
+protocol's timer, so the member dials in the same pass; and that a hangup we asked for does not start the
+TCP protocol's backoff."""
 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+from tapliance import config as C
+from tapliance import keyfile
+from tapliance.assembly import Keys, build_node
 from tapliance.proto import failover as FO
 from tapliance.proto.native.peer import PeerSpec
 from tapliance.proto.protocol import Context
+from tapliance.proto.qtcp.policy import Policy
+from tapliance.proto.qtcp.protocol import QtcpProtocol
 from tests.unit.pair import MAC_A, MAC_B, Net, frame
+from tests.unit.qtcp_pair import Stream
 
 T0 = 1000.0
 
@@ -35,40 +43,70 @@ def auto() -> tuple[FO.FailoverProtocol, Any, Any]:
     return proto, udp, tcp
 
 
-def test_udp_silence_takes_tcp_out_of_standby_and_asks_for_the_next_pass_at_once() -> None:
+def test_udp_silence_takes_tcp_out_of_standby_at_the_next_tick() -> None:
     proto, udp, tcp = auto()
     assert tcp.standby
     assert proto.on_timer(T0 + 1) == T0 + 1 + FO.TICK  # UDP heard: TCP stays in standby
     assert tcp.standby and proto.ports[0].carrier is udp
-    now = T0 + FO.UDP_ALIVE + 0.01
-    assert proto.on_timer(now) == now  # the TCP member dials in the very next pass, not a tick later
+    proto.on_timer(T0 + FO.UDP_ALIVE + 0.01)
     assert not tcp.standby
     tcp.conn = SimpleNamespace(enabled=True)
-    proto.on_timer(now + 0.1)
+    proto.on_timer(T0 + FO.UDP_ALIVE + 0.1)
     assert proto.ports[0].carrier is tcp
     assert any("carried over TCP" in e.message for e in proto.events)
-
-
-def test_a_hangup_because_udp_works_again_does_not_hold_back_the_next_dial() -> None:
-    proto, udp, tcp = auto()
-    tcp.conn = SimpleNamespace(enabled=True)
-    tcp.next_dial = T0 + 60  # what the TCP protocol's backoff set when we hung up
-    for t in (T0 + 1, T0 + 2, T0 + 1 + FO.GRACE):
-        udp.last_received = t
-        proto.on_timer(t)
-    assert tcp.conn is None and tcp.standby  # UDP worked for GRACE seconds: TCP was hung up
-    now = T0 + 1 + FO.GRACE + FO.UDP_ALIVE + 0.01
-    assert proto.on_timer(now) == now
-    assert not tcp.standby and tcp.next_dial == now
 
 
 def test_before_udp_ever_worked_tcp_waits_for_fallback_after() -> None:
     proto, udp, tcp = auto()
     udp.session = None  # no handshake completed yet
-    assert proto.on_timer(T0 + FO.FALLBACK_AFTER - 0.1) == T0 + FO.FALLBACK_AFTER - 0.1 + FO.TICK
+    proto.on_timer(T0 + FO.FALLBACK_AFTER - 0.1)
     assert tcp.standby
-    now = T0 + FO.FALLBACK_AFTER
-    assert proto.on_timer(now) == now and not tcp.standby
+    proto.on_timer(T0 + FO.FALLBACK_AFTER)
+    assert not tcp.standby
+
+
+def test_the_node_runs_the_carrier_rule_before_the_tcp_protocol_so_a_fallback_dials_in_the_same_pass(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "host.key").write_text(keyfile.encode(keyfile.generate_private()) + "\n")
+    (tmp_path / "host.key").chmod(0o600)
+    peer = keyfile.encode(keyfile.public_from_private(keyfile.generate_private()))
+    (tmp_path / "t.toml").write_text(
+        '[tunnel]\nprivate_key_file = "host.key"\ntcp_listen = ":443"\n'
+        f'[[peer]]\npublic_key = "{peer}"\ntransport = "auto"\nendpoint = "192.0.2.1:9123"\n'
+        'tcp_endpoint = "192.0.2.1:443"\n'
+    )
+    cfg = C.load(tmp_path / "t.toml")
+    b = build_node(cfg, Keys(cfg), tap_vnet=False, random=bytes, now=T0, unix_offset=0.0)
+    kinds = [type(p) for p in b.node.protocols]
+    assert kinds.index(FO.FailoverProtocol) < kinds.index(QtcpProtocol), kinds
+    assert b.tcp is not None and b.tcp.ports[0].standby  # no dial while UDP may yet work
+    b.node.on_timer(T0 + 1)
+    assert not b.tcp.dial
+    b.node.on_timer(T0 + FO.FALLBACK_AFTER)  # no UDP session: fall back, and dial in this very pass
+    assert [addr for _, addr in b.tcp.dial] == [("192.0.2.1", 443)]
+
+
+def test_a_hangup_we_asked_for_leaves_no_backoff_and_a_lost_connection_does() -> None:
+    s = Stream(Policy(encryption="off"), Policy(encryption="off"), server_knows_key=False)
+    s.pump()
+    peer = s.client.proto.ports[0]
+    assert peer.conn is not None and peer.conn.enabled, peer.reason
+    s.client.proto.hangup(peer, "UDP works again")
+    assert s.client.proto.close == [s.handle]
+    s.client.proto.on_closed(s.handle, s.now)
+    assert peer.conn is None and peer.next_dial == s.now and peer.backoff == 1.0
+    s.client.proto.close.clear()
+    s.client.proto.on_timer(s.now)  # redialled at once
+    ((handle, _),) = s.client.proto.dial
+    s.client.proto.on_connected(handle, ("192.0.2.1", 443), s.now)
+    s.server.proto.on_closed(s.accepted, s.now)
+    s.server.proto.on_connected(s.accepted, ("192.0.2.50", 40001), s.now)
+    s.handle = handle
+    s.pump()
+    assert peer.conn is not None and peer.conn.enabled, peer.reason
+    s.client.proto.on_closed(handle, s.now)  # the far end went away: that is a failure, back off
+    assert peer.next_dial > s.now and peer.backoff == 2.0
 
 
 def test_the_answering_end_falls_silent_a_keepalive_after_it_stops_hearing_the_far_end() -> None:

@@ -37,4 +37,5 @@ class TcpPeer(Port):
         self.dialling: int | None = None
         self.dial_at = 0.0
         self.standby = False  # transport auto: not dialled while UDP works (proto/failover.py)
+        self.hung_up = False  # we closed the connection ourselves (hangup): no failure, so no backoff
         self.reason = "not connected yet"

@@ -167,7 +167,9 @@ class QtcpProtocol(Reconfigure, StreamProtocol[TcpPeer]):
         if peer.conn is c:
             peer.conn = None
             self.events.append(ConnectionChanged(peer.name, peer.endpoint, False, peer.reason or "closed"))
-            if peer.spec.endpoint is not None:
+            if peer.hung_up:  # our own hangup: dial again as soon as wanted, not after a backoff
+                peer.hung_up, peer.next_dial = False, now
+            elif peer.spec.endpoint is not None:
                 self._backoff(peer, now)
 
     def _backoff(self, p: TcpPeer, now: float) -> None:
@@ -188,7 +190,10 @@ class QtcpProtocol(Reconfigure, StreamProtocol[TcpPeer]):
         return True
 
     def hangup(self, port: TcpPeer, why: str) -> None:
+        """Close ``port``'s connection on purpose (``transport = "auto"``: UDP works again); the next dial,
+        when one is wanted, is not held back by a backoff."""
         if port.conn is not None:
+            port.hung_up = True
             self._end(port.conn.conn, why)
 
     def send(self, port: TcpPeer, frame: Frame, flags: int, now: float, flood: bool = False) -> None:
