@@ -125,6 +125,16 @@ def main(argv: list[str] | None = None) -> int:
         return _hub(args)
     if not args.no_install:
         install.ensure_debs(p for t in args.tunnels for p in t.packages)
+    else:
+        missing = install.missing_debs(
+            dict.fromkeys([*install.BASE_PACKAGES, *(p for t in args.tunnels for p in t.packages)])
+        )
+        if missing:
+            log(
+                f"bench: --no-install, and these Debian packages are missing: {' '.join(missing)} "
+                "(run without --no-install, or leave their tunnels out with --only)"
+            )
+            return 2
     can_plot = install.ensure_matplotlib() if not args.no_install else _has_matplotlib()
     results: Path = args.results_dir
     work = results / "work"

@@ -231,3 +231,16 @@ def test_the_cold_seal_micro_benchmark_builds_and_runs() -> None:
     assert p.returncode == 0, p.stderr
     lines = p.stdout.splitlines()
     assert len(lines) == 2 and lines[0].startswith("OpenSSL: seal after 0 ms idle"), p.stdout
+
+
+def test_no_install_with_a_peer_missing_is_a_one_line_error_before_anything_starts(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from scripts.benchlib import cli, install
+
+    monkeypatch.setattr(cli.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(install, "missing_debs", lambda pkgs: [p for p in pkgs if p == "fastd"])
+    assert cli.main(["--no-install", "--only", "veth,fastd", "--results-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "missing: fastd" in err, err
+    assert not (tmp_path / "work").exists()  # no lab, no namespaces
