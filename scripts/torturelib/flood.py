@@ -110,10 +110,13 @@ def _flooded(lab: Lab, t: Tunnel, seconds: float, pps: int, networks: int = 256)
     return bps, sent, loaded
 
 
-def handshake_flood(lab: Lab, seconds: float, rounds: int) -> Result:
+def handshake_flood(lab: Lab, seconds: float, rounds: int, keep: float = 0.8) -> Result:
+    """``keep``: the share of the throughput the flood must leave. The full run's target is 80%; the quick
+    run (CI, 1.5 s iperf3 rounds on a shared host) checks the mechanism with a floor of 50%, as a timed
+    figure in a test would fail on a busy host rather than on a regression."""
     pps = 10 * RATE
-    r = Result("flood", f"handshake flood at 10 x handshake_rate ({pps}/s mac1-valid + {pps}/s garbage)",
-               ">= 80% throughput kept; cookies engage")  # fmt: skip
+    bar = f">= {keep:.0%} throughput kept" + ("" if keep >= 0.8 else " (the full run: 80%)") + "; cookies engage"
+    r = Result("flood", f"handshake flood at 10 x handshake_rate ({pps}/s mac1-valid + {pps}/s garbage)", bar)
     s = open_session(lab, "flood")
     t = s.tunnel
     try:
@@ -150,5 +153,5 @@ def handshake_flood(lab: Lab, seconds: float, rounds: int) -> Result:
         f"{cookies} cookie replies, {delta.get('handshake_rate_limited', 0)} rate-limited, "
         f"{cpu1 - cpu0:.2f} s handshake CPU; from one /24: {single} rate-limited, {one[0] / 1e9:.2f} Gbit/s"
     )
-    r.passed = ratio >= 0.8 and cookies > 0 and single > 0
+    r.passed = ratio >= keep and cookies > 0 and single > 0
     return r
