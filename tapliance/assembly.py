@@ -156,7 +156,6 @@ def build_node(
     tspecs = tcp_specs(cfg)
     if tspecs:
         tcp = QtcpProtocol(ctx, KeyPair.from_secret(keys.private()), [s for _, s in tspecs])
-        protocols.append(tcp)
         pairs = []
         for (i, _), tport in zip(tspecs, tcp.ports, strict=True):
             p = cfg.peers[i]
@@ -164,8 +163,9 @@ def build_node(
                 pairs.append((peer_name(p, i), native.peers[p.public_key], tport))
         if pairs:
             # before the TCP protocol: its carrier rule takes a TCP member out of standby, and the node runs
-            # the protocols' timers in this order, so that member dials in the same pass
-            protocols.insert(protocols.index(tcp), FO.FailoverProtocol(ctx, pairs, now))
+            # the protocols' timers in list order, so that member dials in the same pass
+            protocols.append(FO.FailoverProtocol(ctx, pairs, now))
+        protocols.append(tcp)
     names = {
         p.public_key: p.endpoint
         for p in cfg.peers

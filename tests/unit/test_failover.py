@@ -5,7 +5,6 @@ TCP protocol's backoff."""
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -32,7 +31,7 @@ class Udp(SimpleNamespace):
 def members() -> tuple[Any, Any]:
     udp = Udp(endpoint=("192.0.2.1", 9123), session=object(), last_received=T0, vnet=False)
     udp.protocol = SimpleNamespace(reject_after=180.0)
-    tcp = SimpleNamespace(spec=SimpleNamespace(endpoint=("192.0.2.1", 443)), conn=None, next_dial=-math.inf, vnet=False)
+    tcp = SimpleNamespace(spec=SimpleNamespace(endpoint=("192.0.2.1", 443)), conn=None, vnet=False)
     tcp.protocol = SimpleNamespace(hangup=lambda port, why: setattr(port, "conn", None))
     return udp, tcp
 
