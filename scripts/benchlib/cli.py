@@ -123,12 +123,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.hub:
         return _hub(args)
+    packages = [p for t in args.tunnels for p in t.packages]
     if not args.no_install:
-        install.ensure_debs(p for t in args.tunnels for p in t.packages)
+        install.ensure_debs(packages)
     else:
-        missing = install.missing_debs(
-            dict.fromkeys([*install.BASE_PACKAGES, *(p for t in args.tunnels for p in t.packages)])
-        )
+        missing = install.missing_for(packages)
         if missing:
             log(
                 f"bench: --no-install, and these Debian packages are missing: {' '.join(missing)} "

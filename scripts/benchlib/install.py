@@ -20,8 +20,13 @@ def missing_debs(packages: Iterable[str]) -> list[str]:
     return out
 
 
+def missing_for(packages: Iterable[str]) -> list[str]:
+    """What of the bench's base tools and ``packages`` is not installed."""
+    return missing_debs(dict.fromkeys([*BASE_PACKAGES, *packages]))
+
+
 def ensure_debs(packages: Iterable[str]) -> None:
-    missing = missing_debs(dict.fromkeys([*BASE_PACKAGES, *packages]))
+    missing = missing_for(packages)
     if not missing:
         return
     print(f"bench: installing Debian packages: {' '.join(missing)}", file=sys.stderr, flush=True)
