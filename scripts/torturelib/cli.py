@@ -28,7 +28,7 @@ from .report import Result, document, table
 REPO = Path(__file__).resolve().parents[2]
 ROWS = ("replay", "fuzz", "impair", "impair-tcp", "kill9", "roam", "flood", "reasm", "configs", "faults")
 FULL = {"fuzz": 1_000_000, "capture": 4 << 20, "impair": 64 << 20, "roam": 32 << 20, "flood_s": 5.0,
-        "flood_rounds": 3, "flood_keep": 0.8, "frames": 160, "macs": 20_000, "writes_only": False}  # fmt: skip
+        "flood_rounds": 3, "flood_keep": flood.KEEP, "frames": 160, "macs": 20_000, "writes_only": False}  # fmt: skip
 QUICK = {"fuzz": 20_000, "capture": 1 << 20, "impair": 4 << 20, "roam": 8 << 20, "flood_s": 1.5,
          "flood_rounds": 3, "flood_keep": 0.5, "frames": 80, "macs": 10_000, "writes_only": True}  # fmt: skip
 
